@@ -41,10 +41,11 @@ def main() -> None:
 def _register() -> None:
     from .corrupt import corrupt
     from .embed import embed
+    from .finetune import finetune
     from .score import score
     from .stats import stats
 
-    for command in (score, embed, stats, corrupt):
+    for command in (score, embed, stats, corrupt, finetune):
         main.add_command(command)
 
 

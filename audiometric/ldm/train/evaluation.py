@@ -1,0 +1,127 @@
+"""Periodic evaluation of a run: generate the held-out prompts with the EMA U-Net, score, log, plot.
+
+The held-out reference is written once as ``RUN/eval/reference/{clip_id}.wav`` (16 kHz, cut or zero-padded
+to the training duration, PCM_16); each evaluation writes ``RUN/eval/step-{step}/{clip_id}.wav`` with a
+fixed seed per clip (so the curve shows the model changing, not the sampling noise), conditioned on the
+CLAP text embedding of the clip's prompt (the seed study evaluates Table II with text conditioning), and
+scores it against the reference with the scoring core (:func:`audiometric.evaluate.compute`, the same
+code as ``audiometric score``); the row goes to ``RUN/eval.csv`` and ``RUN/curves.png`` is redrawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from ...atomic import atomic_write
+from ...evaluate import Settings, compute, needed_outputs
+from ...score import ExtractionOptions, make_extractor
+from ...sets import extract_folder
+from .. import mel
+from .logs import CsvLog
+from .runfolder import with_unet
+
+#: Columns of eval.csv taken from the scoring result, in this order when present.
+_ORDER = ("fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad")
+
+
+def _write_wav(path: Path, wave: np.ndarray) -> None:
+    atomic_write(path, lambda handle: sf.write(handle, wave, mel.SAMPLE_RATE, subtype="PCM_16", format="WAV"))
+
+
+def write_reference(items: list, folder: Path, duration: float) -> Path:
+    """The held-out clips at 16 kHz, cut or padded to ``duration`` (kept when already written)."""
+    target = int(round(duration * mel.SAMPLE_RATE))
+    for item in items:
+        path = folder / f"{item.clip_id}.wav"
+        if not path.is_file():
+            wave, _ = mel.load_clip(item.path)
+            _write_wav(path, np.pad(wave[:target], (0, max(0, target - wave.size))))
+    return folder
+
+
+class Evaluator:
+    """Generates and scores the evaluation prompts at a given step (call on one process)."""
+
+    def __init__(self, cfg, components, items: list, device: torch.device):
+        from ..clap import empty_embedding, text_embeddings
+
+        self.cfg, self.components, self.items, self.device = cfg, components, items, device
+        self.root = cfg.run / "eval"
+        self.reference = write_reference(items, self.root / "reference", cfg.duration)
+        with torch.no_grad():
+            self.cond = torch.as_tensor(text_embeddings(components, [it.prompt for it in items])).float()
+            self.uncond = torch.as_tensor(empty_embedding(components)).float().reshape(1, -1)
+        self.settings = Settings(metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone,
+                                 fad_backbone=cfg.eval_fad_backbone)
+        self.log = CsvLog(cfg.run / "eval.csv")
+        self._extractor = None
+
+    def extractor(self):
+        if self._extractor is None:
+            opts = ExtractionOptions(device=str(self.device), workers=0, progress=False)
+            self._extractor = make_extractor(needed_outputs(self.settings), opts, progress=False)
+        return self._extractor
+
+    def generate(self, unet: torch.nn.Module, folder: Path) -> None:
+        """Every held-out prompt through :func:`audiometric.ldm.sample.sample` with ``unet``."""
+        from ..sample import sample
+
+        components = with_unet(self.components, unet)
+        size = self.cfg.eval_batch_size
+        for start in range(0, len(self.items), size):
+            chunk = self.items[start:start + size]
+            if all((folder / f"{it.clip_id}.wav").is_file() for it in chunk):
+                continue
+            cond = self.cond[start:start + len(chunk)].to(self.device)
+            seeds = [self.cfg.seed + start + i for i in range(len(chunk))]
+            waves = sample(components, cond, self.uncond.expand(len(chunk), -1).to(self.device), seeds,
+                           self.cfg.eval_steps, self.cfg.eval_guidance, self.cfg.duration)
+            for item, wave in zip(chunk, np.asarray(waves)):
+                _write_wav(folder / f"{item.clip_id}.wav", np.clip(wave, -1.0, 1.0))
+
+    def __call__(self, step: int, unet: torch.nn.Module) -> dict[str, float]:
+        """Generate with ``unet`` (the EMA weights), score, append to eval.csv, redraw curves.png."""
+        folder = self.root / f"step-{step}"
+        was_training = unet.training
+        unet.eval()
+        try:
+            self.generate(unet, folder)
+        finally:
+            unet.train(was_training)
+        extractor = self.extractor()
+        gen = extract_folder(str(folder), extractor, False, 0, 1, "generated")
+        ref = extract_folder(str(self.reference), extractor, False, 0, 1, "reference")
+        values, not_computed = compute(self.settings, gen, ref, None)
+        row = {name: float(values[name]["value"]) for name in _ORDER if name in values}
+        row.update({n: float(e["value"]) for n, e in values.items() if n not in row and "value" in e})
+        self.log.truncate(step - 1)
+        self.log.append({"step": step, **row, "clips": len(self.items)})
+        plot_curves(self.log.rows, self.cfg.run / "curves.png")
+        return row
+
+
+def plot_curves(rows: list[dict], path: Path) -> Path:
+    """One panel per metric against training steps (the seed study's Figure 2), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [c for c in (rows[0] if rows else {}) if c not in ("step", "clips")]
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 2.8), squeeze=False)
+    steps = [int(r["step"]) for r in rows]
+    for ax, name in zip(axes[0], metrics):
+        values = [float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows]
+        ax.plot(steps, values, marker="o")
+        ax.set_xlabel("training step")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
+    plt.close(fig)
+    return path
+
