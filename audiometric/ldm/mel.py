@@ -75,12 +75,15 @@ def frames(duration: float) -> int:
     return int(round(duration * SAMPLE_RATE / HOP))
 
 
-def log_mel(wave: torch.Tensor, duration: float) -> torch.Tensor:
-    """Log-mel of waveforms ``(B, samples)`` at 16 kHz: ``(B, frames(duration), 64)``, float32."""
+def log_mel(wave: torch.Tensor, duration: float, n_mels: int = N_MELS) -> torch.Tensor:
+    """Log-mel of waveforms ``(B, samples)`` at 16 kHz: ``(B, frames(duration), n_mels)``, float32.
+
+    ``n_mels`` follows the pipeline's vocoder (64 for AudioLDM; tiny test pipelines use fewer).
+    """
     window = torch.hann_window(WIN, periodic=True, device=wave.device, dtype=torch.float32)
     spec = torch.stft(wave.float(), N_FFT, HOP, WIN, window, center=True, pad_mode="reflect",
                       return_complex=True).abs()  # (B, 513, samples / 160 + 1)
-    mel = mel_filterbank().to(wave.device) @ spec
+    mel = mel_filterbank(n_mels=n_mels).to(wave.device) @ spec
     logmel = torch.log(torch.clamp(mel, min=1e-5)).transpose(1, 2)
     target = frames(duration)
     if logmel.shape[1] < target:  # AudioLDM's _pad_spec: zeros at the end

@@ -99,10 +99,6 @@ class TrainConfig:
     def run(self) -> Path:
         return Path(self.out)
 
-    def eval_clips(self) -> int | None:
-        """Held-out clips per evaluation: ``eval_size`` or the dataset's default (None: the whole split)."""
-        return self.eval_size if self.eval_size is not None else DEFAULT_EVAL_SIZE.get(self.dataset)
-
     def training_settings(self) -> dict:
         """The fields that change the trained weights (compared on ``--resume``)."""
         skip = {"out", "max_steps", "eval_every", "eval_size", "eval_steps", "eval_guidance", "eval_batch_size",

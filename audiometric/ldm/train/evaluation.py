@@ -10,6 +10,7 @@ code as ``audiometric score``); the row goes to ``RUN/eval.csv`` and ``RUN/curve
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,8 @@ class Evaluator:
         gen = extract_folder(str(folder), extractor, False, 0, 1, "generated")
         ref = extract_folder(str(self.reference), extractor, False, 0, 1, "reference")
         values, not_computed = compute(self.settings, gen, ref, None)
+        for name, why in not_computed.items():
+            warnings.warn(f"evaluation at step {step}: {name} not computed ({why})", stacklevel=2)
         row = {name: float(values[name]["value"]) for name in _ORDER if name in values}
         row.update({n: float(e["value"]) for n, e in values.items() if n not in row and "value" in e})
         self.log.truncate(step - 1)

@@ -42,7 +42,7 @@ def module_digest(module: torch.nn.Module) -> str:
     for name, tensor in module.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
@@ -52,9 +52,10 @@ def feature_cache() -> EmbeddingCache:
 
 
 @torch.no_grad()
-def encode_latents(vae: torch.nn.Module, waves: torch.Tensor, duration: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """VAE posterior ``(mean, std)`` of fitted 16 kHz waveforms ``(B, samples)``: each ``(B, C, T/f, 64/f)``."""
-    logmel = mel.log_mel(waves, duration)[:, None]  # (B, 1, frames, 64), as AudioLDM feeds its VAE
+def encode_latents(vae: torch.nn.Module, waves: torch.Tensor, duration: float,
+                   n_mels: int = mel.N_MELS) -> tuple[torch.Tensor, torch.Tensor]:
+    """VAE posterior ``(mean, std)`` of fitted 16 kHz waveforms ``(B, samples)``: each ``(B, C, T/f, n_mels/f)``."""
+    logmel = mel.log_mel(waves, duration, n_mels)[:, None]  # (B, 1, frames, n_mels), as AudioLDM feeds its VAE
     dist = vae.encode(logmel.to(vae.dtype)).latent_dist
     return dist.mean.float(), dist.std.float()
 
@@ -66,10 +67,10 @@ def encode(items: list, components, condition: str, duration: float, seed: int, 
 
     cache = feature_cache()
     vae_digest = module_digest(components.vae)
-    cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model
-                                if hasattr(clap_audio, "model") else clap_audio)
+    cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model)
+    n_mels = components.n_mels
     settings = {"duration": duration, "seed": seed, "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN,
-                                                             mel.N_MELS, mel.FMIN, mel.FMAX], "format": FORMAT}
+                                                             n_mels, mel.FMIN, mel.FMAX], "format": FORMAT}
     rows: list[dict | None] = [None] * len(items)
     hits = misses = 0
     todo = list(range(len(items)))
@@ -94,18 +95,18 @@ def encode(items: list, components, condition: str, duration: float, seed: int, 
         misses += len(missing)
         if missing:
             batch = torch.from_numpy(np.stack([waves[j] for j in missing])).to(device)
-            means, stds = encode_latents(components.vae, batch, duration)
+            means, stds = encode_latents(components.vae, batch, duration, n_mels)
             if condition == "text":
                 conds = text_embeddings(components, [items[chunk[j]].prompt for j in missing])
             else:
-                conds = audio_embeddings(clap_audio, batch.cpu().numpy(), mel.SAMPLE_RATE)
-            conds = torch.as_tensor(conds).float().cpu()
+                conds = audio_embeddings(clap_audio, [waves[j] for j in missing], mel.SAMPLE_RATE)
+            conds = conds.float().cpu()
             for k, j in enumerate(missing):
                 row = {"mean": means[k].cpu().numpy(), "std": stds[k].cpu().numpy(), "cond": conds[k].numpy()}
                 cache.put(keys[j], row)
                 rows[chunk[j]] = row
         bar.update(len(chunk))
     bar.close()
-    empty = torch.as_tensor(empty_embedding(components)).float().reshape(-1).cpu()
+    empty = empty_embedding(components).float().reshape(-1).cpu().clone()  # a plain (not inference) tensor
     stack = lambda name: torch.from_numpy(np.stack([r[name] for r in rows]))  # noqa: E731
     return Features([it.clip_id for it in items], stack("mean"), stack("std"), stack("cond"), empty, hits, misses)

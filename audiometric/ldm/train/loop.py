@@ -22,9 +22,9 @@ from tqdm import tqdm
 from ...errors import AudiometricError
 from ..ema import EMA
 from . import checkpoint
-from .config import TrainConfig
+from .config import DEFAULT_EVAL_SIZE, TrainConfig
 from .data import check_size, draws, indices
-from .features import encode
+from .features import encode, module_digest
 from .logs import CsvLog, Events
 from .runfolder import check_world_size, prepare, recorded, with_unet, write_final
 from .step import diffusion_loss
@@ -86,7 +86,9 @@ def _accelerator(cfg: TrainConfig):
     from accelerate import Accelerator
 
     try:
-        return Accelerator(mixed_precision=cfg.precision)
+        # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
+        # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
+        return Accelerator(mixed_precision=cfg.precision, cpu=not torch.cuda.is_available())
     except ValueError as err:
         raise AudiometricError(f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no "
                                "(or bf16) on this device") from err
@@ -118,6 +120,7 @@ def _load(cfg: TrainConfig, device: torch.device):
 
 def train(cfg: TrainConfig) -> dict:
     """Run (or continue) the fine-tuning ``cfg`` describes; returns a summary (rank 0's is complete)."""
+    from accelerate.utils import gather_object
     from diffusers import DDPMScheduler
 
     from ...datasets import get as get_dataset
@@ -216,21 +219,28 @@ def train(cfg: TrainConfig) -> dict:
                 raise TrainingInterrupted(f"interrupted at step {state.step}: saved {saved}; run the same command "
                                           "with --resume latest to continue")
     bar.close()
+    # every rank's U-Net must be identical after DDP's all-reduced steps: record each rank's weight digest
+    digests = gather_object([module_digest(accelerator.unwrap_model(unet))])
     final = None
     if main:
         final = write_final(cfg, components, accelerator.unwrap_model(unet), ema, state.step)
     events.close()
     accelerator.wait_for_everyone()
     return {"run": str(run), "steps": state.step, "final": str(final) if final else None, "last_eval": last_eval,
-            "clips": n_clips, "cache_hits": feats.hits, "cache_misses": feats.misses, "world_size": world}
+            "clips": n_clips, "cache_hits": feats.hits, "cache_misses": feats.misses, "world_size": world,
+            "rank_weight_digests": digests}
 
 
 def _evaluator(cfg: TrainConfig, components, device: torch.device):
     from ...datasets import get as get_dataset
+    from ...datasets.base import subset
     from .evaluation import Evaluator
 
-    items = get_dataset(cfg.dataset).items(cfg.data_dir, split=cfg.eval_split, eval_size=cfg.eval_clips(),
+    items = get_dataset(cfg.dataset).items(cfg.data_dir, split=cfg.eval_split, eval_size=cfg.eval_size,
                                            seed=cfg.seed, prompt_template=cfg.prompt_template)
+    default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
+    if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
+        items = subset(items, default, cfg.seed)
     return Evaluator(cfg, components, items, device)
 
 
