@@ -40,11 +40,13 @@ def main() -> None:
 
 def _register() -> None:
     from .corrupt import corrupt
+    from .datasets import datasets
     from .embed import embed
+    from .generate import generate
     from .score import score
     from .stats import stats
 
-    for command in (score, embed, stats, corrupt):
+    for command in (score, embed, stats, corrupt, generate, datasets):
         main.add_command(command)
 
 
