@@ -40,12 +40,14 @@ def main() -> None:
 
 def _register() -> None:
     from .corrupt import corrupt
+    from .datasets import datasets
     from .embed import embed
     from .finetune import finetune
+    from .generate import generate
     from .score import score
     from .stats import stats
 
-    for command in (score, embed, stats, corrupt, finetune):
+    for command in (score, embed, stats, corrupt, generate, datasets, finetune):
         main.add_command(command)
 
 

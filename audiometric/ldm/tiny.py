@@ -114,14 +114,28 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def write_tiny_clap_audio(folder: Path, seed: int = 0) -> Path:
-    """Write a tiny CLAP folder (ClapModel with both towers + feature extractor + tokenizer) and return it."""
-    from transformers import ClapModel, RobertaTokenizer
+def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = None) -> Path:
+    """Write a tiny CLAP folder (ClapModel with both towers + feature extractor + tokenizer) and return it.
+
+    With ``pipeline`` (a folder from :func:`write_tiny_pipeline`), the text tower and tokenizer are that
+    pipeline's, as for the real AudioLDM whose text encoder is its CLAP's text tower.
+    """
+    from transformers import ClapModel, ClapTextModelWithProjection, RobertaTokenizer
 
     folder = Path(folder)
     torch.manual_seed(seed)
     tokenizer = RobertaTokenizer.from_pretrained(str(write_tiny_tokenizer(folder)))
     model = ClapModel(tiny_clap_config(16, len(tokenizer))).eval()
+    if pipeline is not None:
+        from .components import quiet_loading
+
+        with quiet_loading():
+            text = ClapTextModelWithProjection.from_pretrained(str(Path(pipeline) / "text_encoder"))
+            tokenizer = RobertaTokenizer.from_pretrained(str(Path(pipeline) / "tokenizer"))
+        missing = model.load_state_dict(text.state_dict(), strict=False)
+        if any(key.startswith(("text_model.", "text_projection.")) for key in missing.missing_keys):
+            raise RuntimeError(f"{pipeline}: text encoder does not fit the tiny CLAP text tower")
+        tokenizer.save_pretrained(str(folder))
     model.save_pretrained(str(folder))
     tiny_feature_extractor().save_pretrained(str(folder))
     return folder
