@@ -24,7 +24,7 @@ def _metrics(ctx, param, value):
 @click.option("--model", help="AudioLDM pipeline folder or hub id, e.g. cvssp/audioldm-s-full-v2.")
 @click.option("--condition", type=click.Choice(["text", "audio"]), help="CLAP text embedding of the prompt, or "
               "CLAP audio embedding of the clip.  [default: text]")
-@click.option("--clap-audio", help="CLAP folder or hub id with an audio tower (for --condition audio).")
+@click.option("--clap", help="CLAP folder or hub id with an audio tower (for --condition audio).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (checkpoints, logs, final/).")
 @click.option("--from-scratch", is_flag=True, default=None, help="Re-initialise the U-Net from its config (seeded).")
 @click.option("--max-steps", type=int, help="Optimizer steps in all.  [default: 50000]")

@@ -40,7 +40,7 @@ class TrainConfig:
     model: str
     out: str
     condition: str = "text"
-    clap_audio: str | None = None
+    clap: str | None = None
     from_scratch: bool = False
     max_steps: int = 50000
     batch_size: int = 2

@@ -1,8 +1,9 @@
 """Periodic evaluation of a run: generate the held-out prompts with the EMA U-Net, score, log, plot.
 
-The held-out reference is written once as ``RUN/eval/reference/{clip_id}.wav`` (16 kHz, cut or zero-padded
-to the training duration, PCM_16); each evaluation writes ``RUN/eval/step-{step}/{clip_id}.wav`` with a
-fixed seed per clip (so the curve shows the model changing, not the sampling noise), conditioned on the
+The held-out reference is exported once as ``RUN/eval/reference/{clip_id}.wav`` (``datasets export``: 16 kHz,
+cut or zero-padded to the training duration, PCM_16); each evaluation writes ``RUN/eval/step-{step}/
+{clip_id}.wav`` with ``generate``'s per-clip seeds (fixed across evaluations, so the curve shows the model
+changing rather than the sampling noise, and the last one equals ``generate --model RUN/final``), conditioned on the
 CLAP text embedding of the clip's prompt (the seed study evaluates Table II with text conditioning), and
 scores it against the reference with the scoring core (:func:`audiometric.evaluate.compute`, the same
 code as ``audiometric score``); the row goes to ``RUN/eval.csv`` and ``RUN/curves.png`` is redrawn.
@@ -14,34 +15,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from ...atomic import atomic_write
+from ...datasets.export import export, fit, write_pcm16
 from ...evaluate import Settings, compute, needed_outputs
 from ...score import ExtractionOptions, make_extractor
 from ...sets import extract_folder
-from .. import mel
+from ..generate import clip_seed
 from .logs import CsvLog
 from .runfolder import with_unet
 
 #: Columns of eval.csv taken from the scoring result, in this order when present.
 _ORDER = ("fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad")
-
-
-def _write_wav(path: Path, wave: np.ndarray) -> None:
-    atomic_write(path, lambda handle: sf.write(handle, wave, mel.SAMPLE_RATE, subtype="PCM_16", format="WAV"))
-
-
-def write_reference(items: list, folder: Path, duration: float) -> Path:
-    """The held-out clips at 16 kHz, cut or padded to ``duration`` (kept when already written)."""
-    target = int(round(duration * mel.SAMPLE_RATE))
-    for item in items:
-        path = folder / f"{item.clip_id}.wav"
-        if not path.is_file():
-            wave, _ = mel.load_clip(item.path)
-            _write_wav(path, np.pad(wave[:target], (0, max(0, target - wave.size))))
-    return folder
 
 
 class Evaluator:
@@ -52,7 +38,9 @@ class Evaluator:
 
         self.cfg, self.components, self.items, self.device = cfg, components, items, device
         self.root = cfg.run / "eval"
-        self.reference = write_reference(items, self.root / "reference", cfg.duration)
+        self.reference = self.root / "reference"
+        export(items, self.reference, cfg.duration, progress=False,
+               provenance={"dataset": cfg.dataset, "split": cfg.eval_split, "eval_size": len(items), "seed": cfg.seed})
         with torch.no_grad():
             self.cond = torch.as_tensor(text_embeddings(components, [it.prompt for it in items])).float()
             self.uncond = torch.as_tensor(empty_embedding(components)).float().reshape(1, -1)
@@ -78,11 +66,12 @@ class Evaluator:
             if all((folder / f"{it.clip_id}.wav").is_file() for it in chunk):
                 continue
             cond = self.cond[start:start + len(chunk)].to(self.device)
-            seeds = [self.cfg.seed + start + i for i in range(len(chunk))]
+            seeds = [clip_seed(self.cfg.seed, it.clip_id) for it in chunk]
             waves = sample(components, cond, self.uncond.expand(len(chunk), -1).to(self.device), seeds,
                            self.cfg.eval_steps, self.cfg.eval_guidance, self.cfg.duration)
-            for item, wave in zip(chunk, np.asarray(waves)):
-                _write_wav(folder / f"{item.clip_id}.wav", np.clip(wave, -1.0, 1.0))
+            rate = components.sample_rate
+            for item, wave in zip(chunk, waves):
+                write_pcm16(folder / f"{item.clip_id}.wav", fit(wave, rate, self.cfg.duration), rate)
 
     def __call__(self, step: int, unet: torch.nn.Module) -> dict[str, float]:
         """Generate with ``unet`` (the EMA weights), score, append to eval.csv, redraw curves.png."""

@@ -50,7 +50,7 @@ class CsvLog:
 
 
 def _fmt(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)  # shortest round-trip: no digits lost
 
 
 class Events:

@@ -103,17 +103,21 @@ def _load(cfg: TrainConfig, device: torch.device):
     if cfg.condition == "audio":
         from ..clap import load_clap_audio
 
-        if not cfg.clap_audio:
-            raise AudiometricError("--condition audio needs --clap-audio (a CLAP folder or hub id with an audio "
+        if not cfg.clap:
+            raise AudiometricError("--condition audio needs --clap (a CLAP folder or hub id with an audio "
                                    "tower, e.g. laion/clap-htsat-unfused)")
-        clap_audio = load_clap_audio(cfg.clap_audio, device=device)
+        clap_audio = load_clap_audio(cfg.clap, device=device)
+        dim = components.unet.config.projection_class_embeddings_input_dim
+        if clap_audio.model.config.projection_dim != dim:
+            raise AudiometricError(f"--clap {cfg.clap}: projection dim {clap_audio.model.config.projection_dim} but "
+                                   f"{cfg.model} is conditioned on {dim}; pass the CLAP the model was trained with")
     if cfg.from_scratch:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             components = with_unet(components, type(components.unet).from_config(components.unet.config).to(device))
     frozen = {"vae": components.vae, "text_encoder": components.text_encoder, "vocoder": components.vocoder}
     if clap_audio is not None:
-        frozen["clap_audio"] = getattr(clap_audio, "model", clap_audio)
+        frozen["clap_audio"] = clap_audio.model
     freeze(frozen)
     return components, clap_audio
 
