@@ -259,3 +259,32 @@ def test_two_process_ddp_through_accelerate(assets, tmp_path):
     assert summary["world_size"] == 2 and len(digests) == 2 and digests[0] == digests[1]  # ranks agree
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert len(rows) == 2 and float(rows[0]["clips_per_s"]) > 0
+
+
+def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
+    import audiometric.backbones as backbones
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import table2
+
+    monkeypatch.setattr(backbones, "load", lambda name, checkpoint=None, device="cpu": ToyBackbone().eval())
+    (tmp_path / "grid.yaml").write_text(
+        f"model: {assets['pipe']}\ninits: [pretrained, scratch]\nconditions: [text]\nselect: fd\n"
+        "finetune: {max_steps: 2, batch_size: 2, duration: 1.28, eval_every: 1, eval_steps: 2, "
+        "eval_metrics: [fd, kl], eval_backbone: toy, checkpoint_every: 1}\n"
+        f"datasets:\n  esc50: {{data_dir: {assets['esc50']}, train_split: train, eval_split: test}}\n")
+    args = ["--config", str(tmp_path / "grid.yaml"), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert table2.main(args) == 0
+    out = tmp_path / "out"
+    rows = list(csv.DictReader(open(out / "table2.csv")))
+    assert [(r["init"], r["condition"], r["of steps"]) for r in rows] == [("pretrained", "text", "2"),
+                                                                          ("scratch", "text", "2")]
+    for row, init in zip(rows, ("pretrained", "scratch")):  # the stated rule: lowest FD, earliest on ties
+        evals = list(csv.DictReader(open(out / "runs" / f"esc50-{init}-text" / "eval.csv")))
+        fds = [float(e["fd"]) for e in evals]
+        assert row["best step"] == evals[int(np.argmin(fds))]["step"] and float(row["FD ↓"]) == pytest.approx(
+            min(fds), abs=5e-4)
+    assert (out / "fig2.png").read_bytes()[:4] == b"\x89PNG"
+    stamp = (out / "runs" / "esc50-scratch-text" / "train.csv").stat().st_mtime_ns
+    assert table2.main(args) == 0  # finished cells are kept, not retrained
+    assert (out / "runs" / "esc50-scratch-text" / "train.csv").stat().st_mtime_ns == stamp
