@@ -41,6 +41,7 @@ def _metrics(ctx, param, value):
 @click.option("--train-split", help="Split trained on.  [default: train]")
 @click.option("--eval-split", help="Held-out split evaluated on.  [default: test]")
 @click.option("--prompt-template", help='Prompt of label-only datasets, e.g. "the sound of {label}".')
+@click.option("--skip-missing", is_flag=True, default=None, help="Leave out clips whose audio file is missing.")
 @click.option("--eval-every", type=int, help="Evaluate every N steps and at the end (0: never).  [default: 5000]")
 @click.option("--eval-size", type=int, help="Held-out clips per evaluation.  [default: 870 us8k, 400 esc50]")
 @click.option("--eval-steps", type=int, help="Sampling steps per evaluation clip.  [default: 200]")

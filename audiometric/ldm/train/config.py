@@ -56,6 +56,7 @@ class TrainConfig:
     train_split: str = "train"
     eval_split: str = "test"
     prompt_template: str | None = None
+    skip_missing: bool = False
     eval_every: int = 5000
     eval_size: int | None = None
     eval_steps: int = 200

@@ -135,7 +135,8 @@ def train(cfg: TrainConfig) -> dict:
     resume_from = prepare(cfg, world, main)
     accelerator.wait_for_everyone()
     dataset = get_dataset(cfg.dataset)
-    items = dataset.items(cfg.data_dir, split=cfg.train_split, prompt_template=cfg.prompt_template)
+    items = dataset.items(cfg.data_dir, split=cfg.train_split, prompt_template=cfg.prompt_template,
+                          skip_missing=cfg.skip_missing)
     check_size(len(items), cfg.batch_size, world)
     device = accelerator.device
     components, clap_audio = _load(cfg, device)
@@ -241,7 +242,8 @@ def _evaluator(cfg: TrainConfig, components, device: torch.device):
     from .evaluation import Evaluator
 
     items = get_dataset(cfg.dataset).items(cfg.data_dir, split=cfg.eval_split, eval_size=cfg.eval_size,
-                                           seed=cfg.seed, prompt_template=cfg.prompt_template)
+                                           seed=cfg.seed, prompt_template=cfg.prompt_template,
+                                           skip_missing=cfg.skip_missing)
     default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
     if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
         items = subset(items, default, cfg.seed)
