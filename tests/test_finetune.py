@@ -212,6 +212,21 @@ def test_bad_input_is_one_line(assets, tmp_path):
     assert result.exit_code == 2 and "error: --data-dir" in result.output
     result = CliRunner().invoke(main, ["finetune", "--dataset", "us8k"])
     assert result.exit_code == 2 and "missing --data-dir, --model, --out" in result.output
+    import shutil
+
+    partial = shutil.copytree(assets["pipe"], tmp_path / "partial")
+    shutil.rmtree(partial / "vocoder")
+    with pytest.raises(AudiometricError, match="lacks its vocoder component"):
+        train(config(assets, tmp_path / "d", model=str(partial)))
+
+
+def test_out_of_memory_is_one_line_of_advice(assets, tmp_path, monkeypatch):
+    def oom(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(loop, "diffusion_loss", oom)
+    with pytest.raises(AudiometricError, match="out of memory at step 1.*--batch-size.*--grad-accum.*--precision"):
+        train(config(assets, tmp_path / "run"))
 
 
 def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
