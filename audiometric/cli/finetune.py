@@ -46,6 +46,8 @@ def _metrics(ctx, param, value):
 @click.option("--eval-size", type=int, help="Held-out clips per evaluation.  [default: 870 us8k, 400 esc50]")
 @click.option("--eval-steps", type=int, help="Sampling steps per evaluation clip.  [default: 200]")
 @click.option("--eval-guidance", type=float, help="Guidance scale at evaluation.  [default: 3.5]")
+@click.option("--eval-candidates", type=int, help="Samples per evaluation prompt; the best by CLAP is kept "
+              "(needs --clap).  [default: 1]")
 @click.option("--eval-metrics", callback=_metrics, help="Metrics scored at evaluation.  [default: fd,is,kl,fad]")
 @click.option("--eval-backbone", help="Backbone of FD/IS/KL at evaluation.  [default: panns-cnn14-16k]")
 @click.option("--eval-fad-backbone", help="Backbone of FAD at evaluation.  [default: vggish]")

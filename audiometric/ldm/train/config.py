@@ -13,7 +13,8 @@ audioldm_original.yaml`` of haoheliu/AudioLDM-training-finetuning, the published
 - precision "no": AudioLDM trains in fp32 (its Lightning trainer leaves ``precision="16-mixed"`` commented out).
 - max_grad_norm 1.0: AudioLDM does not clip (Lightning's default); 1.0 is diffusers' training examples'.
 - checkpoint_every 5000: AudioLDM config ``save_checkpoint_every_n_steps``; eval_every 5000: the issue.
-- eval_steps 200, eval_guidance 3.5: AudioLDM config ``evaluation_params`` (DDIM steps, guidance scale).
+- eval_steps 200, eval_guidance 3.5: AudioLDM config ``evaluation_params`` (DDIM steps, guidance scale);
+  its ``n_candidates_per_samples`` is 3, eval_candidates defaults to 1 (each candidate costs a full sampling).
 - duration 10.24 s: AudioLDM config ``preprocessing.audio.duration``.
 - eval_size: the seed study's held-out sizes (870 UrbanSound8K, 400 ESC-50 clips).
 """
@@ -61,6 +62,7 @@ class TrainConfig:
     eval_size: int | None = None
     eval_steps: int = 200
     eval_guidance: float = 3.5
+    eval_candidates: int = 1
     eval_batch_size: int = 8
     eval_metrics: tuple[str, ...] = ("fd", "is", "kl", "fad")
     eval_backbone: str = "panns-cnn14-16k"
@@ -88,6 +90,7 @@ class TrainConfig:
             (0.0 <= self.cfg_dropout <= 1.0, "--cfg-dropout must lie in [0, 1]"),
             (self.duration > 0, "--duration must be positive (seconds)"),
             (self.eval_every >= 0, "--eval-every must be 0 (off) or more"),
+            (self.eval_candidates >= 1, "--eval-candidates must be at least 1"),
             (self.checkpoint_every >= 1, "--checkpoint-every must be at least 1"),
             (self.keep_checkpoints >= 1, "--keep-checkpoints must be at least 1"),
             (self.world_size is None or self.world_size >= 1, "--world-size must be at least 1"),
@@ -103,7 +106,7 @@ class TrainConfig:
     def training_settings(self) -> dict:
         """The fields that change the trained weights (compared on ``--resume``)."""
         skip = {"out", "max_steps", "eval_every", "eval_size", "eval_steps", "eval_guidance", "eval_batch_size",
-                "eval_metrics", "eval_backbone", "eval_fad_backbone", "checkpoint_every", "keep_checkpoints",
+                "eval_metrics", "eval_candidates", "eval_backbone", "eval_fad_backbone", "checkpoint_every", "keep_checkpoints",
                 "resume", "force", "progress", "encode_batch_size", "data_dir"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 

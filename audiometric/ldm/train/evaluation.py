@@ -33,10 +33,11 @@ _ORDER = ("fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad")
 class Evaluator:
     """Generates and scores the evaluation prompts at a given step (call on one process)."""
 
-    def __init__(self, cfg, components, items: list, device: torch.device):
-        from ..clap import empty_embedding, text_embeddings
+    def __init__(self, cfg, components, items: list, device: torch.device, tower=None):
+        from ..clap import clap_text_embeddings, empty_embedding, text_embeddings
 
         self.cfg, self.components, self.items, self.device = cfg, components, items, device
+        self.tower = tower  # CLAP with an audio tower: ranks the --eval-candidates
         self.root = cfg.run / "eval"
         self.reference = self.root / "reference"
         export(items, self.reference, cfg.duration, progress=False,
@@ -44,6 +45,8 @@ class Evaluator:
         with torch.no_grad():
             self.cond = torch.as_tensor(text_embeddings(components, [it.prompt for it in items])).float()
             self.uncond = torch.as_tensor(empty_embedding(components)).float().reshape(1, -1)
+            # candidates are ranked by CLAP audio-text similarity to the prompt, as AudioLDM (and generate) do
+            self.targets = clap_text_embeddings(tower, [it.prompt for it in items]) if cfg.eval_candidates > 1 else None
         self.settings = Settings(metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone,
                                  fad_backbone=cfg.eval_fad_backbone)
         self.log = CsvLog(cfg.run / "eval.csv")
@@ -56,22 +59,29 @@ class Evaluator:
         return self._extractor
 
     def generate(self, unet: torch.nn.Module, folder: Path) -> None:
-        """Every held-out prompt through :func:`audiometric.ldm.sample.sample` with ``unet``."""
+        """Every held-out prompt through :func:`audiometric.ldm.sample.sample` with ``unet``; with
+        ``eval_candidates`` k > 1, k samples per prompt and the one closest to the prompt in CLAP is kept."""
+        from ..clap import audio_embeddings
         from ..sample import sample
 
         components = with_unet(self.components, unet)
-        size = self.cfg.eval_batch_size
+        k = self.cfg.eval_candidates
+        size = max(1, self.cfg.eval_batch_size // k)
+        rate = components.sample_rate
         for start in range(0, len(self.items), size):
             chunk = self.items[start:start + size]
             if all((folder / f"{it.clip_id}.wav").is_file() for it in chunk):
                 continue
-            cond = self.cond[start:start + len(chunk)].to(self.device)
-            seeds = [clip_seed(self.cfg.seed, it.clip_id) for it in chunk]
-            waves = sample(components, cond, self.uncond.expand(len(chunk), -1).to(self.device), seeds,
-                           self.cfg.eval_steps, self.cfg.eval_guidance, self.cfg.duration)
-            rate = components.sample_rate
-            for item, wave in zip(chunk, waves):
-                write_pcm16(folder / f"{item.clip_id}.wav", fit(wave, rate, self.cfg.duration), rate)
+            cond = self.cond[start:start + len(chunk)].to(self.device).repeat_interleave(k, dim=0)
+            seeds = [clip_seed(self.cfg.seed, it.clip_id, j) for it in chunk for j in range(k)]
+            waves = sample(components, cond, self.uncond.to(self.device), seeds, self.cfg.eval_steps,
+                           self.cfg.eval_guidance, self.cfg.duration).reshape(len(chunk), k, -1)
+            for i, item in enumerate(chunk):
+                best = 0
+                if k > 1:
+                    emb = audio_embeddings(self.tower, list(waves[i]), rate)
+                    best = int(torch.argmax(emb @ self.targets[start + i].to(emb)))
+                write_pcm16(folder / f"{item.clip_id}.wav", fit(waves[i, best], rate, self.cfg.duration), rate)
 
     def __call__(self, step: int, unet: torch.nn.Module) -> dict[str, float]:
         """Generate with ``unet`` (the EMA weights), score, append to eval.csv, redraw curves.png."""

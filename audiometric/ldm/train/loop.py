@@ -100,15 +100,15 @@ def _load(cfg: TrainConfig, device: torch.device):
 
     components = load_components(cfg.model, device=device)
     clap_audio = None
-    if cfg.condition == "audio":
+    if cfg.condition == "audio" or cfg.eval_candidates > 1:
         from ..clap import load_clap_audio
 
         if not cfg.clap:
-            raise AudiometricError("--condition audio needs --clap (a CLAP folder or hub id with an audio "
-                                   "tower, e.g. laion/clap-htsat-unfused)")
+            raise AudiometricError("--condition audio and --eval-candidates > 1 need --clap (a CLAP folder or hub "
+                                   "id with an audio tower, e.g. laion/clap-htsat-unfused)")
         clap_audio = load_clap_audio(cfg.clap, device=device)
         dim = components.unet.config.projection_class_embeddings_input_dim
-        if clap_audio.model.config.projection_dim != dim:
+        if cfg.condition == "audio" and clap_audio.model.config.projection_dim != dim:
             raise AudiometricError(f"--clap {cfg.clap}: projection dim {clap_audio.model.config.projection_dim} but "
                                    f"{cfg.model} is conditioned on {dim}; pass the CLAP the model was trained with")
     if cfg.from_scratch:
@@ -214,7 +214,7 @@ def train(cfg: TrainConfig) -> dict:
                 checkpoint.save(accelerator, run, state.step, cfg.keep_checkpoints, state_json())
             if cfg.eval_every and (state.step % cfg.eval_every == 0 or done):
                 if main:
-                    evaluator = evaluator or _evaluator(cfg, components, device)
+                    evaluator = evaluator or _evaluator(cfg, components, device, clap_audio)
                     last_eval = evaluator(state.step, _averaged(accelerator.unwrap_model(unet), ema))
                     events.scalars(state.step, last_eval, "eval")
                 accelerator.wait_for_everyone()
@@ -236,7 +236,7 @@ def train(cfg: TrainConfig) -> dict:
             "rank_weight_digests": digests}
 
 
-def _evaluator(cfg: TrainConfig, components, device: torch.device):
+def _evaluator(cfg: TrainConfig, components, device: torch.device, tower):
     from ...datasets import get as get_dataset
     from ...datasets.base import subset
     from .evaluation import Evaluator
@@ -247,7 +247,7 @@ def _evaluator(cfg: TrainConfig, components, device: torch.device):
     default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
     if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
         items = subset(items, default, cfg.seed)
-    return Evaluator(cfg, components, items, device)
+    return Evaluator(cfg, components, items, device, tower)
 
 
 def _averaged(unet: torch.nn.Module, ema: EMA) -> torch.nn.Module:
