@@ -104,8 +104,8 @@ def _load(cfg: TrainConfig, device: torch.device):
         from ..clap import load_clap_audio
 
         if not cfg.clap:
-            raise AudiometricError("--condition audio and --eval-candidates > 1 need --clap (a CLAP folder or hub "
-                                   "id with an audio tower, e.g. laion/clap-htsat-unfused)")
+            raise AudiometricError("--condition audio (and --eval-candidates > 1) needs --clap, a CLAP folder or hub "
+                                   "id with an audio tower, e.g. laion/clap-htsat-unfused")
         clap_audio = load_clap_audio(cfg.clap, device=device)
         dim = components.unet.config.projection_class_embeddings_input_dim
         if cfg.condition == "audio" and clap_audio.model.config.projection_dim != dim:

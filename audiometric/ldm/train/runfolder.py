@@ -69,13 +69,14 @@ def with_unet(components, unet: torch.nn.Module):
 
 def write_final(cfg: TrainConfig, components, unet: torch.nn.Module, ema, step: int) -> Path:
     """``RUN/final``: the whole pipeline with the EMA weights, written beside and renamed into place."""
-    from ..components import save_pipeline
+    from ..components import quiet_loading, save_pipeline
 
     averaged = copy.deepcopy(unet).float()
     ema.copy_to(averaged)
     final, tmp = cfg.run / "final", cfg.run / ".final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_pipeline(with_unet(components, averaged.eval()), tmp)
+    with quiet_loading():  # no per-shard "Writing model shards" bars
+        save_pipeline(with_unet(components, averaged.eval()), tmp)
     atomic_write_text(tmp / "finetune.json", json.dumps(
         {"step": step, "ema_decay": ema.decay, "ema_updates": ema.num_updates, "source_model": cfg.model,
          "dataset": cfg.dataset, "condition": cfg.condition, "from_scratch": cfg.from_scratch}, indent=2) + "\n")
