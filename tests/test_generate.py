@@ -122,6 +122,8 @@ def test_same_seed_same_audio_at_batch_1_and_4_and_resume(models, esc50, tmp_pat
         assert np.abs(a - b).max() <= 1  # float rounding of batched kernels: at most one LSB
     res = _generate(models, esc50, tmp_path / "b1", "--steps", "3")
     assert res.exit_code == 2 and "holds a run with steps=2" in res.output
+    res = _generate(models, esc50, tmp_path / "b1", "--eval-size", "2")
+    assert res.exit_code == 2 and "another selection (eval_size=None, now 2)" in res.output
 
 
 def test_audio_conditioning_and_candidates(models, esc50, tmp_path):

@@ -114,8 +114,9 @@ def _check_precision(precision: str, device: torch.device) -> torch.dtype:
     return PRECISIONS[precision]
 
 
-def _check_resume(manifest_path: Path, settings: GenerateSettings) -> dict:
-    """The clips already finished under the same settings (an error if ``out`` holds another run)."""
+def _check_resume(manifest_path: Path, settings: GenerateSettings, provenance: dict) -> dict:
+    """The clips already finished under the same settings and clip selection (an error if ``out`` holds
+    another run: mixing them would leave stray clips in the generated set)."""
     if not manifest_path.exists():
         return {}
     try:
@@ -126,6 +127,10 @@ def _check_resume(manifest_path: Path, settings: GenerateSettings) -> dict:
         if old.get("settings", {}).get(key) != value:
             raise AudiometricError(f"--out {manifest_path.parent} holds a run with {key}="
                                    f"{old.get('settings', {}).get(key)!r} (now {value!r}); use another --out")
+    for key in ("dataset", "split", "eval_size", "seed", "prompt_template", "prompts_file"):
+        if old.get(key) != provenance.get(key):
+            raise AudiometricError(f"--out {manifest_path.parent} holds clips of another selection ({key}="
+                                   f"{old.get(key)!r}, now {provenance.get(key)!r}); use another --out")
     return old.get("clips", {})
 
 
@@ -195,10 +200,11 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
         raise AudiometricError("--batch-size must be at least 1")
     out = Path(out)
     manifest_path = out / "manifest.json"
-    done = _check_resume(manifest_path, settings)
+    provenance = provenance or {}
+    done = _check_resume(manifest_path, settings, provenance)
     todo = [job for job in jobs if not (job.clip_id in done and (out / f"{job.clip_id}.wav").exists())]
     components, tower, info = prepare(settings, device)
-    manifest = {"settings": asdict(settings), **info, **(provenance or {}), "clips": dict(done)}
+    manifest = {"settings": asdict(settings), **info, **provenance, "clips": dict(done)}
     out.mkdir(parents=True, exist_ok=True)
     uncond = clap.empty_embedding(components)
     per_batch = max(1, batch_size // settings.candidates)
