@@ -16,6 +16,7 @@ from tqdm import tqdm
 from .errors import AudiometricError
 from .metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
 from .metrics.bootstrap import draw_replicates, interval
+from .metrics.protocol import no_progress
 from .reference import ReferenceStats
 from .sets import ClipSet
 
@@ -27,8 +28,7 @@ REQUESTABLE = tuple(METRICS)
 class Settings:
     """The options that change metric values (a subset of the score options).
 
-    ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`);
-    ``progress``: show bars for metric loops that run longer than two seconds.
+    ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
     """
 
     metrics: tuple[str, ...]
@@ -40,13 +40,12 @@ class Settings:
     fd_inf: bool = False
     seed: int = 0
     ci_method: str = "percentile"
-    progress: bool = True
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
     """``(backbone, output)`` that ``metric`` reads under ``settings``."""
-    if metric not in REQUESTABLE:
-        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(REQUESTABLE)}")
+    if metric not in METRICS:
+        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(METRICS)}")
     info = METRICS[metric]
     return getattr(settings, info.backbone_option), info.output
 
@@ -61,13 +60,16 @@ def needed_outputs(settings: Settings) -> dict[str, set[str]]:
 
 
 def compute(settings: Settings, gen: ClipSet, ref: ClipSet | None,
-            ref_stats: ReferenceStats | None) -> tuple[dict[str, dict], dict[str, str]]:
-    """Every requested metric: ``({name: entry}, {name: why it was not computed})``."""
+            ref_stats: ReferenceStats | None, progress: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+    """Every requested metric: ``({name: entry}, {name: why it was not computed})``.
+
+    ``progress``: show a bar for metric loops (bootstrap, FD∞) that run longer than two seconds.
+    """
     values: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for metric in settings.metrics:
         try:
-            entries = _one(METRICS[metric], settings, gen, ref, ref_stats)
+            entries = _one(METRICS[metric], settings, gen, ref, ref_stats, progress)
         except AudiometricError as err:  # a metric's own precondition (too few clips, unpaired names, ...)
             skipped[metric] = str(err)
             continue
@@ -80,10 +82,10 @@ def compute(settings: Settings, gen: ClipSet, ref: ClipSet | None,
 
 
 def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
-         ref_stats: ReferenceStats | None) -> dict[str, dict | str]:
+         ref_stats: ReferenceStats | None, progress: bool) -> dict[str, dict | str]:
     """The result entries of one metric; raises AudiometricError with why it cannot be computed."""
     backbone, output = backbone_for(info.name, settings)
-    data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output)
+    data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
     estimates = info.run(data)
     ci = _bootstrap(info, settings, data, estimates)
     base = {"backbone": backbone, "output": output, "better": "lower" if info.lower_is_better else "higher",
@@ -107,7 +109,8 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
 
 
 def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
-            ref_stats: ReferenceStats | None, backbone: str, output: str) -> tuple[MetricInput, list[str]]:
+            ref_stats: ReferenceStats | None, backbone: str, output: str,
+            progress: bool) -> tuple[MetricInput, list[str]]:
     """The shared not-computable rules, then the metric's input (paired clips index-aligned)."""
     gen_clips = gen.rows(backbone, output)
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
@@ -126,9 +129,9 @@ def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | N
         gen_clips, ref_clips = [gen_clips[i] for i, _ in pairs], [ref_clips[j] for _, j in pairs]
         notes += [note] if note else []
     n_reference = len(ref.extraction.clips) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
-    progress = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if settings.progress else None
+    bars = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if progress else no_progress
     data = MetricInput(info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf,
-                       settings.seed, **({"progress": progress} if progress else {}))
+                       settings.seed, bars)
     return data, notes
 
 

@@ -40,7 +40,8 @@ class MetricInfo:
     backbones of its published definition (empty: any backbone), so a result computed on another one can
     say so; ``source`` names the reference implementation and paper it follows.
 
-    ``compute`` is the set-level function as ``"module:function"`` in this package. ``backbone_option``
+    ``compute`` is the set-level function as ``"module:function"`` in this package (or ``"pkg.module:function"``
+    elsewhere). ``backbone_option``
     names the ``evaluate.Settings`` field choosing its backbone. ``reference``: ``"none"`` (IS),
     ``"moments"`` (a statistics file will do) or ``"clips"``. ``paired``: clips are paired by name
     first. ``resample_reference``: the bootstrap also resamples reference clips. ``estimator``:
@@ -63,7 +64,8 @@ class MetricInfo:
     def run(self, data: MetricInput) -> dict[str, Estimate | str]:
         """The result entries of this metric on ``data`` (imports its module on first use)."""
         module, func = self.compute.split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), func)(data)
+        path = module if "." in module else f"{__name__}.{module}"  # a dotted name is a module outside this package
+        return getattr(importlib.import_module(path), func)(data)
 
 
 METRICS: dict[str, MetricInfo] = {
