@@ -87,9 +87,10 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
     backbone, output = backbone_for(info.name, settings)
     data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
     estimates = info.run(data)
-    ci = _bootstrap(info, settings, data, estimates)
+    intervals = _bootstrap(info, settings, data, estimates)
+    n_generated = len(gen.extraction.clips)
     base = {"backbone": backbone, "output": output, "better": "lower" if info.lower_is_better else "higher",
-            "n_generated": len(data.gen), "n_reference": data.n_reference, "source": info.source}
+            "n_generated": n_generated, "n_reference": data.n_reference, "source": info.source}
     if info.defined_on and backbone not in info.defined_on:
         notes = [f"defined on {', '.join(info.defined_on)}; computed here on {backbone}, not comparable to it",
                  *notes]
@@ -98,10 +99,9 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
         if isinstance(est, str):
             out[key] = est
             continue
-        interval_fields = dict(ci.get(key, {}))
-        entry = {**base, "value": est.value, **est.fields, **interval_fields}
-        entry.pop("notes", None)
-        entry_notes = [*notes, *est.notes, *interval_fields.get("notes", []), *_negative_note(info, est.value, len(data.gen))]
+        fields, ci_notes = intervals.get(key, ({}, []))
+        entry = {**base, "value": est.value, **est.fields, **fields}
+        entry_notes = [*notes, *est.notes, *ci_notes, *_negative_note(info, est.value, n_generated)]
         if entry_notes:
             entry["note"] = "; ".join(entry_notes)
         out[key] = entry
@@ -136,8 +136,8 @@ def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | N
 
 
 def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
-               estimates: dict[str, Estimate | str]) -> dict[str, dict]:
-    """Interval fields per entry: the shared clip-resampling draws, then the interval of ``ci_method``."""
+               estimates: dict[str, Estimate | str]) -> dict[str, tuple[dict, list[str]]]:
+    """Interval fields and notes per entry: the shared clip-resampling draws, then the ``ci_method`` interval."""
     replicates = {k: e.replicate for k, e in estimates.items() if isinstance(e, Estimate) and e.replicate}
     if not settings.bootstrap or not replicates:
         return {}
@@ -154,7 +154,8 @@ def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
         n_ref, resampled = len(data.ref), "generated and reference clips, independently"
     bar = data.progress(settings.bootstrap, f"{info.name} bootstrap")
     try:
-        values = draw_replicates(replicates, len(data.gen), n_ref, settings.bootstrap, settings.seed, paired=paired, progress=bar.update)
+        values = draw_replicates(replicates, len(data.gen), n_ref, settings.bootstrap, settings.seed, paired=paired,
+                                 progress=bar.update)
     finally:
         bar.close()
     out = {}
@@ -165,22 +166,22 @@ def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
                   "replicates": settings.bootstrap, "resampled": resampled,
                   "bootstrap_bias": float(np.mean(reps) - point)}
         percentile = interval(reps, point, settings.confidence, "percentile")
+        notes = []
         if not percentile[0] <= point <= percentile[1]:
             basic = interval(reps, point, settings.confidence, "basic")
-            fields["notes"] = [
+            notes.append(
                 f"the point estimate lies outside its percentile bootstrap interval [{percentile[0]:.4g}, "
                 f"{percentile[1]:.4g}]: {_WHY_SHIFTED[info.estimator]} (bootstrap estimate of the bias "
                 f"{fields['bootstrap_bias']:+.4g}); the basic interval "
                 f"(percentile interval of the centred statistic, [2θ̂ − q_hi, 2θ̂ − q_lo]) corrects for it: "
-                f"[{basic[0]:.4g}, {basic[1]:.4g}]" + (" (the CI shown)" if settings.ci_method == "basic" else "")]
-        out[key] = fields
+                f"[{basic[0]:.4g}, {basic[1]:.4g}]" + (" (the CI shown)" if settings.ci_method == "basic" else ""))
+        out[key] = (fields, notes)
     return out
 
 
 #: Why bootstrap replicates sit to one side of the point estimate, by kind of estimator.
 _WHY_SHIFTED = {
-    "plug-in": "resampled sets repeat clips, so the small-N upward bias of the plug-in estimator grows in every "
-               "replicate",
+    "plug-in": "resampled sets repeat clips, so the small-N bias of the plug-in estimator grows in every replicate",
     "unbiased": "resampled sets repeat clips, and a repeated clip paired with its own copy inflates the within-set "
                 "kernel means of every replicate",
 }
