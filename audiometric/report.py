@@ -63,7 +63,8 @@ def write_json(result: dict, path: str | Path) -> Path:
 
 def write_csv(result: dict, path: str | Path) -> Path:
     """One row per result entry (columns :data:`CSV_FIELDS`; ``note`` as under the table), then one row per
-    metric not computed, with empty values and why in ``reason``. ``slope``, ``r2`` and ``trusted`` are filled for FD∞/FAD∞ fits."""
+    metric not computed, with empty values and why in ``reason``. ``slope``, ``r2`` and ``trusted`` are
+    filled for FD∞/FAD∞ fits."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()

@@ -44,6 +44,8 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, strict,
           json_path, csv_path, per_clip_path, ci_method, **extraction):
     """Score the audio files in GENERATED against REFERENCE (a folder, or a .npz from `audiometric stats`)."""
+    if per_clip_path and not {"fd", "fad", "kl"} & set(metrics):
+        raise click.BadParameter("ranks clips by fd, fad or kl: add one of them to --metrics", param_hint="--per-clip")
     settings = Settings(metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, ci_method)
     result = run_score(generated, reference, settings, extraction_settings(strict=strict, **extraction), per_clip_path)
     if result is None:  # a non-zero torchrun rank: rank 0 reports

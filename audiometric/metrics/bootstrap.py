@@ -134,7 +134,9 @@ def bootstrap_frechet(
     return _interval(values, confidence)
 
 
-def frechet_replicate(gen: ClipRows, ref: ClipRows, resample_reference: bool = True) -> Callable[[np.ndarray, np.ndarray | None], float]:
+def frechet_replicate(
+    gen: ClipRows, ref: ClipRows, resample_reference: bool = True
+) -> Callable[[np.ndarray, np.ndarray | None], float]:
     """``replicate(gen_idx, ref_idx)``: the Fréchet distance of a clip resample, without copying rows.
 
     Rows are weighted by the clip multiplicities (``np.bincount`` of the indices); ``ref_idx=None``
@@ -194,7 +196,9 @@ def draw_replicates(
     return values
 
 
-def interval(values: np.ndarray, point: float, confidence: float = 0.95, method: str = "percentile") -> tuple[float, float]:
+def interval(
+    values: np.ndarray, point: float, confidence: float = 0.95, method: str = "percentile"
+) -> tuple[float, float]:
     """``[low, high]`` from bootstrap ``values`` of a statistic whose estimate is ``point``.
 
     ``percentile``: the ``alpha/2`` and ``1 - alpha/2`` quantiles ``q_lo, q_hi`` of the replicates.

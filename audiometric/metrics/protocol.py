@@ -4,7 +4,8 @@ A metric is one module in this folder with a function ``compute(data: MetricInpu
 and one line in ``METRICS`` (``metrics/__init__.py``) naming it as ``"module:function"``. The function
 gets the per-clip rows of the backbone output the metric reads and returns one :class:`Estimate` per
 result entry (``kl`` gives ``kl_softmax`` and ``kl_sigmoid``; ``fd`` gives ``fd`` and, when asked,
-``fd_inf``); a string instead of an estimate says why that entry could not be computed. Rules shared by every metric live in the pipeline (``audiometric/evaluate.py``), not here:
+``fd_inf``); a string instead of an estimate says why that entry could not be computed. Rules shared
+by every metric live in the pipeline (``audiometric/evaluate.py``), not here:
 
 - **not computable** (listed under ``not_computed`` with the reason): a set with fewer than
   ``MetricInfo.min_rows`` rows; a metric with ``reference="clips"`` scored against a statistics file; a
@@ -53,9 +54,10 @@ def no_progress(total: int, desc: str) -> Progress:
 class MetricInput:
     """Everything a set-level metric may read.
 
-    ``name``: the registry name (the key of the main entry). ``gen``/``ref``: one ``(frames, dim)`` array per clip (``ref`` is ``None`` against a statistics
-    file; index-aligned with ``gen`` for paired metrics). ``ref_moments``: the reference statistics
-    when ``ref`` is ``None`` (Fréchet metrics), else ``None``. ``n_reference``: reference CLIPS.
+    ``name``: the registry name (the key of the main entry). ``gen``/``ref``: one ``(frames, dim)``
+    array per clip (``ref`` is ``None`` against a statistics file; index-aligned with ``gen`` for
+    paired metrics). ``ref_moments``: the reference statistics when ``ref`` is ``None`` (Fréchet
+    metrics), else ``None``. ``n_reference``: reference CLIPS.
     ``progress(total, desc)`` gives a bar for long loops (pure maths takes its ``update`` as a callback).
     """
 
