@@ -179,6 +179,8 @@ def test_bootstrap_against_a_statistics_file_resamples_generated_clips_only() ->
     values, skipped = evaluate.compute(settings("fd", bootstrap=25, seed=2), clip_set(gen), None, stats_file(ref))
     fd = values["fd"]
     assert "ci" in fd and "reference statistics" in fd["resampled"] and not skipped
+    with_clips, _ = evaluate.compute(settings("fd"), clip_set(gen), clip_set(ref), None)
+    assert fd["value"] == pytest.approx(with_clips["fd"]["value"], rel=1e-10)
     assert fd["n_reference"] == 50 and fd["rows_reference"] == 150  # clips, not rows
     ref_rows = np.concatenate(ref)
     mu, sigma = ref_rows.mean(0), np.cov(ref_rows, rowvar=False)

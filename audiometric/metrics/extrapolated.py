@@ -55,6 +55,7 @@ def fd_infinity(
     min_clips: int | None = None,
     seed: int = 0,
     progress: Callable[[], object] | None = None,
+    reference: ReferenceGaussian | None = None,
 ) -> Extrapolation:
     """FD-infinity of the generated clips against fixed reference statistics.
 
@@ -63,9 +64,10 @@ def fd_infinity(
     ``np.random.default_rng`` for the subset draws; ``progress()`` is called after each subset.
     The reference covariance is factored once and all rows are projected once
     (:class:`~audiometric.metrics.frechet.ReferenceGaussian`), so a subset costs one Gram matrix and
-    one eigenproblem of size ``min(rows, d)``. One ``N <= d`` warning is given for the whole fit.
+    one eigenproblem of size ``min(rows, d)``; pass ``reference`` to reuse a factored one (then
+    ``ref_mu``/``ref_sigma`` are ignored). One ``N <= d`` warning is given for the whole fit.
     """
-    reference = ReferenceGaussian(ref_mu, ref_sigma)
+    reference = ReferenceGaussian(ref_mu, ref_sigma) if reference is None else reference
     arrays = [np.asarray(c, dtype=np.float64) for c in gen_clips]
     rows = np.concatenate(arrays, axis=0) if arrays else np.zeros((0, reference.dim))
     projected = reference.project(rows) if len(rows) else rows
