@@ -4,12 +4,14 @@ Rows (seconds; ratios against the FD point estimate of the same sets):
 
 1. FD: the point estimate of 400 generated vs 1000 reference clips (one 2048-d row each: both sets below d,
    the regime of audioldm_eval's test sets, where both covariances are singular).
-2. FD∞ (15 subsets): the pipeline's path (reference covariance factored once, every subset a Gram
-   eigenproblem of size rows x rows) against the previous path (per subset: full d x d moments and
-   ``frechet_distance``, which here needs two 2048-d ``eigh`` calls), with the largest difference of the
-   15 subset values.
-3. Bootstrap, 50 replicates through the shared pipeline (``evaluate.compute``): against reference clips
-   (both sets resampled) and against the reference statistics (generated resampled, reference fixed).
+2. FD + FD∞ (15 subsets) through the pipeline (``evaluate.compute``): the reference factored once (from
+   its rows when they are fewer than d, else one Cholesky/eigh), every subset a Gram eigenproblem of
+   size rows x rows.
+3. FD + bootstrap, 50 replicates, through the pipeline.
+   Rows 1-3 against reference clips (both sets resampled) and against the statistics file (reference fixed).
+4. FD∞ by the previous path (per subset: full d x d moments and ``frechet_distance``, which here needs two
+   2048-d ``eigh`` calls), with the largest relative difference of the subset values (``--no-previous``
+   skips it).
 
 Usage: ``python benchmarks/metrics_speed.py [--quick]`` (``--quick``: d = 256, a smoke test). Run on an idle
 machine; on a shared one every number is pessimistic.
@@ -30,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audiometric.embed import Clip, Extraction  # noqa: E402
 from audiometric.evaluate import Settings, compute  # noqa: E402
-from audiometric.metrics import MetricWarning, frechet_distance, frechet_from_features  # noqa: E402
-from audiometric.metrics.extrapolated import fd_infinity, subset_sizes  # noqa: E402
+from audiometric.metrics import MetricWarning, frechet_distance  # noqa: E402
+from audiometric.metrics.extrapolated import subset_sizes  # noqa: E402
 from audiometric.reference import ReferenceStats  # noqa: E402
 from audiometric.sets import ClipSet  # noqa: E402
 from audiometric.stats import MomentAccumulator  # noqa: E402
@@ -62,36 +64,39 @@ def previous_fd_infinity(clips: list[np.ndarray], mu: np.ndarray, sigma: np.ndar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="d = 256: a smoke test, ratios not meaningful")
+    parser.add_argument("--no-previous", action="store_true", help="skip the previous FD∞ path (minutes at d = 2048)")
     args = parser.parse_args()
     d, n_gen, n_ref, replicates = (256, 100, 200, 10) if args.quick else (2048, 400, 1000, 50)
     rng = np.random.default_rng(0)
     mix = rng.standard_normal((d, d)) / np.sqrt(d)
     gen = np.maximum(rng.standard_normal((n_gen, d)) @ mix + 0.1, 0.0)  # ReLU-like, as PANNs embeddings
     ref = np.maximum(rng.standard_normal((n_ref, d)) @ mix, 0.0)
-    clips = [r[None, :] for r in gen]
     acc = MomentAccumulator(d).update(ref)
-    mu, sigma = acc.mean, acc.cov()
+    gen_set, ref_set = clip_set(gen), clip_set(ref)
+    stats = ReferenceStats("ref.npz", {"bench:embedding": acc}, {"clips": n_ref})
     print(f"metrics_speed: d={d}, {n_gen} generated vs {n_ref} reference clips (one row each), "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+
+    def pipeline(ref_side, **kw) -> tuple[float, dict]:
+        return timed(lambda: compute(Settings(("fd",), "bench", "bench", **kw), gen_set, *ref_side, progress=False)[0])
+
+    clips_side, stats_side = (ref_set, None), (None, stats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricWarning)
-        t_fd, _ = timed(lambda: frechet_from_features(gen, ref))
-        t_inf, fit = timed(lambda: fd_infinity(clips, mu, sigma, seed=0))
-        t_old, old = timed(lambda: previous_fd_infinity(clips, mu, sigma, seed=0))
-        gen_set, ref_set = clip_set(gen), clip_set(ref)
-        stats = ReferenceStats("ref.npz", {"bench:embedding": acc}, {"clips": n_ref})
-        settings = Settings(("fd",), "bench", "bench", bootstrap=replicates)
-        t_boot, _ = timed(lambda: compute(settings, gen_set, ref_set, None, progress=False))
-        t_boot_stats, _ = timed(lambda: compute(settings, gen_set, None, stats, progress=False))
-    diff = max(abs(a - b[2]) / abs(a) for a, b in zip(old, fit.points))
-    rows = [
-        ("FD (point estimate)", t_fd, ""),
-        (f"FD∞, {len(fit.points)} subsets, reference factored once", t_inf, f"{t_inf / t_fd:.1f}x FD"),
-        (f"FD∞, {len(fit.points)} subsets, previous path (full d x d per subset)", t_old,
-         f"{t_old / t_fd:.1f}x FD; new path {t_old / t_inf:.1f}x faster; max rel. diff {diff:.1e}"),
-        (f"FD + bootstrap {replicates} replicates, reference clips", t_boot, f"{t_boot / t_fd:.1f}x FD"),
-        (f"FD + bootstrap {replicates} replicates, statistics file", t_boot_stats, f"{t_boot_stats / t_fd:.1f}x FD"),
-    ]
+        rows = []
+        for label, side in (("reference clips", clips_side), ("statistics file", stats_side)):
+            t_fd, _ = pipeline(side)
+            t_inf, inf = pipeline(side, fd_inf=True)
+            t_boot, _ = pipeline(side, bootstrap=replicates)
+            rows += [(f"FD, {label}", t_fd, ""),
+                     (f"FD + FD∞ ({len(inf['fd_inf']['points'])} subsets), {label}", t_inf, f"{t_inf / t_fd:.1f}x FD"),
+                     (f"FD + bootstrap {replicates} replicates, {label}", t_boot, f"{t_boot / t_fd:.1f}x FD")]
+        if not args.no_previous:
+            clips = [r[None, :] for r in gen]
+            t_old, old = timed(lambda: previous_fd_infinity(clips, acc.mean, acc.cov(), seed=0))
+            diff = max(abs(a - p[2]) / abs(a) for a, p in zip(old, inf["fd_inf"]["points"]))  # same subset draws
+            rows.append(("FD∞ alone, previous path (full d x d per subset)", t_old,
+                         f"{t_old / rows[0][1]:.1f}x FD; max rel. diff of the subset values {diff:.1e}"))
     width = max(len(r[0]) for r in rows)
     for name, seconds, note in rows:
         print(f"{name.ljust(width)}  {seconds:8.2f} s  {note}")
