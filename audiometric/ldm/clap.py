@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import AudiometricError
 from ..resample import resample
-from .components import Components, quiet_loading, resolve_model
+from .components import Components, one_line_error, quiet_loading, resolve_model
 
 #: The rate ClapFeatureExtractor accepts (Hz).
 CLAP_RATE = 48000
@@ -98,8 +98,7 @@ def _load_clap(folder: Path, name: str):
     except AudiometricError:
         raise
     except Exception as err:
-        detail = " ".join(str(err).split())[:200]
-        raise AudiometricError(f"CLAP {name!r}: cannot load {folder} ({type(err).__name__}: {detail})") from None
+        raise AudiometricError(f"CLAP {name!r}: cannot load {folder} ({one_line_error(err, 200)})") from None
     tokenizer = None
     if kind == "clap":
         try:
