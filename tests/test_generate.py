@@ -157,6 +157,12 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "p", *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["bell.wav", "horn.wav"]
+    res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "o",
+              "--original-attention", *FAST)
+    assert res.exit_code == 0, res.output
+    layout = json.loads((tmp_path / "o" / "manifest.json").read_text())["attention"]
+    assert layout["matches_original"] and layout["heads"] == layout["original_heads"]
+    assert not json.loads((tmp_path / "p" / "manifest.json").read_text())["attention"]["matches_original"]
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "q",
               "--condition", "audio", "--clap", models["clap"], *FAST)
     assert res.exit_code == 2 and "needs reference clips" in res.output
@@ -193,4 +199,6 @@ def test_datasets_check_and_list(esc50, tmp_path):
     assert "train: 3 clips, 1 missing audio files" in res.output and "1-1004-A-0.wav" in res.output
     assert "test: 4 clips, 0 missing" in res.output and "dog 2" in res.output
     res = cli("datasets", "export", "--dataset", "esc50", "--data-dir", tmp_path, "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "esc50.csv not found" in res.output
+    res = cli("datasets", "check", "--dataset", "esc50", "--data-dir", tmp_path)
     assert res.exit_code == 2 and "esc50.csv not found" in res.output
