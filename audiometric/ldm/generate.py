@@ -196,13 +196,15 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
     manifest also written to ``out/manifest.json`` after every batch."""
     if settings.condition == "audio" and any(job.reference is None for job in jobs):
         raise AudiometricError("--condition audio needs reference clips: pass --dataset and --data-dir, not --prompts")
-    if batch_size < 1:
-        raise AudiometricError("--batch-size must be at least 1")
+    if batch_size < 1 or not jobs:
+        raise AudiometricError("--batch-size must be at least 1" if jobs else "no clips to generate")
     out = Path(out)
     manifest_path = out / "manifest.json"
     provenance = provenance or {}
     done = _check_resume(manifest_path, settings, provenance)
     todo = [job for job in jobs if not (job.clip_id in done and (out / f"{job.clip_id}.wav").exists())]
+    if not todo:  # a finished run: nothing to load
+        return json.loads(manifest_path.read_text())
     components, tower, info = prepare(settings, device)
     manifest = {"settings": asdict(settings), **info, **provenance, "clips": dict(done)}
     out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +235,4 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
         bar.update(len(batch))
     bar.close()
-    if not todo:
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest
