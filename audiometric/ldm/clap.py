@@ -33,7 +33,7 @@ def text_embeddings(components: Components, prompts: list[str]) -> torch.Tensor:
     """(B, D) L2-normalised CLAP text projections of ``prompts`` (truncated at the tokenizer's maximum length).
 
     Padded to the longest prompt, not to the maximum length as the pipeline does: the attention mask makes
-    the two equal to float rounding, and real CLAP's 512-token padding costs ~25x the text-tower compute.
+    the two equal to float rounding, and a ~20-token prompt padded to CLAP's 512 tokens wastes most of the work.
     """
     tokens = components.tokenizer(list(prompts), padding="longest", max_length=components.tokenizer.model_max_length,
                                   truncation=True, return_tensors="pt")
