@@ -181,6 +181,9 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     def oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
+    monkeypatch.setattr(gen_module, "sample", lambda *a, **k: np.full((1, 20480), np.nan, np.float32))
+    res = _generate(models, esc50, tmp_path / "nan", "--eval-size", "1")
+    assert res.exit_code == 2 and "NaN/Inf audio" in res.output and not list((tmp_path / "nan").glob("*.wav"))
     monkeypatch.setattr(gen_module, "sample", oom)
     res = _generate(models, esc50, tmp_path / "q")
     assert res.exit_code == 2 and "lower --batch-size or use --precision fp16" in res.output

@@ -222,6 +222,9 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
         except torch.cuda.OutOfMemoryError:
             raise AudiometricError(f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use "
                                    f"--precision fp16") from None
+        if not np.isfinite(waves).all():
+            raise AudiometricError(f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
+                                   f"--precision fp32 (or bf16, whose range is fp32's)")
         waves = waves.reshape(len(batch), settings.candidates, -1)
         targets = _targets(tower, batch, cond, settings) if settings.candidates > 1 else None
         for i, job in enumerate(batch):
