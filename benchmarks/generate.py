@@ -8,13 +8,13 @@ Rows, measured side by side in one run:
 2. AudioLDM-S at its real size (cvssp/audioldm-s-full-v2 configs, random weights: speed does not depend on
    weight values): seconds of the CLAP text encoding, one U-Net step (CFG, 2B rows), VAE decode and vocoder
    per batch, and the cost per 10.24 s clip at 200 steps assembled from them.
-3. Attention heads (``--attention``): the same AudioLDM-S U-Net weights run with diffusers' 8 heads per block
+3. Attention heads (``--rows 3``): the same AudioLDM-S U-Net weights run with diffusers' 8 heads per block
    and with the original 32 channels per head; relative L2 difference of the noise prediction at a few
    timesteps and of the latents after a short DDIM run.
 
-Usage: ``python benchmarks/generate.py [--quick] [--attention] [--device cpu|cuda] [--threads N] [--repeats N]
-[--json OUT]``. ``--quick``
-skips row 2 (minutes on 2 CPU cores). Run on an idle machine; timings on a shared one are pessimistic.
+Usage: ``python benchmarks/generate.py [--quick] [--rows 1,2,3] [--device cpu|cuda] [--threads N]
+[--repeats N] [--json OUT]``. ``--quick`` runs row 1 only, small; rows 2 and 3 take minutes on 2 CPU cores.
+Run on an idle machine; timings on a shared one are pessimistic.
 """
 
 from __future__ import annotations
@@ -171,8 +171,8 @@ def attention_difference(device: torch.device, ddim_steps: int = 10) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only row 1, few steps")
-    parser.add_argument("--attention", action="store_true", help="also row 3 (AudioLDM-S size)")
+    parser.add_argument("--quick", action="store_true", help="row 1 only, few steps")
+    parser.add_argument("--rows", default="1,2", help="rows to run, e.g. 1,2,3 (3: attention heads)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (the best is kept)")
@@ -183,29 +183,32 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"device {device}, torch threads {torch.get_num_threads()}, load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (timings on a shared machine are pessimistic)")
-    result = {"loop_vs_pipeline": loop_vs_pipeline(device, steps=5 if args.quick else 20,
-                                                   duration=1.28 if args.quick else 5.12,
-                                                   repeats=2 if args.quick else args.repeats)}
-    print("1. loop vs AudioLDMPipeline (tiny random pipeline, same seeds/steps)")
-    for row in result["loop_vs_pipeline"]:
-        verdict = "" if row["batch"] != 1 else (" PASS" if row["ratio"] >= TARGET_RATIO else " FAIL")
-        extra = f", batching speed-up per clip {row['batching_speedup']:.2f}x" if "batching_speedup" in row else ""
-        print(f"   batch {row['batch']}: ours {row['ours_clips_per_s']:.2f} clips/s, pipeline "
-              f"{row['pipeline_clips_per_s']:.2f} clips/s, ratio {row['ratio']:.3f} (target >= {TARGET_RATIO})"
-              f"{verdict}{extra}")
-    if not args.quick:
-        result["audioldm_s"] = real_size_cost(device, (1, 8) if device.type == "cuda" else (1, 4))
-        print("2. AudioLDM-S real size, random weights, 10.24 s clips, 200 DDIM steps with CFG")
-        for row in result["audioldm_s"]:
-            print(f"   batch {row['batch']}: text {row['text_s']:.2f} s, U-Net step {row['unet_step_s']:.3f} s, VAE "
-                  f"{row['vae_s']:.2f} s, vocoder {row['vocoder_s']:.2f} s -> {row['seconds_per_clip']:.1f} s per clip")
-    if args.attention:
+    rows = {"1"} if args.quick else set(args.rows.split(","))
+    result = {}
+    if "3" in rows:
         result["attention"] = attention_difference(device)
         print("3. attention heads (same AudioLDM-S weights): diffusers", result["attention"]["layout_default"]["heads"],
               "vs original", result["attention"]["layout_original"]["heads"])
         for key, value in result["attention"].items():
             if key.startswith(("noise", "latents")):
                 print(f"   {key}: {value}")
+    if "1" in rows:
+        result["loop_vs_pipeline"] = loop_vs_pipeline(device, steps=5 if args.quick else 10,
+                                                      duration=1.28 if args.quick else 2.56,
+                                                      repeats=2 if args.quick else args.repeats)
+        print("1. loop vs AudioLDMPipeline (tiny random pipeline, same seeds/steps)")
+    for row in result.get("loop_vs_pipeline", []):
+        verdict = "" if row["batch"] != 1 else (" PASS" if row["ratio"] >= TARGET_RATIO else " FAIL")
+        extra = f", batching speed-up per clip {row['batching_speedup']:.2f}x" if "batching_speedup" in row else ""
+        print(f"   batch {row['batch']}: ours {row['ours_clips_per_s']:.2f} clips/s, pipeline "
+              f"{row['pipeline_clips_per_s']:.2f} clips/s, ratio {row['ratio']:.3f} (target >= {TARGET_RATIO})"
+              f"{verdict}{extra}")
+    if "2" in rows:
+        result["audioldm_s"] = real_size_cost(device, (1, 8) if device.type == "cuda" else (1, 4))
+        print("2. AudioLDM-S real size, random weights, 10.24 s clips, 200 DDIM steps with CFG")
+        for row in result["audioldm_s"]:
+            print(f"   batch {row['batch']}: text {row['text_s']:.2f} s, U-Net step {row['unet_step_s']:.3f} s, VAE "
+                  f"{row['vae_s']:.2f} s, vocoder {row['vocoder_s']:.2f} s -> {row['seconds_per_clip']:.1f} s per clip")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -122,6 +122,8 @@ def test_same_seed_same_audio_at_batch_1_and_4_and_resume(models, esc50, tmp_pat
         assert np.abs(a - b).max() <= 1  # float rounding of batched kernels: at most one LSB
     res = _generate(models, esc50, tmp_path / "b1", "--steps", "3")
     assert res.exit_code == 2 and "holds a run with steps=2" in res.output
+    res = _generate(models, esc50, tmp_path / "b1", "--eval-size", "2")
+    assert res.exit_code == 2 and "another selection (eval_size=None, now 2)" in res.output
 
 
 def test_audio_conditioning_and_candidates(models, esc50, tmp_path):
@@ -155,6 +157,12 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "p", *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["bell.wav", "horn.wav"]
+    res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "o",
+              "--original-attention", *FAST)
+    assert res.exit_code == 0, res.output
+    layout = json.loads((tmp_path / "o" / "manifest.json").read_text())["attention"]
+    assert layout["matches_original"] and layout["heads"] == layout["original_heads"]
+    assert not json.loads((tmp_path / "p" / "manifest.json").read_text())["attention"]["matches_original"]
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "q",
               "--condition", "audio", "--clap", models["clap"], *FAST)
     assert res.exit_code == 2 and "needs reference clips" in res.output
@@ -173,6 +181,9 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     def oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
+    monkeypatch.setattr(gen_module, "sample", lambda *a, **k: np.full((1, 20480), np.nan, np.float32))
+    res = _generate(models, esc50, tmp_path / "nan", "--eval-size", "1")
+    assert res.exit_code == 2 and "NaN/Inf audio" in res.output and not list((tmp_path / "nan").glob("*.wav"))
     monkeypatch.setattr(gen_module, "sample", oom)
     res = _generate(models, esc50, tmp_path / "q")
     assert res.exit_code == 2 and "lower --batch-size or use --precision fp16" in res.output
@@ -191,4 +202,6 @@ def test_datasets_check_and_list(esc50, tmp_path):
     assert "train: 3 clips, 1 missing audio files" in res.output and "1-1004-A-0.wav" in res.output
     assert "test: 4 clips, 0 missing" in res.output and "dog 2" in res.output
     res = cli("datasets", "export", "--dataset", "esc50", "--data-dir", tmp_path, "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "esc50.csv not found" in res.output
+    res = cli("datasets", "check", "--dataset", "esc50", "--data-dir", tmp_path)
     assert res.exit_code == 2 and "esc50.csv not found" in res.output

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import yaml
 
 pytest.importorskip("diffusers")
+yaml = pytest.importorskip("yaml")
 
 from audiometric import backbones  # noqa: E402
 from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402

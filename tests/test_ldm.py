@@ -150,3 +150,11 @@ def test_offline_hub_id_says_where_it_looked(tmp_path, monkeypatch):
 def test_audio_conditioning_needs_an_audio_tower(pipe_dir):
     with pytest.raises(AudiometricError, match="without a CLAP audio tower"):
         clap.load_clap_audio(pipe_dir / "text_encoder")
+
+
+def test_bf16_precision_runs_and_stays_close(pipe_dir, components):
+    half = load_components(pipe_dir, dtype=torch.bfloat16)
+    assert half.unet.dtype == half.vocoder.dtype == torch.bfloat16
+    low, full = _generate(half, ["a bell"], [2]), _generate(components, ["a bell"], [2])
+    assert low.dtype == np.float32 and np.isfinite(low).all()
+    assert np.corrcoef(low[0], full[0])[0, 1] > 0.9  # same audio to bf16 rounding, not another sample

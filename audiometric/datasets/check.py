@@ -30,6 +30,8 @@ def check(spec: DatasetSpec, data_dir: str | Path, splits: tuple[str, ...] | Non
             items = []
         result[split] = {"clips": len(items), "missing": [str(p) for p in missing],
                          "classes": dict(sorted(Counter(i.label for i in items if i.label).items()))}
+    if all("error" in info for info in result.values()):
+        raise AudiometricError(next(iter(result.values()))["error"])
     return result
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import AudiometricError
 from ..resample import resample
-from .components import Components, quiet_loading, resolve_model
+from .components import Components, one_line_error, quiet_loading, resolve_model
 
 #: The rate ClapFeatureExtractor accepts (Hz).
 CLAP_RATE = 48000
@@ -30,8 +30,12 @@ def _features(output) -> torch.Tensor:
 
 @torch.inference_mode()
 def text_embeddings(components: Components, prompts: list[str]) -> torch.Tensor:
-    """(B, D) L2-normalised CLAP text projections of ``prompts``, tokenised as AudioLDM does (max-length padding)."""
-    tokens = components.tokenizer(list(prompts), padding="max_length", max_length=components.tokenizer.model_max_length,
+    """(B, D) L2-normalised CLAP text projections of ``prompts`` (truncated at the tokenizer's maximum length).
+
+    Padded to the longest prompt, not to the maximum length as the pipeline does: the attention mask makes
+    the two equal to float rounding, and a ~20-token prompt padded to CLAP's 512 tokens wastes most of the work.
+    """
+    tokens = components.tokenizer(list(prompts), padding="longest", max_length=components.tokenizer.model_max_length,
                                   truncation=True, return_tensors="pt")
     device = components.text_encoder.device
     out = components.text_encoder(tokens.input_ids.to(device), attention_mask=tokens.attention_mask.to(device))
@@ -94,8 +98,7 @@ def _load_clap(folder: Path, name: str):
     except AudiometricError:
         raise
     except Exception as err:
-        detail = " ".join(str(err).split())[:200]
-        raise AudiometricError(f"CLAP {name!r}: cannot load {folder} ({type(err).__name__}: {detail})") from None
+        raise AudiometricError(f"CLAP {name!r}: cannot load {folder} ({one_line_error(err, 200)})") from None
     tokenizer = None
     if kind == "clap":
         try:

@@ -116,9 +116,13 @@ def resolve_model(model: str | os.PathLike) -> Path:
     try:
         return Path(snapshot_download(str(model)))
     except Exception as err:
-        detail = " ".join(str(err).split())[:160]
-        raise AudiometricError(f"{_offline_hint(str(model), constants.HF_HUB_CACHE)} ({type(err).__name__}: {detail})") \
-            from None
+        raise AudiometricError(f"{_offline_hint(str(model), constants.HF_HUB_CACHE)} ({one_line_error(err)})") from None
+
+
+def one_line_error(err: BaseException, limit: int = 100) -> str:
+    """``Type: message`` on one line, cut at a word boundary after ``limit`` characters."""
+    text = f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def folder_digest(folder: Path) -> str:
@@ -163,8 +167,7 @@ def _load(name: str, load, folder: Path, model: str):
     try:
         return load(str(folder / name))
     except Exception as err:
-        detail = " ".join(str(err).split())[:200]
-        raise AudiometricError(f"model {model!r}: cannot load {folder / name} ({type(err).__name__}: {detail}); "
+        raise AudiometricError(f"model {model!r}: cannot load {folder / name} ({one_line_error(err, 200)}); "
                                f"the folder may be incomplete or corrupt, download it again") from None
 
 

@@ -29,7 +29,7 @@ from .sample import sample
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Below this mean cosine between the pipeline's and the CLAP's text embeddings, the CLAP is not the one the
-#: U-Net was trained with (the same CLAP gives 1.0; independent towers measure ~0.5 on the tiny test models).
+#: U-Net was trained with (the same CLAP gives 1.0; independent towers measure 0.39-0.47 on the tiny test models).
 AGREEMENT_WARNING = 0.9
 _AGREEMENT_PROMPTS = ["a dog barks", "rain falls on a tin roof", "a man speaks", "an engine idles", "birds chirp"]
 
@@ -114,8 +114,9 @@ def _check_precision(precision: str, device: torch.device) -> torch.dtype:
     return PRECISIONS[precision]
 
 
-def _check_resume(manifest_path: Path, settings: GenerateSettings) -> dict:
-    """The clips already finished under the same settings (an error if ``out`` holds another run)."""
+def _check_resume(manifest_path: Path, settings: GenerateSettings, provenance: dict) -> dict:
+    """The clips already finished under the same settings and clip selection (an error if ``out`` holds
+    another run: mixing them would leave stray clips in the generated set)."""
     if not manifest_path.exists():
         return {}
     try:
@@ -126,6 +127,10 @@ def _check_resume(manifest_path: Path, settings: GenerateSettings) -> dict:
         if old.get("settings", {}).get(key) != value:
             raise AudiometricError(f"--out {manifest_path.parent} holds a run with {key}="
                                    f"{old.get('settings', {}).get(key)!r} (now {value!r}); use another --out")
+    for key in ("dataset", "split", "eval_size", "seed", "prompt_template", "prompts_file"):
+        if old.get(key) != provenance.get(key):
+            raise AudiometricError(f"--out {manifest_path.parent} holds clips of another selection ({key}="
+                                   f"{old.get(key)!r}, now {provenance.get(key)!r}); use another --out")
     return old.get("clips", {})
 
 
@@ -191,14 +196,17 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
     manifest also written to ``out/manifest.json`` after every batch."""
     if settings.condition == "audio" and any(job.reference is None for job in jobs):
         raise AudiometricError("--condition audio needs reference clips: pass --dataset and --data-dir, not --prompts")
-    if batch_size < 1:
-        raise AudiometricError("--batch-size must be at least 1")
+    if batch_size < 1 or not jobs:
+        raise AudiometricError("--batch-size must be at least 1" if jobs else "no clips to generate")
     out = Path(out)
     manifest_path = out / "manifest.json"
-    done = _check_resume(manifest_path, settings)
+    provenance = provenance or {}
+    done = _check_resume(manifest_path, settings, provenance)
     todo = [job for job in jobs if not (job.clip_id in done and (out / f"{job.clip_id}.wav").exists())]
+    if not todo:  # a finished run: nothing to load
+        return json.loads(manifest_path.read_text())
     components, tower, info = prepare(settings, device)
-    manifest = {"settings": asdict(settings), **info, **(provenance or {}), "clips": dict(done)}
+    manifest = {"settings": asdict(settings), **info, **provenance, "clips": dict(done)}
     out.mkdir(parents=True, exist_ok=True)
     uncond = clap.empty_embedding(components)
     per_batch = max(1, batch_size // settings.candidates)
@@ -214,6 +222,9 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
         except torch.cuda.OutOfMemoryError:
             raise AudiometricError(f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use "
                                    f"--precision fp16") from None
+        if not np.isfinite(waves).all():
+            raise AudiometricError(f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
+                                   f"--precision fp32 (or bf16, whose range is fp32's)")
         waves = waves.reshape(len(batch), settings.candidates, -1)
         targets = _targets(tower, batch, cond, settings) if settings.candidates > 1 else None
         for i, job in enumerate(batch):
@@ -227,6 +238,4 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
         bar.update(len(batch))
     bar.close()
-    if not todo:
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest
