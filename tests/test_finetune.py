@@ -129,7 +129,7 @@ def test_audio_conditioning_on_esc50(assets, tmp_path):
                            condition="audio", clap=str(assets["clap"]), max_steps=2))
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert summary["clips"] == 8 and len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
-    with pytest.raises(AudiometricError, match="--clap "):
+    with pytest.raises(AudiometricError, match="needs --clap"):
         train(config(assets, tmp_path / "no-clap", condition="audio"))
 
 
