@@ -306,3 +306,11 @@ def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
     stamp = (out / "runs" / "esc50-scratch-text" / "train.csv").stat().st_mtime_ns
     assert table2.main(args) == 0  # finished cells are kept, not retrained
     assert (out / "runs" / "esc50-scratch-text" / "train.csv").stat().st_mtime_ns == stamp
+
+
+def test_force_resumes_with_other_settings_and_records_them(assets, tmp_path):
+    train(config(assets, tmp_path / "run", max_steps=1))
+    train(config(assets, tmp_path / "run", max_steps=2, lr=2e-3, resume="latest", force=True))
+    rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 2e-3])  # the new LR from the resumed step on
+    assert json.loads((tmp_path / "run" / "settings.json").read_text())["lr"] == 2e-3

@@ -155,6 +155,7 @@ def train(cfg: TrainConfig) -> dict:
     accelerator.register_for_checkpointing(schedule, ema, state)
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
+        _apply_settings(cfg, optimizer, schedule, ema)  # identical unless --force changed them
 
     run = cfg.run
     log = CsvLog(run / "train.csv") if main else None
@@ -234,6 +235,15 @@ def train(cfg: TrainConfig) -> dict:
     return {"run": str(run), "steps": state.step, "final": str(final) if final else None, "last_eval": last_eval,
             "clips": n_clips, "cache_hits": feats.hits, "cache_misses": feats.misses, "world_size": world,
             "rank_weight_digests": digests}
+
+
+def _apply_settings(cfg: TrainConfig, optimizer, schedule, ema: EMA) -> None:
+    """Make a restored optimizer, LR schedule and EMA follow ``cfg`` (what ``--force`` promises)."""
+    factor = warmup_factor(cfg.warmup_steps)(schedule.last_epoch)
+    schedule.base_lrs = [cfg.lr] * len(optimizer.param_groups)
+    for group in optimizer.param_groups:
+        group.update(initial_lr=cfg.lr, lr=cfg.lr * factor, weight_decay=cfg.weight_decay)
+    ema.decay = cfg.ema
 
 
 def _evaluator(cfg: TrainConfig, components, device: torch.device, tower):
