@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import json
 import math
 import signal
@@ -82,13 +83,19 @@ def warmup_factor(warmup_steps: int):
     return lambda s: min(1.0, (s + 1) / warmup_steps) if warmup_steps else 1.0
 
 
+#: How long ranks wait for each other: the other ranks idle while rank 0 evaluates (NCCL's default is 10 min).
+COLLECTIVE_TIMEOUT = datetime.timedelta(hours=6)
+
+
 def _accelerator(cfg: TrainConfig):
     from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
 
     try:
         # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
         # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
-        return Accelerator(mixed_precision=cfg.precision, cpu=not torch.cuda.is_available())
+        return Accelerator(mixed_precision=cfg.precision, cpu=not torch.cuda.is_available(),
+                           kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)])
     except ValueError as err:
         raise AudiometricError(f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no "
                                "(or bf16) on this device") from err
