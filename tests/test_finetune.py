@@ -261,6 +261,22 @@ def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
         ours, _ = sf.read(run / "eval" / "step-2" / name, dtype="int16")
         theirs, _ = sf.read(tmp_path / "gen" / name, dtype="int16")
         assert ours.shape == (20480,) and np.array_equal(ours, theirs) and np.abs(ours).max() > 0
+    # sharded across 2 ranks, the evaluation writes the same files (rank r takes every 2nd prompt)
+    from audiometric.datasets import get
+    from audiometric.ldm.clap import load_clap_audio
+    from audiometric.ldm.components import load_components
+    from audiometric.ldm.train.evaluation import Evaluator
+
+    cfg = config(assets, tmp_path / "shard", eval_steps=2, eval_candidates=2, clap=str(assets["clap"]))
+    final = load_components(run / "final")
+    evaluator = Evaluator(cfg, final, get("us8k").items(assets["us8k"], split="fold9,10"), torch.device("cpu"),
+                          load_clap_audio(assets["clap"]), is_main=False)
+    evaluator.generate(2, final.unet, rank=1, world_size=2)
+    assert [p.name for p in evaluator.folder(2).iterdir()] == ["110-0-0-0.wav"]
+    evaluator.generate(2, final.unet, rank=0, world_size=2)
+    for name in ("109-0-0-0.wav", "110-0-0-0.wav"):
+        assert np.array_equal(sf.read(evaluator.folder(2) / name, dtype="int16")[0],
+                              sf.read(run / "eval" / "step-2" / name, dtype="int16")[0])
 
 
 def test_two_process_ddp_through_accelerate(assets, tmp_path):
@@ -269,7 +285,8 @@ def test_two_process_ddp_through_accelerate(assets, tmp_path):
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "audiometric",
            "finetune", "--dataset", "us8k", "--data-dir", str(assets["us8k"]), "--model", str(assets["pipe"]),
            "--out", str(tmp_path / "run"), "--duration", "1.28", "--batch-size", "2", "--max-steps", "2",
-           "--eval-every", "0", "--world-size", "2", "-q"]
+           "--eval-every", "2", "--eval-steps", "2", "--eval-split", "fold8,9,10", "--eval-metrics", "fd",
+           "--eval-backbone", "aisfx", "--world-size", "2", "-q"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout[done.stdout.index("{"):])
@@ -277,6 +294,11 @@ def test_two_process_ddp_through_accelerate(assets, tmp_path):
     assert summary["world_size"] == 2 and len(digests) == 2 and digests[0] == digests[1]  # ranks agree
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert len(rows) == 2 and float(rows[0]["clips_per_s"]) > 0
+    # the evaluation was sharded (rank 0: 2 clips, rank 1: 1) and scored once by rank 0
+    assert sorted(p.name for p in (tmp_path / "run" / "eval" / "step-2").iterdir()) == [
+        "108-0-0-0.wav", "109-0-0-0.wav", "110-0-0-0.wav"]
+    evals = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))
+    assert [e["step"] for e in evals] == ["2"] and np.isfinite(float(evals[0]["fd"]))
 
 
 def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):

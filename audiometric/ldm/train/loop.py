@@ -221,9 +221,14 @@ def train(cfg: TrainConfig) -> dict:
             if state.step % cfg.checkpoint_every == 0 or done:
                 checkpoint.save(accelerator, run, state.step, cfg.keep_checkpoints, state_json())
             if cfg.eval_every and (state.step % cfg.eval_every == 0 or done):
+                if evaluator is None:
+                    with accelerator.main_process_first():  # rank 0 exports the reference
+                        evaluator = _evaluator(cfg, components, device, clap_audio, main)
+                # every rank generates its share with the (identical) EMA weights, then rank 0 scores
+                evaluator.generate(state.step, _averaged(accelerator.unwrap_model(unet), ema), rank, world)
+                accelerator.wait_for_everyone()
                 if main:
-                    evaluator = evaluator or _evaluator(cfg, components, device, clap_audio)
-                    last_eval = evaluator(state.step, _averaged(accelerator.unwrap_model(unet), ema))
+                    last_eval = evaluator.score(state.step)
                     events.scalars(state.step, last_eval, "eval")
                 accelerator.wait_for_everyone()
             flag = torch.tensor([float(stop.requested)], device=device)
@@ -253,7 +258,7 @@ def _apply_settings(cfg: TrainConfig, optimizer, schedule, ema: EMA) -> None:
     ema.decay = cfg.ema
 
 
-def _evaluator(cfg: TrainConfig, components, device: torch.device, tower):
+def _evaluator(cfg: TrainConfig, components, device: torch.device, tower, is_main: bool):
     from ...datasets import get as get_dataset
     from ...datasets.base import subset
     from .evaluation import Evaluator
@@ -264,7 +269,7 @@ def _evaluator(cfg: TrainConfig, components, device: torch.device, tower):
     default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
     if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
         items = subset(items, default, cfg.seed)
-    return Evaluator(cfg, components, items, device, tower)
+    return Evaluator(cfg, components, items, device, tower, is_main)
 
 
 def _averaged(unet: torch.nn.Module, ema: EMA) -> torch.nn.Module:
