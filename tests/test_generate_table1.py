@@ -79,3 +79,6 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     assert runner.main(["--config", str(path), "--out", str(out), "--no-progress", "--only", "esc50"]) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == stamps
     assert runner.main(["--config", str(path), "--out", str(out), "--only", "nope"]) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**config, "datasets": {"esc50": {"split": "test"}}}))
+    assert runner.main(["--config", str(bad), "--out", str(out)]) == 2
