@@ -172,3 +172,19 @@ def test_bf16_precision_runs_and_stays_close(pipe_dir, components):
     low, full = _generate(half, ["a bell"], [2]), _generate(components, ["a bell"], [2])
     assert low.dtype == np.float32 and np.isfinite(low).all()
     assert np.corrcoef(low[0], full[0])[0, 1] > 0.9  # same audio to bf16 rounding, not another sample
+
+
+def test_audio_tower_alone_embeds_as_the_full_clap(clap_dir, tmp_path):
+    from transformers import ClapAudioModelWithProjection, ClapModel
+
+    full = ClapModel.from_pretrained(str(clap_dir))
+    alone = ClapAudioModelWithProjection(full.config.audio_config)
+    alone.load_state_dict(full.state_dict(), strict=False)
+    alone.save_pretrained(str(tmp_path / "audio_only"))
+    (tmp_path / "audio_only" / "preprocessor_config.json").write_bytes(
+        (clap_dir / "preprocessor_config.json").read_bytes())
+    tower = clap.load_clap_audio(tmp_path / "audio_only")
+    assert tower.tokenizer is None
+    wave = [np.random.default_rng(2).standard_normal(12000).astype(np.float32)]
+    np.testing.assert_allclose(clap.audio_embeddings(tower, wave, 16000),
+                               clap.audio_embeddings(clap.load_clap_audio(clap_dir), wave, 16000), atol=1e-6)
