@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .audio import Preprocess, decode, read_and_hash, to_mono
 from .backbones import Backbone
 from .cache import EmbeddingCache, entry_key
+from .device import resolve_device
 from .errors import AudioDecodeError
 from .resample import resample
 
@@ -62,11 +63,9 @@ class Extraction:
     seconds: float = 0.0
 
 
-def pick_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def pick_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; see :func:`audiometric.device.resolve_device`."""
+    return resolve_device(device)
 
 
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
