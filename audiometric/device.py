@@ -53,3 +53,13 @@ def resolve_device(spec: str | torch.device) -> torch.device:
     if kind == "mps" and not torch.backends.mps.is_available():
         raise AudiometricError(f"--device {spec}: MPS (Apple GPUs) is not available here; use --device cpu or auto")
     return torch.device(kind)
+
+
+def checked_device(spec: str | torch.device) -> str | torch.device:
+    """``spec`` checked as far as is cheap: the spelling always; a device named explicitly (cuda, cuda:N,
+    mps) is also resolved at once, so a missing GPU fails before any work. ``auto`` and ``cpu`` stay
+    strings, resolved by the extractor only if some clip must be computed (a cached run needs no torch)."""
+    if not isinstance(spec, str):
+        return spec
+    kind, _ = parse_device(spec)
+    return spec if kind in ("auto", "cpu") else resolve_device(spec)

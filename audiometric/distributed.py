@@ -22,13 +22,18 @@ def world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def init(device: torch.device) -> tuple[int, int]:
-    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA)."""
+def init(device: str | torch.device) -> tuple[int, int]:
+    """Join the process group when launched by ``torchrun`` (gloo on CPU, nccl on CUDA; ``device`` is a
+    ``--device`` value or a ``torch.device``)."""
     rank, size = world()
     if size == 1:
         return rank, size
     import torch
     import torch.distributed as dist
+
+    from .device import resolve_device
+
+    device = resolve_device(device)
 
     if not dist.is_initialized():
         if device.type == "cuda":

@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import atomic_write
 from .audio import Preprocess
-from .backbones import Backbone
 from .embed import RESAMPLER, Clip, Extractor
 from .errors import AudiometricError
 from .sets import extract_folder
 from .stats import MomentAccumulator
+
+if TYPE_CHECKING:
+    from .backbones import Backbone
 
 FORMAT = "audiometric-reference-v1"
 
