@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import torch
 
     from .embed import Clip, Extraction
+    from .stats import MomentAccumulator
 
 
 def world() -> tuple[int, int]:
@@ -92,3 +93,25 @@ def _group_module():
     """``torch.distributed`` when this process has joined a group, else None (never imports torch)."""
     dist = sys.modules.get("torch.distributed")
     return dist if dist is not None and dist.is_available() and dist.is_initialized() else None
+
+
+def merge_moments(local: dict[str, MomentAccumulator], size: int) -> dict[str, MomentAccumulator]:
+    """Every rank's streaming moments merged per key, in rank order (each rank receives the result).
+
+    Moments, not rows, cross the ranks, so memory stays O(d²); the merge (Chan et al. 1979) equals the
+    one-process statistics up to float64 rounding.
+    """
+    if size == 1:
+        return local
+    import torch.distributed as dist
+
+    from .stats import MomentAccumulator
+
+    parts: list[dict | None] = [None] * size
+    dist.all_gather_object(parts, {key: acc.state() for key, acc in local.items()})
+    merged: dict[str, MomentAccumulator] = {}
+    for part in parts:
+        for key, state in part.items():
+            acc = MomentAccumulator.from_state(state)
+            merged.setdefault(key, MomentAccumulator(acc.dim)).merge(acc)
+    return dict(sorted(merged.items()))
