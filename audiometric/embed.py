@@ -162,6 +162,7 @@ class Extractor:
         self._device, self.resolved = device, None if isinstance(device, str) else device
         self.batch_size, self.workers, self.progress = max(1, batch_size), max(0, workers), progress
         self._sink: Callable[[Clip], None] | None = None
+        self._missing: set[str] = set()  # backbones some clip of the current run lacks in the cache
         self.keys = {name: {"checkpoint": model.checkpoint_sha256, "settings": cache_settings(model, pre)}
                      for name, model in backbones.items()}
 
@@ -179,7 +180,7 @@ class Extractor:
         order, then computed clips as their batches finish) and its outputs are then dropped, so memory
         does not grow with the number of files; the returned clips keep only their metadata.
         """
-        self._sink = sink
+        self._sink, self._missing = sink, set()
         start = time.perf_counter()
         clips: dict[int, Clip] = {}
         skipped: dict[int, dict[str, str]] = {}
@@ -193,6 +194,7 @@ class Extractor:
                     bar: tqdm) -> tuple[list[tuple[int, Path]], int]:
         """Clips whose every output is cached (a warm run starts no worker at all); returns the rest and hits."""
         if self.cache.root is None:  # nothing to look up: the workers read each file once
+            self._missing = set(self.keys)
             return list(enumerate(files)), 0
         todo: list[tuple[int, Path]] = []
         hits = 0
@@ -205,6 +207,7 @@ class Extractor:
                 continue
             if len(item.cached) < len(self.keys):
                 todo.append((index, path))
+                self._missing.update(name for name in self.keys if name not in item.cached)
                 continue
             clips[index] = _clip(item)
             self._complete(clips[index])
@@ -228,9 +231,12 @@ class Extractor:
         loader = DataLoader(_Files(todo, self.keys, rates, self.pre, self.cache, resample_here), batch_size=None,
                             shuffle=False, num_workers=workers, collate_fn=_keep,
                             worker_init_fn=_worker_init if workers else None)
+        items = iter(loader)  # forks the workers; only then start threads
+        for name in self._missing:  # build the needed networks while the first clips decode
+            getattr(self.backbones[name], "prefetch", lambda: None)()
         buckets: dict[tuple[str, int], list[tuple[int, torch.Tensor]]] = {}
         hits = misses = 0
-        for item in loader:
+        for item in items:
             bar.update(1)
             if item.error:
                 skipped[item.index] = {"file": item.path, "reason": item.error}

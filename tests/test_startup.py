@@ -88,3 +88,20 @@ def test_registry_spec_matches_the_class(name):
     cls = classes[0]
     assert (cls.sample_rate, cls.min_samples, tuple(cls.outputs)) == (spec.sample_rate, spec.min_samples,
                                                                       spec.outputs)
+
+
+def test_checkpoint_error_while_building_in_the_background_is_one_line(tmp_path):
+    """The network loads in a thread while clips decode; its WeightsError still reaches the user as one line."""
+    import torch
+
+    from click.testing import CliRunner
+
+    from audiometric.cli import main
+
+    bad = tmp_path / "not_cnn14.pth"
+    torch.save([torch.zeros(2)], bad)
+    tone_set(tmp_path / "set", 2, seconds=0.5)
+    result = CliRunner().invoke(main, ["embed", str(tmp_path / "set"), "-o", str(tmp_path / "o.npz"), "-q",
+                                       "--workers", "1", "--checkpoint", f"panns-cnn14-16k={bad}"])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and "not a Cnn14 checkpoint" in result.output
+    assert len(result.output.strip().splitlines()) == 1

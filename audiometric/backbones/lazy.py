@@ -7,6 +7,7 @@ importing torch; when every clip is cached the network is never built.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from ..weights import resolve_checkpoint, sha256_file
@@ -28,14 +29,36 @@ class LazyBackbone:
         self.device, self.checkpoint = device, checkpoint
         self.checkpoint_sha256: str | None = sha256_file(resolve_checkpoint(name, checkpoint))
         self.model: Backbone | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def prefetch(self) -> None:
+        """Start building in a background thread (loading overlaps decoding); :meth:`build` waits for it."""
+        if self.model is None and self._thread is None:
+            self._thread = threading.Thread(target=self._build_in_background, name=f"load {self.name}", daemon=True)
+            self._thread.start()
 
     def build(self) -> Backbone:
         """The network with its weights on the device (built once; the device spec resolved then)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread, error, self._error = None, self._error, None
+            if error is not None:
+                raise error
         if self.model is None:
-            from ..device import resolve_device
-
-            self.model = load(self.name, self.checkpoint, resolve_device(self.device))
+            self._build()
         return self.model
+
+    def _build(self) -> None:
+        from ..device import resolve_device
+
+        self.model = load(self.name, self.checkpoint, resolve_device(self.device))
+
+    def _build_in_background(self) -> None:
+        try:
+            self._build()
+        except BaseException as err:  # re-raised by build() in the calling thread
+            self._error = err
 
     def __call__(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
         """``forward`` of the built network: ``(batch, samples)`` at ``sample_rate`` Hz -> outputs."""
