@@ -16,6 +16,7 @@ import http.client
 import os
 import pickle
 import re
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -353,6 +354,10 @@ def _numpy_safe_globals() -> list[object]:
     return allowed
 
 
+# torch's safe_globals context edits one process-wide allow-list and restores it on exit, so two loads in
+# overlapping contexts (networks loading in background threads) would shrink each other's list mid-load.
+_LOAD_LOCK = threading.Lock()
+
 _REFUSAL_MARKERS = ("unsupported global", "allowlisted", "unrecognized function", "is blocked")
 _TORCH_ADVICE = ("Weights only load failed", "Check the documentation", "Please file an issue")
 
@@ -374,7 +379,7 @@ def load_checkpoint(path: str | Path) -> object:
     if not path.is_file():
         raise WeightsError(f"checkpoint {path} does not exist; check the path")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with _LOAD_LOCK, torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = _unpickler_detail(str(err))

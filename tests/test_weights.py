@@ -566,3 +566,25 @@ def test_unwritable_digest_store_still_hashes(tmp_path: Path, monkeypatch) -> No
     path = tmp_path / "ckpt.pth"
     path.write_bytes(b"x")
     assert weights.sha256_file(path) == hashlib.sha256(b"x").hexdigest()
+
+
+def test_concurrent_loads_keep_the_numpy_allow_list(tmp_path: Path) -> None:
+    """Two networks loading at once (background threads): neither sees the other's context restore torch's
+    allow-list mid-load."""
+    path = tmp_path / "with_numpy.pth"
+    torch.save({"model": {"w": torch.zeros(2)}, "sampler": {"queue": np.arange(400)}}, path)
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            for _ in range(20):
+                weights.load_checkpoint(path)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
