@@ -228,6 +228,8 @@ class Extractor:
         rates = {name: model.sample_rate for name, model in self.backbones.items()}
         resample_here = self.device.type == "cpu" and self.workers > 0
         workers = min(self.workers, len(todo))
+        for model in self.backbones.values():  # never fork workers while a network loads in a thread
+            getattr(model, "wait", lambda: None)()
         loader = DataLoader(_Files(todo, self.keys, rates, self.pre, self.cache, resample_here), batch_size=None,
                             shuffle=False, num_workers=workers, collate_fn=_keep,
                             worker_init_fn=_worker_init if workers else None)

@@ -38,13 +38,18 @@ class LazyBackbone:
             self._thread = threading.Thread(target=self._build_in_background, name=f"load {self.name}", daemon=True)
             self._thread.start()
 
-    def build(self) -> Backbone:
-        """The network with its weights on the device (built once; the device spec resolved then)."""
+    def wait(self) -> None:
+        """Let a background build finish (e.g. before forking worker processes); its error waits for build()."""
         if self._thread is not None:
             self._thread.join()
-            self._thread, error, self._error = None, self._error, None
-            if error is not None:
-                raise error
+            self._thread = None
+
+    def build(self) -> Backbone:
+        """The network with its weights on the device (built once; the device spec resolved then)."""
+        self.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         if self.model is None:
             self._build()
         return self.model
