@@ -41,12 +41,19 @@ def load_config(path: Path) -> dict:
     for key in ("model", "datasets", "conditions"):
         if not config or key not in config:
             raise AudiometricError(f"--config {path}: missing the key {key!r}")
+    wrong = [c for c in config["conditions"] if c not in ("text", "audio")]
+    if wrong:
+        raise AudiometricError(f"--config {path}: condition {wrong[0]!r} is neither text nor audio")
     unknown = set(config.get("generate", {})) - GENERATE_KEYS
     if unknown:
         raise AudiometricError(f"--config {path}: unknown generate option {sorted(unknown)[0]!r}")
     for name, entry in config["datasets"].items():
         datasets.get(name)
-        entry["data_dir"] = str((path.parent / entry["data_dir"]).resolve())
+        if not isinstance(entry, dict) or "data_dir" not in entry:
+            raise AudiometricError(f"--config {path}: dataset {name} needs a data_dir")
+        for key in ("data_dir", "audio_dir"):
+            if entry.get(key):
+                entry[key] = str((path.parent / entry[key]).resolve())
     for key in ("model", "clap"):
         local = path.parent / str(config.get(key) or "")
         if config.get(key) and local.exists():

@@ -152,5 +152,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         (tmp_path / "bad" / "metadata").mkdir(parents=True)
         (tmp_path / "bad" / "metadata" / "UrbanSound8K.csv").write_text("slice_file_name,class\nx.wav,siren\n")
         spec.items(tmp_path / "bad")
+    (tmp_path / "bad" / "metadata" / "UrbanSound8K.csv").write_text("slice_file_name,fold,class\nx.wav,ten,siren\n")
+    with pytest.raises(AudiometricError, match="has the fold 'ten', not an integer"):
+        spec.items(tmp_path / "bad")
     with pytest.raises(AudiometricError, match="takes no option 'file_pattern'"):
         spec.items(root, file_pattern="{x}")

@@ -14,7 +14,7 @@ import torch
 pytest.importorskip("diffusers")
 yaml = pytest.importorskip("yaml")
 
-from audiometric import backbones  # noqa: E402
+from audiometric import score as score_module  # noqa: E402
 from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
 from conftest import ToyBackbone  # noqa: E402
 
@@ -59,9 +59,7 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
                            "us8k": {"data_dir": "us8k", "split": "test", "eval_size": 2}}}
     path = tmp_path / "table1.yaml"
     path.write_text(yaml.safe_dump(config))
-    real_loader = backbones.loader
-    monkeypatch.setattr(backbones, "loader",
-                        lambda name: (lambda ckpt, device: ToyBackbone()) if name == "toy" else real_loader(name))
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})
     runner = _runner()
     out = tmp_path / "run"
     assert runner.main(["--config", str(path), "--out", str(out), "--no-progress"]) == 0
@@ -79,3 +77,6 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     assert runner.main(["--config", str(path), "--out", str(out), "--no-progress", "--only", "esc50"]) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == stamps
     assert runner.main(["--config", str(path), "--out", str(out), "--only", "nope"]) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**config, "datasets": {"esc50": {"split": "test"}}}))
+    assert runner.main(["--config", str(bad), "--out", str(out)]) == 2

@@ -96,6 +96,20 @@ def test_audio_embeddings_resample_and_seed_the_crop(clap_dir):
     np.testing.assert_allclose(clap.audio_embeddings(tower, [short], 16000), at48, atol=1e-5)
 
 
+def test_fusion_tower_is_seeded(tmp_path):
+    tower = clap.load_clap_audio(write_tiny_clap_audio(tmp_path / "fused", seed=3, fusion=True))
+    assert tower.fusion
+    rng = np.random.default_rng(1)
+    waves = [rng.standard_normal(24000).astype(np.float32), rng.standard_normal(4000).astype(np.float32)]
+    state = np.random.get_state()
+    a = clap.audio_embeddings(tower, waves, 16000, seeds=[0, 0])
+    assert np.array_equal(np.random.get_state()[1], state[1])  # the caller's numpy RNG is left alone
+    np.testing.assert_allclose(a.norm(dim=1).numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(a, clap.audio_embeddings(tower, waves, 16000, seeds=[0, 0]))
+    b = clap.audio_embeddings(tower, waves, 16000, seeds=[5, 0])
+    assert (a[0] - b[0]).abs().max() > 1e-4  # the long clip's random chunks follow its seed
+
+
 def test_text_tower_agreement_detects_a_foreign_clap(components, clap_dir, tmp_path):
     foreign = clap.load_clap_audio(clap_dir)
     prompts = ["a dog barks", "rain", "an engine idling"]
@@ -158,3 +172,19 @@ def test_bf16_precision_runs_and_stays_close(pipe_dir, components):
     low, full = _generate(half, ["a bell"], [2]), _generate(components, ["a bell"], [2])
     assert low.dtype == np.float32 and np.isfinite(low).all()
     assert np.corrcoef(low[0], full[0])[0, 1] > 0.9  # same audio to bf16 rounding, not another sample
+
+
+def test_audio_tower_alone_embeds_as_the_full_clap(clap_dir, tmp_path):
+    from transformers import ClapAudioModelWithProjection, ClapModel
+
+    full = ClapModel.from_pretrained(str(clap_dir))
+    alone = ClapAudioModelWithProjection(full.config.audio_config)
+    alone.load_state_dict(full.state_dict(), strict=False)
+    alone.save_pretrained(str(tmp_path / "audio_only"))
+    (tmp_path / "audio_only" / "preprocessor_config.json").write_bytes(
+        (clap_dir / "preprocessor_config.json").read_bytes())
+    tower = clap.load_clap_audio(tmp_path / "audio_only")
+    assert tower.tokenizer is None
+    wave = [np.random.default_rng(2).standard_normal(12000).astype(np.float32)]
+    np.testing.assert_allclose(clap.audio_embeddings(tower, wave, 16000),
+                               clap.audio_embeddings(clap.load_clap_audio(clap_dir), wave, 16000), atol=1e-6)

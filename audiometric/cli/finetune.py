@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..distributed import world
 from ..errors import AudiometricError
 
 _REQUIRED = ("dataset", "data_dir", "model", "out")
@@ -74,8 +75,9 @@ def finetune(config_path, quiet, **options):
     settings["progress"] = not quiet
     try:
         summary = train(TrainConfig(**settings))
-    except TrainingInterrupted as err:
-        click.echo(str(err), err=True)
+    except TrainingInterrupted as err:  # every rank stops; rank 0 says where the checkpoint is
+        if world()[0] == 0:
+            click.echo(str(err), err=True)
         sys.exit(130)
     if summary.get("final"):
         click.echo(json.dumps(summary, indent=2))

@@ -75,6 +75,14 @@ def read_csv(path: Path, columns: Iterable[str], dataset: str, comment: str | No
                 for row in reader]
 
 
+def fold_of(row: dict[str, str], path: Path, dataset: str) -> int:
+    """The row's integer ``fold`` column, or a one-line error naming the file and the value."""
+    try:
+        return int(row["fold"])
+    except ValueError:
+        raise AudiometricError(f"dataset {dataset}: {path} has the fold {row['fold']!r}, not an integer") from None
+
+
 def label_prompt(label: str) -> str:
     """A class name as a prompt: underscores become spaces (``dog_bark`` -> ``dog bark``)."""
     return " ".join(label.replace("_", " ").split())

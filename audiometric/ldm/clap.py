@@ -117,13 +117,27 @@ def _crop(wave: np.ndarray, length: int, seed: int) -> np.ndarray:
     return wave[start:start + length]
 
 
+def _fusion_features(clap_audio: ClapAudio, wave: np.ndarray, seed: int) -> dict:
+    """The extractor's 4-channel fusion input for one clip. Its chunk choice draws from numpy's global RNG,
+    so the draw runs under ``seed`` and the caller's RNG state is restored afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return clap_audio.feature_extractor([wave], sampling_rate=CLAP_RATE, truncation="fusion",
+                                            padding="repeatpad", max_length=clap_audio.max_samples,
+                                            return_tensors="pt")
+    finally:
+        np.random.set_state(state)
+
+
 @torch.inference_mode()
 def audio_embeddings(clap_audio: ClapAudio, waves: list[np.ndarray], sample_rate: int,
                      seeds: list[int] | None = None) -> torch.Tensor:
     """(B, D) L2-normalised CLAP audio projections of mono ``waves`` at ``sample_rate`` Hz (resampled to 48 kHz).
 
     Non-fusion towers see one ``max_samples`` window per clip, cut at an offset drawn from the clip's seed
-    (``seeds``, default 0 each); fusion towers get the extractor's 4-channel fusion input.
+    (``seeds``, default 0 each); fusion towers get the extractor's 4-channel fusion input, its random
+    chunks drawn under the same seed.
     """
     seeds = [0] * len(waves) if seeds is None else list(seeds)
     batch = []
@@ -132,13 +146,17 @@ def audio_embeddings(clap_audio: ClapAudio, waves: list[np.ndarray], sample_rate
         if sample_rate != CLAP_RATE:
             wave = resample(torch.from_numpy(wave)[None], sample_rate, CLAP_RATE)[0].numpy()
         batch.append(wave if clap_audio.fusion else _crop(wave, clap_audio.max_samples, seed))
-    truncation = "fusion" if clap_audio.fusion else "rand_trunc"
-    inputs = clap_audio.feature_extractor(batch, sampling_rate=CLAP_RATE, truncation=truncation,
-                                          padding="repeatpad", max_length=clap_audio.max_samples, return_tensors="pt")
-    device = clap_audio.model.device
-    kwargs = {"input_features": inputs["input_features"].to(device, clap_audio.model.dtype)}
     if clap_audio.fusion:
-        kwargs["is_longer"] = inputs["is_longer"].to(device)
+        inputs = [_fusion_features(clap_audio, wave, seed) for wave, seed in zip(batch, seeds)]
+        features = torch.cat([x["input_features"] for x in inputs])
+    else:
+        features = clap_audio.feature_extractor(batch, sampling_rate=CLAP_RATE, truncation="rand_trunc",
+                                                padding="repeatpad", max_length=clap_audio.max_samples,
+                                                return_tensors="pt")["input_features"]
+    device = clap_audio.model.device
+    kwargs = {"input_features": features.to(device, clap_audio.model.dtype)}
+    if clap_audio.fusion:
+        kwargs["is_longer"] = torch.cat([x["is_longer"] for x in inputs]).to(device)
     if hasattr(clap_audio.model, "get_audio_features"):
         embeds = _features(clap_audio.model.get_audio_features(**kwargs))
     else:

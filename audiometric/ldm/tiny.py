@@ -49,7 +49,11 @@ def write_tiny_tokenizer(folder: Path, max_length: int = 24) -> Path:
     return folder
 
 
-def tiny_clap_config(projection_dim: int = 16, vocab_size: int = 261, max_length: int = 24):
+def _mel_bins(fusion: bool) -> int:
+    return 64 if fusion else 16  # the extractor's fusion path resizes to 64 bins whatever feature_size says
+
+
+def tiny_clap_config(projection_dim: int = 16, vocab_size: int = 261, max_length: int = 24, fusion: bool = False):
     """A ClapConfig small enough for unit tests: 1-layer RoBERTa text tower, 2-stage HTSAT audio tower.
 
     The top-level ``projection_dim`` overrides the towers'; the audio ``hidden_size`` must equal
@@ -59,18 +63,21 @@ def tiny_clap_config(projection_dim: int = 16, vocab_size: int = 261, max_length
 
     text = dict(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                 intermediate_size=32, max_position_embeddings=max_length + 4, projection_dim=projection_dim)
-    audio = dict(num_mel_bins=16, spec_size=32, patch_size=4, patch_stride=(4, 4), window_size=4,
-                 depths=[1, 1], num_attention_heads=[1, 2], patch_embeds_hidden_size=8, hidden_size=16,
-                 projection_dim=projection_dim, enable_fusion=False)
+    bins = _mel_bins(fusion)
+    audio = dict(num_mel_bins=bins, spec_size=2 * bins if not fusion else bins, patch_size=4, patch_stride=(4, 4),
+                 window_size=4, depths=[1, 1], num_attention_heads=[1, 2], patch_embeds_hidden_size=8,
+                 hidden_size=16, projection_dim=projection_dim, enable_fusion=fusion,
+                 fusion_type="aff_2d" if fusion else None)
     return ClapConfig(text_config=text, audio_config=audio, projection_dim=projection_dim)
 
 
-def tiny_feature_extractor():
-    """A ClapFeatureExtractor matching :func:`tiny_clap_config` (48 kHz input, 16 mel bins, 0.5 s windows)."""
+def tiny_feature_extractor(fusion: bool = False):
+    """A ClapFeatureExtractor matching :func:`tiny_clap_config` (48 kHz input, 0.5 s windows)."""
     from transformers import ClapFeatureExtractor
 
-    return ClapFeatureExtractor(feature_size=16, sampling_rate=48000, hop_length=480, max_length_s=0.5,
-                                fft_window_size=256, truncation="rand_trunc", padding="repeatpad")
+    return ClapFeatureExtractor(feature_size=_mel_bins(fusion), sampling_rate=48000, hop_length=480,
+                                max_length_s=0.5, fft_window_size=1024 if fusion else 256,
+                                truncation="fusion" if fusion else "rand_trunc", padding="repeatpad")
 
 
 def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
@@ -114,18 +121,19 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = None) -> Path:
+def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = None, fusion: bool = False) -> Path:
     """Write a tiny CLAP folder (ClapModel with both towers + feature extractor + tokenizer) and return it.
 
     With ``pipeline`` (a folder from :func:`write_tiny_pipeline`), the text tower and tokenizer are that
-    pipeline's, as for the real AudioLDM whose text encoder is its CLAP's text tower.
+    pipeline's, as for the real AudioLDM whose text encoder is its CLAP's text tower. ``fusion`` builds a
+    fusion tower (``laion/clap-htsat-fused``'s layout) with its 4-channel extractor.
     """
     from transformers import ClapModel, ClapTextModelWithProjection, RobertaTokenizer
 
     folder = Path(folder)
     torch.manual_seed(seed)
     tokenizer = RobertaTokenizer.from_pretrained(str(write_tiny_tokenizer(folder)))
-    model = ClapModel(tiny_clap_config(16, len(tokenizer))).eval()
+    model = ClapModel(tiny_clap_config(16, len(tokenizer), fusion=fusion)).eval()
     if pipeline is not None:
         from .components import quiet_loading
 
@@ -137,5 +145,5 @@ def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = N
             raise RuntimeError(f"{pipeline}: text encoder does not fit the tiny CLAP text tower")
         tokenizer.save_pretrained(str(folder))
     model.save_pretrained(str(folder))
-    tiny_feature_extractor().save_pretrained(str(folder))
+    tiny_feature_extractor(fusion).save_pretrained(str(folder))
     return folder
