@@ -56,7 +56,9 @@ class Evaluator:
 
     def extractor(self):
         if self._extractor is None:
-            opts = ExtractionOptions(device=str(self.device), workers=0, progress=False)
+            # accelerate names a CPU process's device "cpu:0", which the scoring options do not take
+            device = "cpu" if self.device.type == "cpu" else str(self.device)
+            opts = ExtractionOptions(device=device, workers=0, progress=False)
             self._extractor = make_extractor(needed_outputs(self.settings), opts, progress=False)
         return self._extractor
 
