@@ -89,8 +89,12 @@ COLLECTIVE_TIMEOUT = datetime.timedelta(hours=6)
 
 def _accelerator(cfg: TrainConfig):
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import InitProcessGroupKwargs
 
+    # accelerate keeps one mixed-precision setting per process: a second run in the same process (the Table II
+    # grid, tests) with another --precision would be refused; the process group itself is kept
+    AcceleratorState._reset_state(reset_partial_state=False)
     try:
         # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
         # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
