@@ -112,7 +112,7 @@ def test_csv_log_appends_widens_and_truncates(tmp_path):
     assert [r["step"] for r in CsvLog(tmp_path / "train.csv").rows] == ["1", "2"]
 
 
-def test_bad_settings_fail_with_one_line(tmp_path):
+def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(AudiometricError, match="--condition"):
         TrainConfig("us8k", "d", "m", "o", condition="video")
     with pytest.raises(AudiometricError, match="fewer than one batch per rank"):
@@ -120,6 +120,11 @@ def test_bad_settings_fail_with_one_line(tmp_path):
     with pytest.raises(AudiometricError, match="--world-size 2 was asked but this launch runs 1"):
         check_world_size(2, 1)
     check_world_size(None, 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # launched as 2 processes that never formed a group
+    with pytest.raises(AudiometricError, match="started 2 processes but they did not join one group"):
+        check_world_size(None, 1)
+    check_world_size(2, 2)
+    monkeypatch.delenv("WORLD_SIZE")
     (tmp_path / "c.yaml").write_text("dataset: us8k\nlearning-rate: 1\n")
     with pytest.raises(AudiometricError, match="unknown option.*learning_rate"):
         load_yaml(tmp_path / "c.yaml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,11 +24,16 @@ from .config import TrainConfig, differences
 
 def check_world_size(expected: int | None, actual: int) -> None:
     """Refuse a launch whose process count differs from ``--world-size`` (e.g. ``accelerate launch --cpu
-    --num_processes 2``, which silently starts one process)."""
+    --num_processes 2``, which silently starts one process) or from the launcher's ``WORLD_SIZE`` (processes
+    that did not form one group would each train alone)."""
+    hint = ("on CPU use `accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no "
+            "--dynamo_backend no` or `torchrun --standalone --nproc_per_node N`")
     if expected is not None and expected != actual:
-        hint = ("on CPU use `accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no "
-                "--dynamo_backend no` or `torchrun --standalone --nproc_per_node N`")
         raise AudiometricError(f"--world-size {expected} was asked but this launch runs {actual} process(es); {hint}")
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != actual:
+        raise AudiometricError(f"the launcher started {launched} processes but they did not join one group "
+                               f"(this one sees {actual}); {hint}")
 
 
 def recorded(cfg: TrainConfig, world_size: int) -> dict:
