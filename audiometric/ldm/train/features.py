@@ -69,8 +69,9 @@ def encode(items: list, components, condition: str, duration: float, seed: int, 
     vae_digest = module_digest(components.vae)
     cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model)
     n_mels = components.n_mels
-    settings = {"duration": duration, "seed": seed, "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN,
-                                                             n_mels, mel.FMIN, mel.FMAX], "format": FORMAT}
+    # the crop offset (below), not the seed, enters the key: runs with other seeds share every uncropped clip
+    settings = {"duration": duration, "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN, n_mels, mel.FMIN,
+                                              mel.FMAX], "format": FORMAT}
     rows: list[dict | None] = [None] * len(items)
     hits = misses = 0
     todo = list(range(len(items)))
