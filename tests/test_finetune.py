@@ -124,11 +124,29 @@ def test_text_conditioning_trains_only_the_unet(assets, tmp_path):
     assert again["cache_hits"] == 9 and again["cache_misses"] == 0
 
 
-def test_audio_conditioning_on_esc50(assets, tmp_path):
+def test_audio_conditioning_on_esc50(assets, tmp_path, monkeypatch):
+    seen = {}
+    real_load = loop._load
+
+    def load(cfg, device):  # keep the CLAP audio tower the run uses, and its weights before training
+        components, tower = real_load(cfg, device)
+        seen["tower"], seen["before"] = tower, {k: v.clone() for k, v in tower.model.state_dict().items()}
+        return components, tower
+
+    monkeypatch.setattr(loop, "_load", load)
     summary = train(config(assets, tmp_path / "run", dataset="esc50", data_dir=str(assets["esc50"]),
                            condition="audio", clap=str(assets["clap"]), max_steps=2))
-    rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
+    run = tmp_path / "run"
+    rows = list(csv.DictReader(open(run / "train.csv")))
     assert summary["clips"] == 8 and len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
+    before, after = state_dicts(assets["pipe"], "unet"), weights(run / "checkpoint-2")
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+    for name in ("vae", "text_encoder", "vocoder"):
+        a, b = state_dicts(assets["pipe"], name), state_dicts(run / "final", name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    tower = seen["tower"].model
+    assert not tower.training and not any(p.requires_grad for p in tower.parameters())
+    assert all(torch.equal(v, seen["before"][k]) for k, v in tower.state_dict().items())  # CLAP audio frozen
     with pytest.raises(AudiometricError, match="needs --clap"):
         train(config(assets, tmp_path / "no-clap", condition="audio"))
 
