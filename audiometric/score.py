@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from . import __version__, backbones
-from .audio import Preprocess
+from .audio import Preprocess, compat_fad
 from .cache import EmbeddingCache
 from .distributed import finish, init
-from .embed import RESAMPLER, Extractor, pick_device
+from .embed import RESAMPLER, Extractor, pick_device, resampler_settings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
 from .reference import load_reference
@@ -38,6 +38,10 @@ class ExtractionOptions:
     strict: bool = False
     use_cache: bool = True
     progress: bool = True
+    #: per-backbone preprocessing overrides (``--compat`` gives the FAD backbone audioldm_eval's FAD input)
+    views: dict[str, Preprocess] = field(default_factory=dict)
+    #: score files that decode shorter than their header says (a warning) instead of skipping them
+    allow_truncated: bool = False
 
 
 def versions() -> dict[str, str]:
@@ -68,7 +72,8 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
     """Backbones loaded on the chosen device, wrapped in an extractor with the default cache."""
     device = pick_device(opts.device)
     return Extractor(load_models(needs, device), device, opts.preprocess, EmbeddingCache.default(opts.use_cache),
-                     opts.batch_size, opts.workers, opts.progress and progress)
+                     opts.batch_size, opts.workers, opts.progress and progress, views=opts.views,
+                     allow_truncated=opts.allow_truncated)
 
 
 def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions) -> dict | None:
@@ -79,6 +84,8 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     start = time.perf_counter()
     rank, size = init(pick_device(opts.device))
     needs = needed_outputs(settings)
+    if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
+        opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     ref_stats = load_reference(reference) if Path(reference).is_file() else None
     extractor = make_extractor(needs, opts, progress=rank == 0)
     if ref_stats is not None:
@@ -109,7 +116,9 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "backbones": {name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
                              "min_samples": m.min_samples, "outputs": sorted(needs[name])}
                       for name, m in extractor.backbones.items()},
-        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER},
+        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
+                          **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
+                                               for name, view in sorted(opts.views.items())}} if opts.views else {})},
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
         "device": str(extractor.device),

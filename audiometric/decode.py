@@ -1,0 +1,227 @@
+"""One streaming decode of an audio file into every mono view the backbones need.
+
+The file is hashed in one pass of 1 MiB reads, then decoded by libsndfile in blocks of
+``BLOCK_FRAMES`` frames, each block folded into every requested :class:`~audiometric.audio.Preprocess`
+view at once, so memory holds the mono views and one block, never the whole multichannel file. With
+``max_seconds`` only the frames kept are read. A file that decodes to fewer frames than its header
+promises (truncated mid-data) is an error unless truncation is allowed; decoder messages that libsndfile's
+codecs print on stderr are captured and returned, to be reported with the file's name.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .audio import Preprocess, finish, keep_frames, mono_block
+from .errors import AudioDecodeError
+from .files import file_digests
+
+#: Frames decoded per libsndfile read (256 KiB of int32 per channel).
+BLOCK_FRAMES = 1 << 16
+_UNKNOWN_LENGTH = 1 << 40  # frame counts above this are libsndfile's "unknown" (SF_COUNT_MAX)
+#: Frames a lossy decoder may legitimately fall short of its header's estimate (two MPEG-1 layer III frames).
+_LOSSY_SLACK = 2 * 1152
+
+# Leading bytes of common non-audio files, to name what a file is when libsndfile cannot open it.
+_MAGIC = ((b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
+          (b"%PDF", "PDF document"), (b"PK\x03\x04", "ZIP archive"), (b"\x93NUMPY", "NumPy array"),
+          (b"\x1f\x8b", "gzip archive"), (b"{", "JSON or text"), (b"<", "XML or HTML text"))
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the header says: rate in Hz, channels, frames (per channel), container and sample format."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def integer_pcm(self) -> bool:
+        """Integer PCM samples (WAV/AIFF/FLAC/ALAC ``PCM_*``), read losslessly as int32."""
+        return self.subtype.startswith(("PCM_", "ALAC_"))
+
+    @property
+    def float_pcm(self) -> bool:
+        """IEEE float samples (``FLOAT``/``DOUBLE``)."""
+        return self.subtype in ("FLOAT", "DOUBLE")
+
+
+@dataclass
+class Loaded:
+    """A decoded file: its sha256, header, frames decoded, one mono view per Preprocess, and notes to report."""
+
+    sha256: str
+    info: AudioInfo
+    frames: int
+    views: dict[Preprocess, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256 hex digest (streamed), or :class:`AudioDecodeError` if it cannot be read."""
+    try:
+        return file_digests(path, "sha256")[0]
+    except OSError as err:
+        raise AudioDecodeError(f"cannot read file ({err.strerror or err})") from err
+
+
+def header(path: Path) -> AudioInfo:
+    """The header of ``path``; :class:`AudioDecodeError` with a clean reason when it is not audio."""
+    with _captured_stderr():
+        try:
+            with sf.SoundFile(str(path)) as handle:
+                return _info(handle)
+        except Exception as err:  # libsndfile reports every format problem through one error type per version
+            raise AudioDecodeError(_open_reason(path, err)) from None
+
+
+def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False, sha256: str | None = None) -> Loaded:
+    """Hash (unless ``sha256`` is given) and decode ``path`` once into each of ``views`` (mono, file rate).
+
+    Float views are float32, int16 views (compat) float64. Raises :class:`AudioDecodeError` (one line)
+    for unreadable, empty, non-audio, NaN/Inf or (unless ``allow_truncated``) truncated files.
+    """
+    path = Path(path)
+    sha = sha256 or sha256_of(path)
+    if not views:
+        raise ValueError("load needs at least one view")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError("empty file (0 bytes)")
+    unique = list(dict.fromkeys(views))
+    with _captured_stderr() as printed:
+        try:
+            handle = sf.SoundFile(str(path))
+        except Exception as err:
+            raise AudioDecodeError(_open_reason(path, err)) from None
+        with handle:
+            info = _info(handle)
+            declared = max(info.frames, _wav_declared_frames(path) or 0)
+            keeps = [keep_frames(v, info.sample_rate) for v in unique]
+            wanted = None if None in keeps else max(keeps)
+            monos, frames, failure = _read(handle, info, unique, wanted, declared)
+    notes = [line for line in printed if line]
+    if frames == 0:
+        raise AudioDecodeError(f"no audio samples (zero-length){_because(failure)}")
+    expected = declared if wanted is None else min(declared, wanted)
+    slack = 0 if info.integer_pcm or info.float_pcm else _LOSSY_SLACK
+    if declared < _UNKNOWN_LENGTH and frames < expected - slack:
+        reason = (f"truncated: the header promises {declared} frames ({declared / info.sample_rate:.3f} s), "
+                  f"{frames} decoded ({frames / info.sample_rate:.3f} s){_because(failure)}")
+        if not allow_truncated:
+            raise AudioDecodeError(f"{reason}; re-export the file, or pass --allow-truncated to score what decodes")
+        notes.append(f"{reason}; scored the decoded part (--allow-truncated)")
+    elif failure:
+        notes.append(f"decoder stopped early ({failure})")
+    out = {}
+    for view, keep in zip(unique, keeps):
+        mono = monos[view][: frames if keep is None else min(frames, keep)]
+        out[view] = finish(mono, view)
+    return Loaded(sha, info, frames, out, notes)
+
+
+def _read(handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None,
+          declared: int) -> tuple[dict[Preprocess, np.ndarray], int, str]:
+    """Decode up to ``wanted`` frames block by block into every view; returns (views, frames, error or "")."""
+    dtype = "int32" if info.integer_pcm else "float32"
+    limit = wanted if wanted is not None else _UNKNOWN_LENGTH
+    size = min(limit, declared) if declared < _UNKNOWN_LENGTH else BLOCK_FRAMES
+    monos = {v: np.empty(size, dtype=np.float64 if v.pcm == "int16" else np.float32) for v in views}
+    frames, failure = 0, ""
+    while frames < limit:
+        try:
+            block = handle.read(min(BLOCK_FRAMES, limit - frames), dtype=dtype, always_2d=True)
+        except Exception as err:  # a decoder error mid-file (lost sync, failed seek): keep what decoded
+            failure = str(err).splitlines()[0] if str(err) else type(err).__name__
+            break
+        if block.shape[0] == 0:
+            break
+        if dtype == "float32" and not np.isfinite(block).all():
+            raise AudioDecodeError("contains NaN or Inf samples")
+        end = frames + block.shape[0]
+        for view in views:
+            mono = monos[view]
+            if end > mono.shape[0]:  # the header under-promised (or is unknown): grow geometrically
+                monos[view] = mono = np.resize(mono, max(end, 2 * mono.shape[0]))
+            mono[frames:end] = mono_block(block, view, info.integer_pcm)
+        frames = end
+    return monos, frames, failure
+
+
+def _info(handle: sf.SoundFile) -> AudioInfo:
+    return AudioInfo(int(handle.samplerate), int(handle.channels), int(handle.frames), handle.format, handle.subtype)
+
+
+def _because(failure: str) -> str:
+    return f" (decoder: {failure})" if failure else ""
+
+
+def _open_reason(path: Path, err: Exception) -> str:
+    """Why libsndfile could not open ``path``, without object reprs or the path (the caller names the file)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(16)
+    except OSError as os_err:
+        return f"cannot read file ({os_err.strerror or os_err})"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"not a recognised audio format ({kind})"
+    text = getattr(err, "error_string", None) or (str(err).splitlines()[0] if str(err) else type(err).__name__)
+    text = text.split(": ", 1)[1] if text.startswith("Error opening") and ": " in text else text
+    return f"cannot decode audio ({text.strip()})"
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames the ``data`` chunk of a RIFF/RIFX WAVE file declares (libsndfile clamps it to the file size).
+
+    ``None`` when not WAVE, the chunk size is a streaming placeholder (0 or 0xFFFFFFFF), or no data chunk
+    is found (Microsoft RIFF WAVE spec 1991: chunk = 4-byte id, 4-byte size, payload padded to even).
+    """
+    try:
+        with open(path, "rb") as stream:
+            riff = stream.read(12)
+            if len(riff) < 12 or riff[:4] not in (b"RIFF", b"RIFX") or riff[8:12] != b"WAVE":
+                return None
+            order = "<" if riff[:4] == b"RIFF" else ">"
+            total, position, block_align = os.fstat(stream.fileno()).st_size, 12, 0
+            while position + 8 <= total:
+                stream.seek(position)
+                chunk, size = struct.unpack(order + "4sI", stream.read(8))
+                if chunk == b"fmt " and size >= 14:
+                    block_align = struct.unpack(order + "H", stream.read(14)[12:14])[0]
+                elif chunk == b"data":
+                    return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
+                position += 8 + size + (size & 1)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+@contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Collect what C libraries (libsndfile's codecs, libmpg123) print on file descriptor 2 meanwhile."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines.extend(line.strip() for line in sink.read().decode("utf-8", "replace").splitlines())
