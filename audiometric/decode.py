@@ -31,6 +31,7 @@ BLOCK_FRAMES = 1 << 16
 _UNKNOWN_LENGTH = 1 << 40  # frame counts above this are libsndfile's "unknown" (SF_COUNT_MAX)
 #: Frames a lossy decoder may legitimately fall short of its header's estimate (two MPEG-1 layer III frames).
 _LOSSY_SLACK = 2 * 1152
+_MIN_STEP = 256  # smallest read when backing off after a decoder error
 
 # Leading bytes of common non-audio files, to name what a file is when libsndfile cannot open it.
 _MAGIC = ((b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
@@ -106,15 +107,12 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
             handle = sf.SoundFile(str(path))
         except Exception as err:
             raise AudioDecodeError(_open_reason(path, err)) from None
-        with handle:
-            info = _info(handle)
-            declared = max(info.frames, _wav_declared_frames(path) or 0)
-            keeps = [keep_frames(v, info.sample_rate) for v in unique]
-            wanted = None if None in keeps else max(keeps)
-            monos, frames, failure = _read(handle, info, unique, wanted, declared)
+        info = _info(handle)
+        declared = max(info.frames, _wav_declared_frames(path) or 0)
+        keeps = [keep_frames(v, info.sample_rate) for v in unique]
+        wanted = None if None in keeps else max(keeps)
+        monos, frames, failure = _read(path, handle, info, unique, wanted, declared)
     notes = [line for line in printed if line]
-    if frames == 0:
-        raise AudioDecodeError(f"no audio samples (zero-length){_because(failure)}")
     expected = declared if wanted is None else min(declared, wanted)
     slack = 0 if info.integer_pcm or info.float_pcm else _LOSSY_SLACK
     if declared < _UNKNOWN_LENGTH and frames < expected - slack:
@@ -125,6 +123,8 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
         notes.append(f"{reason}; scored the decoded part (--allow-truncated)")
     elif failure:
         notes.append(f"decoder stopped early ({failure})")
+    if frames == 0:
+        raise AudioDecodeError(f"no audio samples (zero-length){_because(failure)}")
     out = {}
     for view, keep in zip(unique, keeps):
         mono = monos[view][: frames if keep is None else min(frames, keep)]
@@ -132,31 +132,49 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
     return Loaded(sha, info, frames, out, notes)
 
 
-def _read(handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None,
+def _read(path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None,
           declared: int) -> tuple[dict[Preprocess, np.ndarray], int, str]:
-    """Decode up to ``wanted`` frames block by block into every view; returns (views, frames, error or "")."""
+    """Decode up to ``wanted`` frames block by block into every view; returns (views, frames, error or "").
+
+    Closes ``handle``. A read that fails returns nothing and leaves libsndfile's handle unusable, so after
+    a decoder error the file is reopened and read on from the last good frame in small reads, to keep
+    every frame that decodes.
+    """
     dtype = "int32" if info.integer_pcm else "float32"
     limit = wanted if wanted is not None else _UNKNOWN_LENGTH
     size = min(limit, declared) if declared < _UNKNOWN_LENGTH else BLOCK_FRAMES
     monos = {v: np.empty(size, dtype=np.float64 if v.pcm == "int16" else np.float32) for v in views}
-    frames, failure = 0, ""
-    while frames < limit:
-        try:
-            block = handle.read(min(BLOCK_FRAMES, limit - frames), dtype=dtype, always_2d=True)
-        except Exception as err:  # a decoder error mid-file (lost sync, failed seek): keep what decoded
-            failure = str(err).splitlines()[0] if str(err) else type(err).__name__
-            break
-        if block.shape[0] == 0:
-            break
-        if dtype == "float32" and not np.isfinite(block).all():
-            raise AudioDecodeError("contains NaN or Inf samples")
-        end = frames + block.shape[0]
-        for view in views:
-            mono = monos[view]
-            if end > mono.shape[0]:  # the header under-promised (or is unknown): grow geometrically
-                monos[view] = mono = np.resize(mono, max(end, 2 * mono.shape[0]))
-            mono[frames:end] = mono_block(block, view, info.integer_pcm)
-        frames = end
+    frames, failure, step = 0, "", BLOCK_FRAMES
+    try:
+        while frames < limit:
+            try:
+                block = handle.read(min(step, limit - frames), dtype=dtype, always_2d=True)
+            except Exception as err:  # a decoder error mid-file (lost sync, failed seek): keep what decodes
+                failure = str(err).splitlines()[0] if str(err) else type(err).__name__
+                if step == _MIN_STEP:
+                    break
+                step = _MIN_STEP
+                handle.close()
+                handle = sf.SoundFile(str(path))
+                try:
+                    handle.seek(frames)
+                except Exception:  # no seeking in a damaged stream: start again from the first frame
+                    handle.close()
+                    handle, frames = sf.SoundFile(str(path)), 0
+                continue
+            if block.shape[0] == 0:
+                break
+            if dtype == "float32" and not np.isfinite(block).all():
+                raise AudioDecodeError("contains NaN or Inf samples")
+            end = frames + block.shape[0]
+            for view in views:
+                mono = monos[view]
+                if end > mono.shape[0]:  # the header under-promised (or is unknown): grow geometrically
+                    monos[view] = mono = np.resize(mono, max(end, 2 * mono.shape[0]))
+                mono[frames:end] = mono_block(block, view, info.integer_pcm)
+            frames = end
+    finally:
+        handle.close()
     return monos, frames, failure
 
 
