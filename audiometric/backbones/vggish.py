@@ -141,7 +141,7 @@ class VGGish(Backbone):
         patches = self.log_mel_patches(wav)
         batch, n_patches = patches.shape[:2]
         emb = self.embed_patches(patches.reshape(batch * n_patches, PATCH_FRAMES, N_MELS))
-        return {"embedding": emb.reshape(batch, n_patches, EMBEDDING_DIM)}
+        return {"embedding": emb.reshape(batch, n_patches, emb.shape[-1])}
 
 
 def _check_layout(state: object, path: Path) -> None:
