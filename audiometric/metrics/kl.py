@@ -24,7 +24,8 @@ KL_EPS = 1e-6
 def pairing(
     gen_names: Sequence[str], ref_names: Sequence[str], threshold: float = 0.99
 ) -> list[tuple[int, int]] | str:
-    """Pair generated and reference clips by file basename.
+    """Pair generated and reference clips by file basename (by the names as given, e.g. relative paths
+    ``a/x.wav``, when basenames repeat because a set has sub-folders).
 
     Returns ``(gen_index, ref_index)`` pairs sorted by basename when the shared basenames are more than
     ``threshold`` of BOTH sets (audioldm_eval ``get_filename_intersection_ratio``); otherwise a
@@ -37,10 +38,19 @@ def pairing(
     for label, names in (("generated", gen), ("reference", ref)):
         dup = [name for name, k in Counter(names).items() if k > 1]
         if dup:
-            return (
+            # sets with sub-folders: pair by the names as given (relative paths, a/x.wav with a/x.wav)
+            full = _pair([str(n) for n in gen_names], [str(n) for n in ref_names], threshold)
+            return full if not isinstance(full, str) else (
                 f"KL skipped: {len(dup)} basename(s) occur more than once among the {label} files "
                 f"(e.g. '{sorted(dup)[0]}'), so clips cannot be paired by name"
             )
+    return _pair(gen, ref, threshold)
+
+
+def _pair(gen: list[str], ref: list[str], threshold: float) -> list[tuple[int, int]] | str:
+    """Pairs of equal names (each unique within its set) when they cover more than ``threshold`` of both sets."""
+    if len(set(gen)) < len(gen) or len(set(ref)) < len(ref):
+        return "names repeat"
     gen_index = {name: i for i, name in enumerate(gen)}
     ref_index = {name: i for i, name in enumerate(ref)}
     shared = sorted(set(gen_index) & set(ref_index))
