@@ -233,11 +233,21 @@ def corrupt_set(
     :func:`compose_set` and ``pool`` defaults to the pool recorded in its manifest.
     """
     in_dir, out_dir = Path(in_dir).resolve(), Path(out_dir).resolve()
+    entry = corruptions.get(corruption)
+    if not float(severity) >= 0:  # every corruption's severity starts at 0 (= unchanged)
+        raise AudiometricError(f"--severity {severity}: must be >= 0 for {corruption} "
+                               f"({entry.severity.range}, 0 = unchanged; see --list)")
+    if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
+        raise AudiometricError(f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
+                               "event_permutation do); drop --pool")
+    for flag, value in (("--labels", labels), ("--target-label", target_label)):
+        if value is not None and corruption not in _POOL_CORRUPTIONS:
+            raise AudiometricError(f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} "
+                                   f"do); drop {flag}")
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
     if out_dir == in_dir:
         raise AudiometricError(f"{out_dir}: OUT_DIR must differ from IN_DIR")
-    entry = corruptions.get(corruption)
     resolved = parse_params(entry, params or {})
     header: dict[str, Any] = {
         "kind": "corruption",
@@ -294,6 +304,8 @@ def corrupt_set(
             if entry.select is not None:
                 record = {**record, "selected": name in selected}
         except AudiometricError as err:
+            if str(err).startswith(f"{corruption}: severity must be"):  # the flag's fault, not the file's
+                raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
             raise _named(err, str(input_path)) from None
         item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate,
                 "seed_entropy": [int(seed), stable_hash(name)], "record": record}
