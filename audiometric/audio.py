@@ -112,3 +112,12 @@ def list_audio_files(directory: str | os.PathLike) -> Listing:
         raise AudiometricError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS[:5])}, ...) in this folder "
                                "or its sub-folders")
     return listing
+
+
+def __getattr__(name: str):
+    """``decode``, ``read_and_hash`` and ``Decoded`` (whole in-memory decoding) live in :mod:`audiometric.decode`."""
+    if name in ("Decoded", "decode", "read_and_hash"):
+        from . import decode as decoding
+
+        return getattr(decoding, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,7 +30,7 @@ from corruptions.pool import Pool, read_audio, sha256_file
 
 from . import __version__
 from .atomic import atomic_write, atomic_write_text
-from .files import AUDIO_EXTENSIONS
+from .files import AUDIO_EXTENSIONS, walk_audio
 from .errors import AudiometricError
 
 MANIFEST = "manifest.json"
@@ -54,15 +54,12 @@ def set_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, stable_hash("\0set-selection")]))
 
 
-def list_audio(in_dir: Path, exclude: Path | None = None) -> list[str]:
-    """Relative POSIX names of the audio files under ``in_dir`` (recursive, sorted), skipping ``exclude``."""
-    names = []
-    for path in sorted(in_dir.rglob("*")):
-        if exclude is not None and exclude in path.parents:
-            continue
-        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
-            names.append(path.relative_to(in_dir).as_posix())
-    return names
+def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """Relative POSIX names of the audio files under ``in_dir`` (recursive, sorted; ``exclude`` not entered),
+    and every other entry with why it is not corrupted (the walk ``score`` does, :func:`files.walk_audio`)."""
+    listing = walk_audio(in_dir, exclude=exclude)
+    passed = [{"name": listing.name(p), "reason": r} for p, r in listing.skipped + listing.ignored]
+    return [listing.name(p) for p in listing.files], sorted(passed, key=lambda e: e["name"])
 
 
 def output_name(name: str) -> str:
@@ -192,9 +189,14 @@ class _Run:
         write_json(self.records / f"{stable_hash(entry['name']):016x}.json", entry)
         return entry
 
-    def close(self, entries: Iterable[dict]) -> dict:
-        """Write ``manifest.json`` and remove the resume records; return the manifest."""
+    def close(self, entries: Iterable[dict], passed_over: list[dict[str, str]] | None = None) -> dict:
+        """Write ``manifest.json`` and remove the resume records; return the manifest.
+
+        ``passed_over`` lists the input entries that were not corrupted (not audio, hidden) with the reason.
+        """
         manifest = {"run": self.header, "files": sorted(entries, key=lambda e: e["name"])}
+        if passed_over:
+            manifest["passed_over"] = passed_over
         write_json(self.out_dir / MANIFEST, manifest)
         shutil.rmtree(self.records, ignore_errors=True)
         return manifest
@@ -259,11 +261,12 @@ def corrupt_set(
         "in_dir": str(in_dir),
     }
     inputs: dict[str, Any] = {}
+    passed_over: list[dict[str, str]] = []
     if corruption == "event_permutation":
         names, inputs, composition = _composition_inputs(in_dir, pool, resolved, params or {})
         header["pool"] = str(inputs["pool"].source)
     else:
-        names = list_audio(in_dir, exclude=out_dir)
+        names, passed_over = list_audio(in_dir, exclude=out_dir)
         composition = {}
         if corruption in _POOL_CORRUPTIONS:
             if pool is None:
@@ -310,7 +313,7 @@ def corrupt_set(
         item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate,
                 "seed_entropy": [int(seed), stable_hash(name)], "record": record}
         entries.append(run.save(item, out, rate))
-    return run.close(entries)
+    return run.close(entries, passed_over)
 
 
 def _composition_inputs(

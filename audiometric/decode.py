@@ -10,6 +10,8 @@ codecs print on stderr are captured and returned, to be reported with the file's
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import struct
 import sys
@@ -186,6 +188,40 @@ def _because(failure: str) -> str:
     return f" (decoder: {failure})" if failure else ""
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A whole file decoded in memory: ``audio`` has shape ``(channels, samples)``, float32 in [-1, 1]."""
+
+    audio: np.ndarray
+    sample_rate: int
+    sha256: str
+
+
+def read_and_hash(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and their sha256 hex digest (for short clips; long files go through :func:`load`)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise AudioDecodeError(f"cannot read file ({err.strerror or err})") from err
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, sha256: str = "") -> Decoded:
+    """Decode audio bytes whole with libsndfile; :class:`AudioDecodeError` with a clean reason if unusable."""
+    if not data:
+        raise AudioDecodeError("empty file (0 bytes)")
+    with _captured_stderr():
+        try:
+            samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        except Exception as err:
+            raise AudioDecodeError(_reason(data[:16], err)) from None
+    if samples.shape[0] == 0:
+        raise AudioDecodeError("no audio samples (zero-length)")
+    if not np.isfinite(samples).all():
+        raise AudioDecodeError("contains NaN or Inf samples")
+    return Decoded(audio=np.ascontiguousarray(samples.T), sample_rate=int(rate), sha256=sha256)
+
+
 def _open_reason(path: Path, err: Exception) -> str:
     """Why libsndfile could not open ``path``, without object reprs or the path (the caller names the file)."""
     try:
@@ -193,6 +229,11 @@ def _open_reason(path: Path, err: Exception) -> str:
             head = stream.read(16)
     except OSError as os_err:
         return f"cannot read file ({os_err.strerror or os_err})"
+    return _reason(head, err)
+
+
+def _reason(head: bytes, err: Exception) -> str:
+    """A one-line reason from the file's first bytes and libsndfile's error, without object reprs."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return f"not a recognised audio format ({kind})"

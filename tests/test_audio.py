@@ -235,3 +235,17 @@ def test_dc_removal_is_bit_identical_to_the_reference_expression(tmp_path):
     reference = torch.from_numpy(np.ascontiguousarray(sf.read(path, dtype="float32", always_2d=True)[0].T))[0:1]
     reference = (reference - reference.mean())[0].numpy()
     np.testing.assert_array_equal(_view(path), reference)
+
+
+def test_in_memory_decode_of_short_clips_keeps_clean_reasons(tmp_path):
+    from audiometric.audio import decode, read_and_hash
+
+    path = write_wav(tmp_path / "s.wav", np.stack([np.full(800, 0.25), np.zeros(800)], 1).astype(np.float32), 8000)
+    decoded = decode(*read_and_hash(path))
+    assert decoded.audio.shape == (2, 800) and decoded.sample_rate == 8000 and decoded.sha256 == sha256_of(path)
+    with pytest.raises(AudioDecodeError) as err:
+        decode(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    assert str(err.value) == "not a recognised audio format (PNG image)"
+    with pytest.raises(AudioDecodeError) as err:
+        decode(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    assert "BytesIO" not in str(err.value) and "0x" not in str(err.value)

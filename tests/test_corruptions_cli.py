@@ -265,3 +265,13 @@ def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_pat
     summary = clips.summary()
     assert summary["skipped"] == [] and summary["scored"] == 6 and "sub/deep.wav" in clips.names()
     assert [(e["file"].rsplit("/", 1)[1], "corrupt" in e["reason"]) for e in summary["ignored"]] == [("manifest.json", True)]
+
+
+def test_entries_not_corrupted_are_named(in_dir, tmp_path):
+    (in_dir / "notes.txt").write_text("hi")
+    (in_dir / ".DS_Store").write_bytes(b"x")
+    result = _run(in_dir, tmp_path / "out", "-c", "gaussian_noise", "-s", 0.1)
+    assert result.exit_code == 0, result.output
+    assert "not corrupted: 2 other entries in IN_DIR: .DS_Store (hidden file), notes.txt (not an audio" in result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [e["name"] for e in manifest["passed_over"]] == [".DS_Store", "notes.txt"]

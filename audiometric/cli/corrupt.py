@@ -77,3 +77,8 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
         manifest = corrupt_set(in_dir, out_dir, corruption, severity, seed=seed, params=params, pool=pool,
                                labels=labels, target_label=target_label, progress=not quiet)
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
+    passed = manifest.get("passed_over", [])
+    if passed:
+        shown = ", ".join(f"{e['name']} ({e['reason']})" for e in passed[:3])
+        click.echo(f"not corrupted: {len(passed)} other entr{'y' if len(passed) == 1 else 'ies'} in IN_DIR: {shown}"
+                   f"{', ...' if len(passed) > 3 else ''} (listed in manifest.json under passed_over)")
