@@ -10,6 +10,9 @@ DC removal on, channel 0 instead of the channel mean, the sinc resampler instead
 path). Prints FAD and the relative difference to the compat value. Fréchet arithmetic is the same
 (``compat=True``, scipy ``sqrtm``) in every row, so only the input differs.
 
+A last line compares ``--compat``'s FAD with FAD on an independent numpy/resampy re-derivation of
+audioldm_eval's input, on the sets and helpers of ``tests/test_compat_fad.py`` (which asserts <= 1e-4).
+
 Usage: ``python benchmarks/fad_input_steps.py`` (a few minutes on 2 cores).
 """
 
@@ -99,6 +102,24 @@ def main() -> None:
                 base = value if base is None else base
                 print(f"  {label:<33} FAD {value:12.6f}  rel. diff {abs(value / base - 1):9.2e}  "
                       f"generated clips left out {left_out}")
+        compat_vs_reference(Path(tmp) / "check")
+
+
+def compat_vs_reference(root: Path) -> None:
+    """``--compat`` FAD vs FAD on the test suite's re-derivation of audioldm_eval's input (same network)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import test_compat_fad as t
+
+    gen, ref = t._set(root / "gen", 1, 12.0), t._set(root / "ref", 2, 5.0)
+    model = t.SeededVGGish().eval()
+    expected = t._frechet(t._audioldm_eval_rows(gen, model)[0], t._audioldm_eval_rows(ref, model)[0])
+    views = {"vggish": compat_fad(Preprocess())}
+    got = [np.concatenate(t._extract(folder, views, model).rows("vggish", "embedding")) for folder in (gen, ref)]
+    plain = [np.concatenate(t._extract(folder, None, model).rows("vggish", "embedding")) for folder in (gen, ref)]
+    value, default = frechet_from_features(*got, compat=True), frechet_from_features(*plain, compat=True)
+    print(f"\ncompat vs re-derived audioldm_eval input (tests/test_compat_fad.py sets, 11 vs 11 clips, "
+          f"16-48 kHz, 0.5-12 s): FAD {value:.8f} vs {expected:.8f}, rel. diff {abs(value / expected - 1):.2e}; "
+          f"default path {default:.8f}, rel. diff {abs(default / expected - 1):.2e}")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,8 @@ def test_compat_fad_equals_audioldm_eval_input_path(sets, model, tmp_path):
         assert [e["file"].rsplit("/", 1)[1] for e in excluded] == dropped == ["c00.wav", "c05.wav"]
         assert all("15600" in e["reason"] and "audioldm_eval" in e["reason"] for e in excluded)
         assert "toy" not in clips.summary()["excluded"]
+        assert len(clips.names("vggish")) == len(clips.rows("vggish", "embedding")) == 9  # aligned for per-clip use
+        assert not {name.rsplit("/", 1)[-1] for name in clips.names("vggish")} & set(dropped)
     # the other backbone is untouched by the FAD view: same outputs as a run without it
     plain = _extract(gen_dir, None, model)
     for a, b in zip(plain.rows("toy", "embedding"), gen.rows("toy", "embedding")):
