@@ -72,8 +72,9 @@ def mono_block(block: np.ndarray, pre: Preprocess, integer: bool) -> np.ndarray:
 
     ``block`` is int32 for integer PCM (libsndfile's left-aligned integer read) and float32 otherwise.
     The float view is float32 and equals libsndfile's float read (int32 · 2⁻³¹, exact for ≤ 24 bits and
-    rounded as libsndfile rounds for 32 bits); the int16 view of integer PCM is float64 ``(x >> 16) / 32768``,
-    what ``soundfile.read(dtype="int16") / 32768.0`` gives (audioldm_eval ``load_audio_task``).
+    rounded as libsndfile rounds for 32 bits); the int16 view of integer PCM is ``(x >> 16) / 32768`` and the
+    channel mean in float64, what ``soundfile.read(dtype="int16") / 32768.0`` gives (audioldm_eval
+    ``load_audio_task``); the caller may store it as float32 where that is exact (see ``decode._view_dtype``).
     """
     if pre.pcm == "int16" and integer:
         samples = (block[:, :1] if pre.channels == "first" else block) >> 16
@@ -89,7 +90,7 @@ def mono_block(block: np.ndarray, pre: Preprocess, integer: bool) -> np.ndarray:
 
 
 def finish(mono: np.ndarray, pre: Preprocess) -> np.ndarray:
-    """Apply ``pre``'s DC removal in place to a mono view (float32 views; float64 views have none)."""
+    """Apply ``pre``'s DC removal in place to a mono view (a torch mean in the view's dtype)."""
     if pre.remove_dc:
         # torch's float32 reduction, bit-for-bit the reference's ``audio - audio.mean()``
         mono -= torch.from_numpy(mono).mean().item()

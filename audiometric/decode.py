@@ -94,7 +94,7 @@ def header(path: Path) -> AudioInfo:
 def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False, sha256: str | None = None) -> Loaded:
     """Hash (unless ``sha256`` is given) and decode ``path`` once into each of ``views`` (mono, file rate).
 
-    Float views are float32, int16 views (compat) float64. Raises :class:`AudioDecodeError` (one line)
+    Views are float32, except int16 (compat) views float32 cannot hold exactly (float64). Raises :class:`AudioDecodeError` (one line)
     for unreadable, empty, non-audio, NaN/Inf or (unless ``allow_truncated``) truncated files.
     """
     path = Path(path)
@@ -145,7 +145,7 @@ def _read(path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preproc
     dtype = "int32" if info.integer_pcm else "float32"
     limit = wanted if wanted is not None else _UNKNOWN_LENGTH
     size = min(limit, declared) if declared < _UNKNOWN_LENGTH else BLOCK_FRAMES
-    monos = {v: np.empty(size, dtype=np.float64 if v.pcm == "int16" else np.float32) for v in views}
+    monos = {v: np.empty(size, dtype=_view_dtype(v, info)) for v in views}
     frames, failure, step = 0, "", BLOCK_FRAMES
     try:
         while frames < limit:
@@ -178,6 +178,15 @@ def _read(path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preproc
     finally:
         handle.close()
     return monos, frames, failure
+
+
+def _view_dtype(view: Preprocess, info: AudioInfo) -> type:
+    """float32, except int16 views that float32 cannot hold exactly: the mean of > 2 channels, or float files.
+
+    An int16 sample / 32768, or the mean of two (a 17-bit integer / 65536), is exact in float32's 24 bits.
+    """
+    exact = view.pcm != "int16" or (info.integer_pcm and (info.channels <= 2 or view.channels == "first"))
+    return np.float32 if exact else np.float64
 
 
 def _info(handle: sf.SoundFile) -> AudioInfo:

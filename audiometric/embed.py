@@ -145,7 +145,7 @@ class _Files(Dataset):
             for view, rate in sorted({(self.views[name], self.rates[name]) for name in missing}, key=repr):
                 mono = loaded.views[view]
                 if view.resampler == "kaiser_best":  # numpy (resampy's filter), always here
-                    wave = torch.from_numpy(resample_kaiser_best(mono, item.sample_rate, rate).astype(np.float32))
+                    wave = torch.from_numpy(resample_kaiser_best(mono, item.sample_rate, rate))
                     item.waves[(view, rate)] = (wave, rate)
                 elif self.resample_here:
                     item.waves[(view, rate)] = (resample(torch.from_numpy(mono), item.sample_rate, rate), rate)

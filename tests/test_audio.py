@@ -63,12 +63,21 @@ def test_blockwise_views_equal_the_whole_file_reads(tmp_path, monkeypatch, fmt, 
         np.testing.assert_array_equal(blocks[view], whole[view])
     np.testing.assert_array_equal(whole[first], _old_float_view(path))
     np.testing.assert_array_equal(whole[mean], _old_float_view(path, "mean"))
-    assert whole[compat].dtype == np.float64
+    assert whole[compat].dtype == np.float64  # the mean of three int16 channels is not exact in float32
     if subtype != "FLOAT":  # audioldm_eval load_audio_task: int16 read / 32768.0, np.mean(axis=1)
         expected = np.mean(sf.read(path, dtype="int16")[0] / 32768.0, axis=1)
         np.testing.assert_array_equal(whole[compat], expected)
     else:  # not imitated: the float samples, channel mean in float64
         np.testing.assert_allclose(whole[compat], np.mean(sf.read(path)[0], axis=1), atol=1e-7)
+
+
+def test_stereo_int16_view_is_stored_exactly_in_float32(tmp_path):
+    x = np.random.default_rng(1).uniform(-1, 1, (5000, 2))
+    path = tmp_path / "st.wav"
+    sf.write(path, x, 48000, subtype="PCM_16")
+    view = _view(path, compat_fad(Preprocess()))
+    assert view.dtype == np.float32
+    np.testing.assert_array_equal(view.astype(np.float64), np.mean(sf.read(path, dtype="int16")[0] / 32768.0, axis=1))
 
 
 def test_max_seconds_reads_only_the_frames_it_keeps(tmp_path, monkeypatch):

@@ -131,6 +131,15 @@ def test_compat_fad_equals_audioldm_eval_input_path(sets, model, tmp_path):
     assert compute(settings, again, ref, None)[0]["fad"]["value"] == values["fad"]["value"]
 
 
+@pytest.mark.parametrize("orig", [22050, 32000, 44100, 48000, 8000])
+def test_streamed_kaiser_best_is_bit_identical_to_one_resampy_call(orig):
+    x = np.random.default_rng(orig).standard_normal(orig // 2 + 7)
+    whole = resampy.resample(x, orig, 16000, filter="kaiser_best").astype(np.float32)
+    for block in (7, 333, 1 << 18):
+        np.testing.assert_array_equal(kaiser.resample_kaiser_best(x, orig, 16000, block=block), whole)
+    assert kaiser.resample_kaiser_best(x[:2], orig, 16000).shape == (int(2 * 16000 / orig),)
+
+
 def test_float_wavs_under_compat_warn_once_and_keep_their_samples(tmp_path, model):
     rng = np.random.default_rng(0)
     for i in range(2):
