@@ -64,13 +64,18 @@ class AudioInfo:
 
 @dataclass
 class Loaded:
-    """A decoded file: its sha256, header, frames decoded, one mono view per Preprocess, and notes to report."""
+    """A decoded file: its sha256, header, frames decoded, one mono view per Preprocess, and notes to report.
+
+    ``length`` is the file's length in frames: the frames decoded when the file was read to its end, the
+    header's count when ``max_seconds`` stopped the read earlier.
+    """
 
     sha256: str
     info: AudioInfo
     frames: int
     views: dict[Preprocess, np.ndarray]
     notes: list[str] = field(default_factory=list)
+    length: int = 0
 
 
 def sha256_of(path: Path) -> str:
@@ -94,7 +99,8 @@ def header(path: Path) -> AudioInfo:
 def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False, sha256: str | None = None) -> Loaded:
     """Hash (unless ``sha256`` is given) and decode ``path`` once into each of ``views`` (mono, file rate).
 
-    Views are float32, except int16 (compat) views float32 cannot hold exactly (float64). Raises :class:`AudioDecodeError` (one line)
+    Views are float32, except int16 (compat) views float32 cannot hold exactly (float64). Raises
+    :class:`AudioDecodeError` (one line)
     for unreadable, empty, non-audio, NaN/Inf or (unless ``allow_truncated``) truncated files.
     """
     path = Path(path)
@@ -131,7 +137,8 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
     for view, keep in zip(unique, keeps):
         mono = monos[view][: frames if keep is None else min(frames, keep)]
         out[view] = finish(mono, view)
-    return Loaded(sha, info, frames, out, notes)
+    length = frames if wanted is None or frames < wanted else max(frames, info.frames)
+    return Loaded(sha, info, frames, out, notes, length)
 
 
 def _read(path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None,

@@ -139,8 +139,9 @@ class _Files(Dataset):
                 return item
             views = list(dict.fromkeys(self.views[name] for name in missing))
             loaded = load(path, views, self.allow_truncated, item.sha256)
+            item.sample_rate, item.channels = loaded.info.sample_rate, loaded.info.channels
+            item.frames, item.notes = loaded.length, loaded.notes
             info = loaded.info
-            item.sample_rate, item.channels, item.frames, item.notes = info.sample_rate, info.channels, loaded.frames, loaded.notes
             item.float_compat = info.float_pcm and any(view.pcm == "int16" for view in views)
             for view, rate in sorted({(self.views[name], self.rates[name]) for name in missing}, key=repr):
                 mono = loaded.views[view]

@@ -4,7 +4,8 @@ For three synthetic set pairs (16 kHz mono PCM_16; 44.1 kHz stereo PCM_16; mixed
 some clips shorter than one VGGish patch), FAD is computed on VGGish's front end (log-mel patches, per
 spec) followed by a seeded random projection to 16 dimensions and ``tanh`` in place of the trained CNN
 (the real weights cannot be downloaded here, and a randomly initialised VGGish maps every patch to almost
-the same point, FAD ~1e-5, so magnitudes are indicative only) under ``--compat``'s input (:func:`audiometric.audio.compat_fad`), then with one step switched to audiometric's default:
+the same point, FAD ~1e-5, so magnitudes are indicative only) under ``--compat``'s input
+(:func:`audiometric.audio.compat_fad`), then with one step switched to audiometric's default:
 DC removal on, channel 0 instead of the channel mean, the sinc resampler instead of resampy
 ``kaiser_best``, short clips zero-padded instead of left out, and finally all steps at once (the default
 path). Prints FAD and the relative difference to the compat value. Fréchet arithmetic is the same

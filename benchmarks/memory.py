@@ -129,7 +129,8 @@ def main() -> int:
     ok = rows["streamed"]["peak_bytes"] <= TARGET_BYTES
     if "whole" in rows:
         print(f"whole / streamed peak: {rows['whole']['peak_bytes'] / rows['streamed']['peak_bytes']:.1f}x")
-    print(f"target: streamed peak <= {TARGET_BYTES / 2**30:.0f} GiB ({TARGET_BYTES / 1e6:.0f} MB) ... {'PASS' if ok else 'FAIL'}")
+    verdict = "PASS" if ok else "FAIL"
+    print(f"target: streamed peak <= {TARGET_BYTES / 2**30:.0f} GiB ({TARGET_BYTES / 1e6:.0f} MB) ... {verdict}")
     return 0 if ok else 1
 
 

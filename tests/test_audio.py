@@ -93,7 +93,7 @@ def test_max_seconds_reads_only_the_frames_it_keeps(tmp_path, monkeypatch):
     monkeypatch.setattr(sf.SoundFile, "read", counting)
     monkeypatch.setattr(decode_module, "BLOCK_FRAMES", 4096)
     loaded = load(path, [Preprocess(max_seconds=0.5)])
-    assert sum(requested) == 8000 and loaded.frames == 8000
+    assert sum(requested) == 8000 and loaded.frames == 8000 and loaded.length == 48000  # Clip.seconds: the file's
     assert loaded.views[Preprocess(max_seconds=0.5)].shape == (8000,)
 
 

@@ -101,7 +101,8 @@ def sets(tmp_path_factory):
 
 def test_compat_fad_equals_audioldm_eval_input_path(sets, model, tmp_path):
     gen_dir, ref_dir = sets
-    (gen_rows, gen_dropped), (ref_rows, ref_dropped) = _audioldm_eval_rows(gen_dir, model), _audioldm_eval_rows(ref_dir, model)
+    gen_rows, gen_dropped = _audioldm_eval_rows(gen_dir, model)
+    ref_rows, ref_dropped = _audioldm_eval_rows(ref_dir, model)
     expected = _frechet(gen_rows, ref_rows)
     views = {"vggish": compat_fad(Preprocess())}
     settings = Settings(("fad", "fd"), "toy", "vggish", compat=True)
