@@ -22,6 +22,7 @@ from audiometric.cache import EmbeddingCache
 from audiometric.embed import Extractor
 from audiometric.errors import AudiometricError
 from audiometric.evaluate import Settings, compute
+from audiometric.per_clip import per_clip
 from audiometric.sets import extract_folder
 
 from conftest import ToyBackbone, write_wav
@@ -112,6 +113,9 @@ def test_compat_fad_equals_audioldm_eval_input_path(sets, model, tmp_path):
     assert values["fad"]["value"] == pytest.approx(expected, rel=1e-4)
     assert values["fad"]["n_generated"] == len(gen.names()) - len(gen_dropped) == 9
     assert values["fd"]["n_generated"] == 11  # the Cnn14 side keeps every clip
+    assert values["fad"]["n_reference"] == 9 and "2 generated and 2 reference clips shorter" in values["fad"]["note"]
+    ranked = {row["clip"]: row for row in per_clip(settings, gen, ref, None)}  # rows stay aligned with names
+    assert len(ranked) == 11 and {n for n, r in ranked.items() if "fad_clip" not in r} == set(gen_dropped)
     for clips, dropped in ((gen, gen_dropped), (ref, ref_dropped)):
         excluded = clips.summary()["excluded"]["vggish"]
         assert [e["file"].rsplit("/", 1)[1] for e in excluded] == dropped == ["c00.wav", "c05.wav"]
