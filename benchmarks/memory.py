@@ -9,7 +9,7 @@ child process so that each peak is its own (``getrusage`` ``ru_maxrss``):
 - ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.embed._Files`
   on one file): streamed hash, block-wise decode into the mono view, streamed resampling to 16 kHz;
 - ``max10``: the same with ``--max-seconds 10`` (frames read are counted: only what is kept is read);
-- ``compat``: ``--compat``'s two views (Cnn14's and VGGish's audioldm_eval FAD input, float64 + resampy).
+- ``compat``: ``--compat``'s two views (Cnn14's, and VGGish's audioldm_eval FAD input streamed through resampy).
 
 Target: ``streamed`` peak <= 1 GB. Usage: ``python benchmarks/memory.py [--minutes 30] [--skip-whole]``.
 Prints one table (peak RSS, increment over the baseline, seconds, frames read) and exits 1 if the target fails.
