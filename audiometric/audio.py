@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 
 from .errors import AudiometricError
 from .files import AUDIO_EXTENSIONS, Listing, walk_audio
@@ -92,6 +91,8 @@ def mono_block(block: np.ndarray, pre: Preprocess, integer: bool) -> np.ndarray:
 def finish(mono: np.ndarray, pre: Preprocess) -> np.ndarray:
     """Apply ``pre``'s DC removal in place to a mono view (a torch mean in the view's dtype)."""
     if pre.remove_dc:
+        import torch  # here, so that listing files and parsing options never import torch
+
         # torch's float32 reduction, bit-for-bit the reference's ``audio - audio.mean()``
         mono -= torch.from_numpy(mono).mean().item()
     return mono

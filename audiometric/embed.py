@@ -26,7 +26,7 @@ from .backbones import Backbone
 from .cache import EmbeddingCache, entry_key
 from .decode import header, load, sha256_of
 from .errors import AudioDecodeError
-from .kaiser import KAISER_BEST, require_resampy, resample_kaiser_best
+from .kaiser import kaiser_settings, require_resampy, resample_kaiser_best
 from .resample import resample
 
 #: The resampler's settings, part of every cache key (``resample.resample`` defaults).
@@ -79,7 +79,7 @@ def pick_device(device: str) -> torch.device:
 
 def resampler_settings(pre: Preprocess) -> dict:
     """The settings of the resampler ``pre`` names, for cache keys and provenance."""
-    return KAISER_BEST if pre.resampler == "kaiser_best" else RESAMPLER
+    return kaiser_settings() if pre.resampler == "kaiser_best" else RESAMPLER
 
 
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:

@@ -25,7 +25,9 @@ def require_resampy():
     return resampy
 
 
-def _settings() -> dict:
+@lru_cache(maxsize=1)
+def kaiser_settings() -> dict:
+    """The resampler's settings, part of the cache key of every output computed on a ``kaiser_best`` view."""
     try:
         from importlib.metadata import version
 
@@ -33,10 +35,6 @@ def _settings() -> dict:
     except Exception:  # not installed: the key is never used then (extraction stops at the import error)
         found = None
     return {"method": "resampy", "filter": "kaiser_best", "resampy": found}
-
-
-#: The resampler's settings, part of the cache key of every output computed on a ``kaiser_best`` view.
-KAISER_BEST = _settings()
 
 
 #: Output samples per resampy call when streaming (2 MiB of float64).
