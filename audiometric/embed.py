@@ -101,7 +101,7 @@ class _Item:
     #: main process resamples it on the device)
     waves: dict[tuple[Preprocess, int], tuple[torch.Tensor, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    float_compat: bool = False
+    float_pcm: bool = False  # IEEE float samples (audioldm_eval's int16 read would quantise them)
     error: str = ""
 
 
@@ -116,6 +116,7 @@ def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache)
     if len(item.cached) == len(keys):
         info = header(path)
         item.sample_rate, item.channels, item.frames = info.sample_rate, info.channels, info.frames
+        item.float_pcm = info.float_pcm
     return item
 
 
@@ -142,7 +143,7 @@ class _Files(Dataset):
             item.sample_rate, item.channels = loaded.info.sample_rate, loaded.info.channels
             item.frames, item.notes = loaded.length, loaded.notes
             info = loaded.info
-            item.float_compat = info.float_pcm and any(view.pcm == "int16" for view in views)
+            item.float_pcm = info.float_pcm
             for view, rate in sorted({(self.views[name], self.rates[name]) for name in missing}, key=repr):
                 mono = loaded.views[view]
                 if view.resampler == "kaiser_best":  # numpy (resampy's filter), always here
@@ -223,6 +224,7 @@ class Extractor:
                 todo.append((index, path))
                 continue
             clips[index] = self._clip(item)
+            self._note_float(item)
             self._complete(clips[index])
             hits += len(item.cached)
             bar.update(1)
@@ -247,8 +249,7 @@ class Extractor:
                 continue
             for note in item.notes:
                 warnings.warn(f"{item.path}: {note}", stacklevel=2)
-            if item.float_compat:
-                self._float_compat.append(item.path)
+            self._note_float(item)
             clips[item.index] = clip = self._clip(item)
             hits += len(item.cached)
             for name, model in self.backbones.items():
@@ -290,6 +291,11 @@ class Extractor:
             key = self.keys[name]
             self.cache.put(entry_key(clip.sha256, name, key["checkpoint"], key["settings"]), clip.outputs[name])
             self._complete(clip)
+
+    def _note_float(self, item: _Item) -> None:
+        """Remember float files an int16 (``--compat``) view reads, for the one warning at the end of :meth:`run`."""
+        if item.float_pcm and any(view.pcm == "int16" for view in self.views.values()):
+            self._float_compat.append(item.path)
 
     def _clip(self, item: _Item) -> Clip:
         clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels,
