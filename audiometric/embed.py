@@ -181,7 +181,11 @@ class Extractor:
         if any(view.resampler == "kaiser_best" for view in self.views.values()):
             require_resampy()  # fail here in one line, not inside a worker
         self._sink: Callable[[Clip], None] | None = None
-        self.keys = {name: {"checkpoint": model.checkpoint_sha256, "settings": cache_settings(model, self.views[name])}
+        # a truncated file's outputs exist only under --allow-truncated: keyed apart, so a run without the
+        # flag decodes the file again and skips it instead of serving those outputs from the cache
+        extra = {"allow_truncated": True} if allow_truncated else {}
+        self.keys = {name: {"checkpoint": model.checkpoint_sha256,
+                            "settings": {**cache_settings(model, self.views[name]), **extra}}
                      for name, model in backbones.items()}
 
     def run(self, files: list[Path], desc: str = "embedding", sink: Callable[[Clip], None] | None = None) -> Extraction:

@@ -147,9 +147,9 @@ def test_frame_level_outputs_keep_frames(tmp_path):
     assert frames["m04.wav"] == 1 + (3200 - 400) // 160  # padded to min_samples
 
 
-def _toy_extractor(**kwargs):
-    return Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), EmbeddingCache(None), 4, 0, False,
-                     **kwargs)
+def _toy_extractor(cache=None, **kwargs):
+    return Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), cache or EmbeddingCache(None), 4, 0,
+                     False, **kwargs)
 
 
 def test_sub_folders_are_clips_named_by_relative_path_and_kl_pairs_them(tmp_path):
@@ -175,6 +175,9 @@ def test_truncated_file_is_a_skip_naming_it_and_both_lengths_unless_allowed(tmp_
     (folder / "cut.wav").write_bytes(full.read_bytes()[: 44 + 2 * 10000])
     clips = extract_folder(str(folder), _toy_extractor())
     assert clips.names() == ["clip000.wav", "clip001.wav"]
+    cache = EmbeddingCache(tmp_path / "cache")  # outputs computed under the flag are not served without it
+    extract_folder(str(folder), _toy_extractor(allow_truncated=True, cache=cache))
+    assert extract_folder(str(folder), _toy_extractor(cache=cache)).names() == ["clip000.wav", "clip001.wav"]
     (skip,) = clips.summary()["skipped"]
     assert skip["file"] == str(folder / "cut.wav")
     assert "header promises 32000 frames" in skip["reason"] and "10000 decoded" in skip["reason"]
