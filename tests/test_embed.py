@@ -176,7 +176,8 @@ def test_truncated_file_is_a_skip_naming_it_and_both_lengths_unless_allowed(tmp_
     clips = extract_folder(str(folder), _toy_extractor())
     assert clips.names() == ["clip000.wav", "clip001.wav"]
     cache = EmbeddingCache(tmp_path / "cache")  # outputs computed under the flag are not served without it
-    extract_folder(str(folder), _toy_extractor(allow_truncated=True, cache=cache))
+    with pytest.warns(UserWarning, match="truncated"):
+        extract_folder(str(folder), _toy_extractor(allow_truncated=True, cache=cache))
     assert extract_folder(str(folder), _toy_extractor(cache=cache)).names() == ["clip000.wav", "clip001.wav"]
     (skip,) = clips.summary()["skipped"]
     assert skip["file"] == str(folder / "cut.wav")
