@@ -4,7 +4,8 @@ Each backbone sees one :class:`Preprocess` view of the file (the extractor's, or
 such as ``--compat``'s FAD view); every view comes from the same single streaming decode. Clips are
 batched only with clips of the same length (after resampling and padding), so batching never changes a
 number beyond float rounding. Outputs are cached per clip and backbone as soon as they exist, so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped. torch is imported, the device resolved and lazy backbones
+built only when some clip misses the cache, so a fully cached run needs none of them.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .audio import Preprocess
-from .backbones import Backbone
 from .cache import EmbeddingCache, entry_key
 from .decode import header, load, sha256_of
+from .device import resolve_device
 from .errors import AudioDecodeError
 from .kaiser import kaiser_settings, require_resampy, resample_kaiser_best
-from .resample import resample
+
+if TYPE_CHECKING:
+    import torch
+
+    from .backbones import Backbone, LazyBackbone
 
 #: The resampler's settings, part of every cache key (``resample.resample`` defaults).
 RESAMPLER = {"method": "sinc_interp_hann", "lowpass_filter_width": 6, "rolloff": 0.99}
@@ -70,11 +74,9 @@ class Extraction:
     seconds: float = 0.0
 
 
-def pick_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def pick_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; see :func:`audiometric.device.resolve_device`."""
+    return resolve_device(device)
 
 
 def resampler_settings(pre: Preprocess) -> dict:
@@ -120,7 +122,7 @@ def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache)
     return item
 
 
-class _Files(Dataset):
+class _Files:  # a map-style dataset for torch's DataLoader (len and integer indexing)
     """Decodes and resamples (for the backbones the cache lacks) the files ``todo`` names."""
 
     def __init__(self, todo: list[tuple[int, Path]], keys: dict[str, dict], rates: dict[str, int],
@@ -132,6 +134,10 @@ class _Files(Dataset):
         return len(self.todo)
 
     def __getitem__(self, position: int) -> _Item:
+        import torch
+
+        from .resample import resample
+
         index, path = self.todo[position]
         try:
             item = _probe(index, path, self.keys, self.cache)
@@ -163,30 +169,41 @@ def _keep(item: _Item) -> _Item:
 
 
 def _worker_init(_: int) -> None:
+    import torch
+
     torch.set_num_threads(1)
 
 
 class Extractor:
     """Runs ``backbones`` over files with caching; see the module docstring."""
 
-    def __init__(self, backbones: dict[str, Backbone], device: torch.device, pre: Preprocess,
+    def __init__(self, backbones: dict[str, Backbone | LazyBackbone], device: torch.device | str, pre: Preprocess,
                  cache: EmbeddingCache, batch_size: int = 16, workers: int = 2, progress: bool = True,
                  views: dict[str, Preprocess] | None = None, allow_truncated: bool = False):
         """``views`` overrides ``pre`` per backbone name (e.g. ``--compat``'s FAD view for VGGish);
         ``allow_truncated`` scores files that decode shorter than their header says, with a warning."""
-        self.backbones, self.device, self.pre, self.cache = backbones, device, pre, cache
+        self.backbones, self.pre, self.cache = backbones, pre, cache
+        self._device, self.resolved = device, None if isinstance(device, str) else device
         self.batch_size, self.workers, self.progress = max(1, batch_size), max(0, workers), progress
         self.views = {name: (views or {}).get(name, pre) for name in backbones}
         self.allow_truncated = allow_truncated
         if any(view.resampler == "kaiser_best" for view in self.views.values()):
             require_resampy()  # fail here in one line, not inside a worker
         self._sink: Callable[[Clip], None] | None = None
+        self._missing: set[str] = set()  # backbones some clip of the current run lacks in the cache
         # a truncated file's outputs exist only under --allow-truncated: keyed apart, so a run without the
         # flag decodes the file again and skips it instead of serving those outputs from the cache
         extra = {"allow_truncated": True} if allow_truncated else {}
         self.keys = {name: {"checkpoint": model.checkpoint_sha256,
                             "settings": {**cache_settings(model, self.views[name]), **extra}}
                      for name, model in backbones.items()}
+
+    @property
+    def device(self) -> torch.device:
+        """The device the backbones run on, resolved (importing torch) on first use."""
+        if self.resolved is None:
+            self.resolved = resolve_device(self._device)
+        return self.resolved
 
     def run(self, files: list[Path], desc: str = "embedding", sink: Callable[[Clip], None] | None = None) -> Extraction:
         """Outputs of every backbone for every readable file in ``files`` (kept in file order).
@@ -195,7 +212,7 @@ class Extractor:
         order, then computed clips as their batches finish) and its outputs are then dropped, so memory
         does not grow with the number of files; the returned clips keep only their metadata.
         """
-        self._sink = sink
+        self._sink, self._missing = sink, set()
         start = time.perf_counter()
         clips: dict[int, Clip] = {}
         skipped: dict[int, dict[str, str]] = {}
@@ -214,6 +231,7 @@ class Extractor:
                     bar: tqdm) -> tuple[list[tuple[int, Path]], int]:
         """Clips whose every output is cached (a warm run starts no worker at all); returns the rest and hits."""
         if self.cache.root is None:  # nothing to look up: the workers read each file once
+            self._missing = set(self.keys)
             return list(enumerate(files)), 0
         todo: list[tuple[int, Path]] = []
         hits = 0
@@ -226,6 +244,7 @@ class Extractor:
                 continue
             if len(item.cached) < len(self.keys):
                 todo.append((index, path))
+                self._missing.update(name for name in self.keys if name not in item.cached)
                 continue
             clips[index] = self._clip(item)
             self._note_float(item)
@@ -237,16 +256,27 @@ class Extractor:
     def _compute(self, todo: list[tuple[int, Path]], clips: dict[int, Clip], skipped: dict[int, dict[str, str]],
                  bar: tqdm) -> tuple[int, int]:
         """Decode, resample and run the backbones on ``todo``, batching equal lengths; returns (hits, misses)."""
+        if not todo:
+            return 0, 0
+        import torch.nn.functional as F
+        from torch.utils.data import DataLoader
+
+        from .resample import resample
+
         rates = {name: model.sample_rate for name, model in self.backbones.items()}
         resample_here = self.device.type == "cpu" and self.workers > 0
         workers = min(self.workers, len(todo))
-        loader = DataLoader(_Files(todo, self.keys, rates, self.views, self.cache, resample_here, self.allow_truncated),
-                            batch_size=None,
-                            shuffle=False, num_workers=workers, collate_fn=_keep,
+        for model in self.backbones.values():  # never fork workers while a network loads in a thread
+            getattr(model, "wait", lambda: None)()
+        dataset = _Files(todo, self.keys, rates, self.views, self.cache, resample_here, self.allow_truncated)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_keep,
                             worker_init_fn=_worker_init if workers else None)
+        items = iter(loader)  # forks the workers; only then start threads
+        for name in self._missing:  # build the needed networks while the first clips decode
+            getattr(self.backbones[name], "prefetch", lambda: None)()
         buckets: dict[tuple[str, int], list[tuple[int, torch.Tensor]]] = {}
         hits = misses = 0
-        for item in loader:
+        for item in items:
             bar.update(1)
             if item.error:
                 skipped[item.index] = {"file": item.path, "reason": item.error}
@@ -284,10 +314,11 @@ class Extractor:
             self._flush(key[0], buckets[key], clips)
         return hits, misses
 
-    @torch.inference_mode()
     def _flush(self, name: str, bucket: list[tuple[int, torch.Tensor]], clips: dict[int, Clip]) -> None:
-        batch = torch.stack([wave for _, wave in bucket])
-        outputs = self.backbones[name](batch)
+        import torch
+
+        with torch.inference_mode():
+            outputs = self.backbones[name](torch.stack([wave for _, wave in bucket]))
         arrays = {out: tensor.float().cpu().numpy() for out, tensor in outputs.items()}
         for row, (index, _) in enumerate(bucket):
             clip = clips[index]
