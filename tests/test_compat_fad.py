@@ -167,3 +167,29 @@ def test_missing_resampy_is_a_one_line_error(monkeypatch, model):
                       views={"vggish": compat_fad(Preprocess())})
     finally:
         kaiser.require_resampy.cache_clear()
+
+
+def test_score_compat_cli_feeds_vggish_audioldm_evals_input(sets, model, tmp_path, monkeypatch):
+    """End to end through ``audiometric score --compat``: the JSON records the view and the left-out clips."""
+    import json
+
+    from click.testing import CliRunner
+
+    import audiometric.score as score_module
+    from audiometric.cli import main
+
+    stand_ins = {"panns-cnn14-16k": ToyBackbone(), "vggish": model}
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: stand_ins[n] for n in needs})
+    gen_dir, ref_dir = sets
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["score", str(gen_dir), str(ref_dir), "--metrics", "fd,fad", "--compat",
+                                       "--workers", "0", "-q", "--json", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    expected = _frechet(_audioldm_eval_rows(gen_dir, model)[0], _audioldm_eval_rows(ref_dir, model)[0])
+    assert report["metrics"]["fad"]["value"] == pytest.approx(expected, rel=1e-4)
+    assert report["metrics"]["fad"]["n_generated"] == 9 and report["metrics"]["fd"]["n_generated"] == 11
+    view = report["preprocessing"]["per_backbone"]["vggish"]
+    assert (view["pcm"], view["channels"], view["remove_dc"], view["short"]) == ("int16", "mean", False, "drop")
+    assert view["resampler"]["filter"] == "kaiser_best" and report["preprocessing"]["channels"] == "first"
+    assert len(report["generated"]["excluded"]["vggish"]) == 2 and report["generated"]["skipped"] == []
