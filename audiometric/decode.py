@@ -289,7 +289,11 @@ def _captured_stderr() -> Iterator[list[str]]:
     """Collect what C libraries (libsndfile's codecs, libmpg123) print on file descriptor 2 meanwhile."""
     lines: list[str] = []
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to redirect (closed descriptor): nothing can be printed there either
+        yield lines
+        return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
