@@ -275,3 +275,21 @@ def test_entries_not_corrupted_are_named(in_dir, tmp_path):
     assert "not corrupted: 2 other entries in IN_DIR: .DS_Store (hidden file), notes.txt (not an audio" in result.output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [e["name"] for e in manifest["passed_over"]] == [".DS_Store", "notes.txt"]
+
+
+def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp_path, monkeypatch):
+    import audiometric.score as score_module
+    from audiometric.cli import main
+    from conftest import ToyBackbone
+
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
+    _write(in_dir / "sub" / "deep.wav", 7)
+    corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(in_dir), "--metrics", "fd,kl", "--strict",
+                                       "--workers", "0", "-q", "--json", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["generated"]["skipped"] == [] and report["generated"]["scored"] == 6
+    assert [e["file"].rsplit("/", 1)[1] for e in report["generated"]["ignored"]] == ["manifest.json"]
+    assert report["metrics"]["kl_softmax"]["n_pairs"] == 6  # sub/deep.wav paired with sub/deep.wav
