@@ -43,8 +43,9 @@ def _register() -> None:
     from .embed import embed
     from .score import score
     from .stats import stats
+    from .sweep import sweep
 
-    for command in (score, embed, stats, corrupt):
+    for command in (score, embed, stats, corrupt, sweep):
         main.add_command(command)
 
 

@@ -1,0 +1,105 @@
+"""The sweep's one door into the scoring core (extractor, clip sets, metrics, sharding).
+
+Everything the sweep needs from ``audiometric`` outside this package goes through here, using only the
+interfaces fixed across the project (``evaluate.compute``/``Settings``, ``METRICS``, ``score.make_extractor``,
+``Extractor.run``, ``ClipSet``), so a change in the core touches this one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audio import list_audio_files
+from ..distributed import finish, gather, init, shard
+from ..embed import Clip, Extraction, Extractor, pick_device
+from ..errors import AudiometricError
+from ..evaluate import Settings, compute, needed_outputs
+from ..metrics import METRICS, get_metric
+from ..score import ExtractionOptions, make_extractor, versions
+from ..sets import ClipSet
+
+__all__ = ["METRICS", "ExtractionOptions", "Scorer", "finish", "list_reference", "versions"]
+
+
+def list_reference(folder: str) -> tuple[list[Path], list[dict]]:
+    """The audio files of the reference folder, and the entries skipped with why."""
+    files, skipped = list_audio_files(folder)
+    return files, [{"file": str(p), "reason": r} for p, r in skipped]
+
+
+@dataclass
+class Scorer:
+    """Backbones loaded once, an extractor, and the metric settings of one sweep."""
+
+    settings: Settings
+    extractor: Extractor
+    rank: int = 0
+    size: int = 1
+
+    @classmethod
+    def create(cls, metrics: tuple[str, ...], backbone: str, fad_backbone: str, bootstrap: int, confidence: float,
+               opts: ExtractionOptions) -> "Scorer":
+        """Load the backbones the metrics read; one-line error for an unknown metric or a missing output."""
+        for metric in metrics:
+            get_metric(metric)
+        settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
+        rank, size = init(pick_device(opts.device))
+        extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
+        return cls(settings, extractor, rank, size)
+
+    def backbones(self) -> dict[str, str | None]:
+        """Backbone name -> checkpoint SHA-256 (part of every cell key)."""
+        return {name: model.checkpoint_sha256 for name, model in sorted(self.extractor.backbones.items())}
+
+    def cache_settings(self) -> dict:
+        """The extractor's per-backbone cache settings (preprocessing, resampler, rates)."""
+        return {name: key["settings"] for name, key in sorted(self.extractor.keys.items())}
+
+    def embed(self, files: list[Path], names: list[str], desc: str, progress: bool = True) -> Extraction:
+        """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
+
+        Each returned clip's ``path`` is replaced by ``names[i]``, the name metrics and KL pairing see.
+        """
+        mine = shard(files, self.rank, self.size)
+        shown, self.extractor.progress = self.extractor.progress, self.extractor.progress and progress
+        try:
+            result = gather(self.extractor.run([files[i] for i in mine], desc=desc), mine, self.size)
+        finally:
+            self.extractor.progress = shown
+        for clip in result.clips:
+            clip.path = names[clip.index]
+        return result
+
+    def compute(self, gen: list[Clip], ref: list[Clip], metrics: tuple[str, ...] | None = None,
+                seed: int = 0) -> tuple[dict[str, dict], dict[str, str]]:
+        """Every requested metric of clips ``gen`` against ``ref`` (``compute``'s values and reasons)."""
+        settings = Settings(metrics or self.settings.metrics, self.settings.backbone, self.settings.fad_backbone,
+                            bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
+        return compute(settings, clip_set("generated", gen), clip_set("reference", ref), None)
+
+
+def clip_set(label: str, clips: list[Clip]) -> ClipSet:
+    """A :class:`ClipSet` over already extracted clips (no files are read)."""
+    return ClipSet(label, len(clips), Extraction(list(clips), []))
+
+
+def lower_is_better(result_name: str, requested: tuple[str, ...]) -> bool:
+    """Direction of a result entry (``kl_softmax`` belongs to the requested metric ``kl``)."""
+    for metric in requested:
+        if result_name == metric or result_name.startswith(metric + "_"):
+            return METRICS[metric].lower_is_better
+    raise AudiometricError(f"result '{result_name}' belongs to none of the requested metrics")
+
+
+def metric_of(result_name: str, requested: tuple[str, ...]) -> str:
+    """The requested metric a result entry belongs to."""
+    for metric in requested:
+        if result_name == metric or result_name.startswith(metric + "_"):
+            return metric
+    return result_name
+
+
+def needs_outputs(metrics: tuple[str, ...]) -> dict[str, str]:
+    """Metric -> backbone output it reads (``embedding``/``logits``)."""
+    return {m: get_metric(m).output for m in metrics}

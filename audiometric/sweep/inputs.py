@@ -1,0 +1,132 @@
+"""A sweep's inputs, checked before any backbone runs: parameters, pool, reference clips and their classes.
+
+Every check raises a one-line :class:`~audiometric.errors.AudiometricError` that names the option and
+the fix: too few pool classes for a level, too few clips for a metric, unknown parameters, missing labels.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import corruptions
+from corruptions.event_permutation import COMPOSE_PARAMS
+from corruptions.pool import Pool, sha256_file
+
+from ..corrupt_set import MANIFEST, compose_set, parse_params
+from ..errors import AudiometricError
+from .cells import Reference, digest
+from .core import list_reference
+from .spec import SweepSpec
+
+IS_SPLITS = 10  # Inception Score splits (audioldm_eval / torch-fidelity default)
+_POOL = ("interference", "interference_fraction")
+
+
+def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(all resolved parameters, the corruption's own keyword arguments)``; permute adds the composer's."""
+    try:
+        if spec.corruption == "event_permutation":
+            resolved = parse_params(COMPOSE_PARAMS, spec.params)
+            return resolved, {k: resolved[k] for k in ("gap_s", "crossfade_s")}
+        resolved = parse_params(corruptions.get(spec.corruption), spec.params)
+    except AudiometricError as err:
+        raise AudiometricError(f"--param: {err}") from None
+    return resolved, dict(resolved)
+
+
+def n_clips(spec: SweepSpec, resolved: dict[str, Any]) -> int:
+    """How many reference clips the sweep will have (before decoding)."""
+    if spec.corruption == "event_permutation":
+        return int(resolved["n_clips"])
+    return len(list_reference(spec.ref)[0])
+
+
+def check_sizes(spec: SweepSpec, n: int) -> None:
+    """Each level's corrupted set and reference must be large enough for every requested metric."""
+    gen = n if spec.protocol == "paired" else n // 2
+    ref = n if spec.protocol == "paired" else n - n // 2
+    where = "" if spec.protocol == "paired" else f" (--protocol split corrupts half of the {n} reference clips)"
+    if "is" in spec.metrics and gen < IS_SPLITS:
+        need = IS_SPLITS if spec.protocol == "paired" else 2 * IS_SPLITS
+        raise AudiometricError(f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} corrupted "
+                               f"clips, this sweep has {gen}{where}; give >= {need} reference clips, "
+                               "use --protocol paired, or drop is")
+    if any(m in spec.metrics for m in ("fd", "fad", "kad")) and min(gen, ref) < 2:
+        need = 2 if spec.protocol == "paired" else 4
+        raise AudiometricError(f"--metrics: FD/FAD/KAD need >= 2 clips per set, this sweep has {gen} corrupted and "
+                               f"{ref} reference clips{where}; give >= {need} reference clips")
+
+
+def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, str | None]:
+    """The pool (if the corruption reads one) and a digest of its classes, names and bytes."""
+    if spec.corruption not in _POOL + ("event_permutation",):
+        return None, None
+    pool = Pool.from_path(spec.pool)
+    if spec.corruption == "event_permutation" and len(pool.classes()) < int(resolved["n_events"]):
+        raise AudiometricError(f"--pool {spec.pool}: {len(pool.classes())} classes, but each composed clip needs "
+                               f"n_events={resolved['n_events']} distinct ones; add classes or lower --param n_events")
+    content = [(c, clip.name, pool.sha256(clip)) for c in pool.classes() for clip in pool.clips(c)]
+    return pool, digest(content)
+
+
+def check_classes(spec: SweepSpec, pool: Pool, labels: list[str], resolved: dict[str, Any]) -> None:
+    """Every target must have enough pool classes other than its own for the most interferers asked."""
+    most = int(max(spec.levels)) if spec.corruption == "interference" else int(resolved["k"])
+    what = f"level {most}" if spec.corruption == "interference" else f"--param k={most}"
+    for label in sorted(set(labels)):
+        others = [c for c in pool.classes() if c != label]
+        if len(others) < most:
+            raise AudiometricError(f"--pool {spec.pool}: {len(others)} classes other than '{label}', but {what} mixes "
+                                   f"{most} interferers of distinct classes into each clip; add classes or lower it")
+
+
+def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None, progress: bool) -> Reference:
+    """The clean reference: the ``--ref`` folder, or for permute a set composed from the pool (seed 0)."""
+    if spec.corruption == "event_permutation":
+        folder = out / f"reference-{digest([pool.source, resolved])[:12]}"
+        manifest = compose_set(spec.pool, folder, seed=0, params=resolved, progress=progress)
+        entries = manifest["files"]
+        files = [folder / e["output"] for e in entries]
+        return Reference(folder, files, [e["name"] for e in entries], [e["output_sha256"] for e in entries],
+                         compositions=[e["record"] for e in entries])
+    root = Path(spec.ref)
+    files, _ = list_reference(spec.ref)
+    names = [f.relative_to(root).as_posix() for f in files]
+    ref = Reference(root, files, names, [sha256_file(f) for f in files])
+    if spec.corruption in _POOL:
+        ref.labels = target_labels(names, spec.labels)
+    return ref
+
+
+def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
+    """Each clip's class: from ``--labels`` (CSV ``path,label`` relative to the reference), else its folder."""
+    table: dict[str, str] = {}
+    if labels_csv:
+        with open(labels_csv, newline="") as fh:
+            for i, row in enumerate(csv.reader(fh)):
+                if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "label"]):
+                    continue
+                if len(row) < 2:
+                    raise AudiometricError(f"--labels {labels_csv}: row {i + 1} is not 'path,label'; fix the CSV")
+                table[Path(row[0].strip()).as_posix()] = row[1].strip()
+    out = []
+    for name in names:
+        label = table.get(name, table.get(Path(name).name)) or (name.split("/", 1)[0] if "/" in name else None)
+        if label is None:
+            raise AudiometricError(f"{name}: class unknown for interference; pass --labels CSV (path,label) or put the "
+                                   "reference clips in class folders")
+        out.append(label)
+    return out
+
+
+def keep(ref: Reference, usable: set[str]) -> Reference:
+    """``ref`` without the clips the backbones could not decode."""
+    idx = [i for i, name in enumerate(ref.names) if name in usable]
+    pick = lambda items: [items[i] for i in idx] if items else []  # noqa: E731
+    return Reference(ref.root, pick(ref.files), pick(ref.names), pick(ref.sha256), pick(ref.labels),
+                     pick(ref.compositions))
+
+
+__all__ = ["MANIFEST", "check_classes", "check_sizes", "keep", "load_pool", "n_clips", "reference", "resolve_params"]
