@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch.distributed as dist
+
 from ..audio import list_audio_files
 from ..distributed import finish, gather, init, shard
 from ..embed import Clip, Extraction, Extractor, pick_device
@@ -19,7 +21,13 @@ from ..metrics import METRICS, get_metric
 from ..score import ExtractionOptions, make_extractor, versions
 from ..sets import ClipSet
 
-__all__ = ["METRICS", "ExtractionOptions", "Scorer", "finish", "list_reference", "versions"]
+__all__ = ["METRICS", "ExtractionOptions", "Scorer", "barrier", "finish", "list_reference", "versions"]
+
+
+def barrier() -> None:
+    """Wait for every ``torchrun`` rank (no-op in one process)."""
+    if dist.is_initialized():
+        dist.barrier()
 
 
 def list_reference(folder: str) -> tuple[list[Path], list[dict]]:
@@ -99,7 +107,3 @@ def metric_of(result_name: str, requested: tuple[str, ...]) -> str:
             return metric
     return result_name
 
-
-def needs_outputs(metrics: tuple[str, ...]) -> dict[str, str]:
-    """Metric -> backbone output it reads (``embedding``/``logits``)."""
-    return {m: get_metric(m).output for m in metrics}

@@ -7,6 +7,7 @@ the fix: too few pool classes for a level, too few clips for a metric, unknown p
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from corruptions.pool import Pool, sha256_file
 from ..corrupt_set import MANIFEST, compose_set, parse_params
 from ..errors import AudiometricError
 from .cells import Reference, digest
-from .core import list_reference
+from .core import barrier, list_reference
 from .spec import SweepSpec
 
 IS_SPLITS = 10  # Inception Score splits (audioldm_eval / torch-fidelity default)
@@ -82,12 +83,15 @@ def check_classes(spec: SweepSpec, pool: Pool, labels: list[str], resolved: dict
                                    f"{most} interferers of distinct classes into each clip; add classes or lower it")
 
 
-def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None, progress: bool) -> Reference:
-    """The clean reference: the ``--ref`` folder, or for permute a set composed from the pool (seed 0)."""
+def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None, rank: int,
+              progress: bool) -> Reference:
+    """The clean reference: the ``--ref`` folder, or for permute a set composed from the pool (seed 0, by rank 0)."""
     if spec.corruption == "event_permutation":
         folder = out / f"reference-{digest([pool.source, resolved])[:12]}"
-        manifest = compose_set(spec.pool, folder, seed=0, params=resolved, progress=progress)
-        entries = manifest["files"]
+        if rank == 0:
+            compose_set(spec.pool, folder, seed=0, params=resolved, progress=progress)
+        barrier()
+        entries = json.loads((folder / MANIFEST).read_text())["files"]
         files = [folder / e["output"] for e in entries]
         return Reference(folder, files, [e["name"] for e in entries], [e["output_sha256"] for e in entries],
                          compositions=[e["record"] for e in entries])
@@ -129,4 +133,4 @@ def keep(ref: Reference, usable: set[str]) -> Reference:
                      pick(ref.compositions))
 
 
-__all__ = ["MANIFEST", "check_classes", "check_sizes", "keep", "load_pool", "n_clips", "reference", "resolve_params"]
+__all__ = ["check_classes", "check_sizes", "keep", "load_pool", "n_clips", "reference", "resolve_params"]

@@ -21,7 +21,7 @@ def axis(spec: SweepSpec) -> dict[str, Any]:
     severity = corruptions.get(spec.corruption).severity
     label = spec.scale.label
     if spec.corruption in ("interference", "interference_fraction"):
-        label += f" at {float(spec.params.get('snr_db', 0.0)):g} dB SNR"
+        label += f" ({float(spec.params.get('snr_db', 0.0)):g} dB SNR)"
     return {"label": label, "unit": severity.unit, "doc": severity.doc, "snr": spec.scale.snr}
 
 

@@ -36,7 +36,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     pool, pool_digest = inputs.load_pool(spec, resolved)
     scorer = Scorer.create(spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts)
     show = opts.progress and scorer.rank == 0
-    ref = inputs.reference(spec, out, resolved, pool, show)
+    ref = inputs.reference(spec, out, resolved, pool, scorer.rank, show)
     if pool is not None and spec.corruption in ("interference", "interference_fraction"):
         inputs.check_classes(spec, pool, ref.labels, resolved)
     embedded = scorer.embed(ref.files, ref.names, "reference")

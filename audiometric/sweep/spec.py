@@ -44,7 +44,7 @@ SCALES: dict[str, Scale] = {
     "mel_noise": Scale((0, 1, 2, 4, 8), 0.0, 100.0, "log-mel noise std (dB)"),
     "mel_mask": Scale((0, 0.05, 0.1, 0.2, 0.4), 0.0, 1.0, "masked fraction of the mel plane"),
     "interference": Scale((0, 1, 2, 3), 0, 10, "interferers per clip", integer=True),
-    "interference_fraction": Scale((0, 0.25, 0.5, 0.75, 1.0), 0.0, 1.0, "fraction of clips with interference"),
+    "interference_fraction": Scale((0, 0.25, 0.5, 0.75, 1.0), 0.0, 1.0, "fraction of clips corrupted"),
     "event_permutation": Scale((0, 2, 3, 4), 0, 10, "events out of place", integer=True),  # 1 is impossible
 }
 
