@@ -214,3 +214,22 @@ def test_cli_config_with_flag_override(data, tmp_path):
     assert (tmp_path / "out" / "figure.png").exists() and not (tmp_path / "ignored").exists()
     bad = CliRunner().invoke(main, ["sweep", "--config", str(config), "--metrics", "fd,is"])
     assert bad.exit_code == 2 and bad.output.startswith("error: ") and "logits" in bad.output
+
+
+def _row(level, seed, value, better="lower", low=None, high=None):
+    return {"metric": "m", "level": level, "seed": seed, "value": value, "better": better, "ci_low": low,
+            "ci_high": high}
+
+
+def test_verdict_needs_the_worse_side_in_every_seed():
+    from audiometric.sweep.summary import verdict
+
+    rising = [_row(0, 0, 1.0), _row(0, 1, 2.0), _row(1, 0, 2.5), _row(1, 1, 1.5), _row(2, 0, 3.0), _row(2, 1, 4.0)]
+    r = verdict(rising)
+    assert r["band"] == [1.0, 2.0] and r["rho"] == 1.0 and r["threshold"] == 2 and r["verdict"] == "detects"
+    assert r["outside"] == {"1": False, "2": True} and r["relative_change"] == pytest.approx((3.5 - 1.5) / 1.5)
+    # the same numbers for a higher-is-better metric: it says "better" under damage, which is no detection
+    assert verdict([{**x, "better": "higher"} for x in rising])["verdict"] == "does not detect"
+    # a bootstrap CI at level 0 widens the band: the highest level is no longer outside in seed 0
+    wide = [_row(0, 0, 1.0, low=0.5, high=3.5), *rising[1:]]
+    assert verdict(wide)["verdict"] == "does not detect"

@@ -69,6 +69,7 @@ def verdict(rows: list[dict]) -> dict:
     outside = {lv: all(_beyond(r["value"], band, lower) for r in values[lv].values()) for lv in levels[1:]}
     # Spearman (1904) rank correlation; undefined (NaN) when the means are all equal
     rho = float(spearmanr(levels, sign * means).statistic) if np.ptp(means) > 0 else float("nan")
+    rho = round(rho, 12)  # 0.8999999999999998 from float ranks is 0.9
     out.update(rho=None if math.isnan(rho) else rho, band=list(band),
                outside={f"{lv:g}": flag for lv, flag in outside.items()},
                threshold=next((lv for lv in levels[1:] if outside[lv]), None),
