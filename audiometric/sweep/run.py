@@ -42,34 +42,49 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     embedded = scorer.embed(ref.files, ref.names, "reference")
     ref = inputs.keep(ref, {c.path for c in embedded.clips})
     inputs.check_sizes(spec, len(ref.names))
-    ref_clips = embedded.clips
     common = {"format": CELL_FORMAT, "corruption": spec.corruption, "params": resolved, "protocol": spec.protocol,
               "backbones": scorer.backbones(), "extraction": scorer.cache_settings(), "reference": ref.content(),
               "pool": pool_digest, "labels": digest(ref.labels) if ref.labels else None,
               "metrics": list(spec.metrics), "bootstrap": spec.bootstrap, "confidence": spec.confidence}
-    plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
     grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
     keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
-    paths = {cell: out / "cells" / f"{cellio.cell_name(*cell, keys[cell])}.json" for cell in grid}
-    done = {cell: c for cell in grid if (c := cellio.read_cell(paths[cell])) is not None and c["key"] == keys[cell]}
-    todo = [cell for cell in grid if cell not in done]
+    done = {cell: c for cell in grid if (c := cellio.read_cell(_cell_path(out, cell, keys[cell]))) is not None
+            and c["key"] == keys[cell]}
     counters = {"cells": len(grid), "cells_resumed": len(done), "cells_computed": 0,
                 "reference_clips": len(ref.names), "reference_backbone_passes": embedded.cache_misses,
                 "cell_backbone_passes": 0, "cache_hits": embedded.cache_hits}
+    plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
+    _run_cells(scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips,
+               counters, show)
+    finish()
+    if scorer.rank != 0:
+        return None
+    for message in sorted({m for cell in grid for m in done[cell].get("warnings", [])}):
+        warnings.warn(message, stacklevel=2)
+    provenance = _provenance(spec, resolved, scorer, ref, embedded.skipped, pool, pool_digest)
+    rows = [row for cell in grid for row in cell_rows(done[cell], spec)]
+    write_outputs(spec, out, rows, [done[cell] for cell in grid], provenance, counters)
+    return counters
+
+
+def _run_cells(scorer: Scorer, spec: SweepSpec, plan: Plan, todo: list[tuple[float, int]], keys: dict,
+               done: dict, ref_clips: list, counters: dict, show: bool) -> None:
+    """Corrupt (one cell ahead, in a thread), embed and score every cell of ``todo``; write each when done."""
+    out = Path(spec.out)
     bar = tqdm(total=len(todo), desc=f"sweep {spec.corruption}", unit="cell", disable=not show,
                postfix={"resumed": len(done)} if done else None)
-    executor = ThreadPoolExecutor(max_workers=1)  # corrupts the next cell while the backbones run
+    executor = ThreadPoolExecutor(max_workers=1)
     try:
         ahead = _submit(executor, plan, todo, 0, out, keys)
         for i, cell in enumerate(todo):
-            prepared, chosen = ahead.result() if ahead is not None else (None, None)
+            prepared, chosen = ahead.result()
             ahead = _submit(executor, plan, todo, i + 1, out, keys)
             result = _score(scorer, spec, cell, keys[cell], prepared, chosen, ref_clips)
             counters["cell_backbone_passes"] += result["cache"]["misses"]
             counters["cache_hits"] += result["cache"]["hits"]
             counters["cells_computed"] += 1
             if scorer.rank == 0:
-                cellio.write_cell(paths[cell], result)
+                cellio.write_cell(_cell_path(out, cell, keys[cell]), result)
                 if not spec.keep_audio:
                     shutil.rmtree(_audio_dir(out, cell, keys[cell]), ignore_errors=True)
             done[cell] = result
@@ -77,28 +92,28 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         bar.close()
-    finish()
-    if scorer.rank != 0:
-        return None
-    provenance = {"audiometric": __version__, "versions": versions(), "corruption": spec.corruption,
-                  "params": resolved, "protocol": spec.protocol, "levels": list(spec.levels),
-                  "seeds": list(range(spec.seeds)), "metrics": list(spec.metrics),
-                  "backbones": {n: {"checkpoint_sha256": s} for n, s in scorer.backbones().items()},
-                  "extraction": scorer.cache_settings(),
-                  "reference": {"root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content(),
-                                "skipped": embedded.skipped},
-                  "pool": {"source": pool.source, "content_sha256": pool_digest} if pool is not None else None,
-                  "bootstrap": {"replicates": spec.bootstrap, "confidence": spec.confidence, "seed": "the cell's seed"},
-                  "seed_derivation": "clip rng = SeedSequence([seed, stable_hash(name)]); set selection = "
-                                     "SeedSequence([seed, stable_hash('\\0set-selection')]); split = "
-                                     "SeedSequence([seed, stable_hash('\\0sweep-split')])",
-                  "kl_pairing": ("each corrupted clip with its own clean original" if spec.protocol == "split"
-                                 else "each corrupted clip with its clean original (the whole set)")}
-    for message in sorted({m for cell in grid for m in done[cell].get("warnings", [])}):
-        warnings.warn(message, stacklevel=2)
-    rows = [row for cell in grid for row in cell_rows(done[cell], spec)]
-    write_outputs(spec, out, rows, [done[cell] for cell in grid], provenance, counters)
-    return counters
+
+
+def _provenance(spec: SweepSpec, resolved: dict, scorer: Scorer, ref, skipped: list, pool, pool_digest) -> dict:
+    """Everything in results.json besides the cells: versions, digests, seeds, pairing."""
+    return {"audiometric": __version__, "versions": versions(), "corruption": spec.corruption,
+            "params": resolved, "protocol": spec.protocol, "levels": list(spec.levels),
+            "seeds": list(range(spec.seeds)), "metrics": list(spec.metrics),
+            "backbones": {n: {"checkpoint_sha256": s} for n, s in scorer.backbones().items()},
+            "extraction": scorer.cache_settings(),
+            "reference": {"root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content(),
+                          "skipped": skipped},
+            "pool": {"source": pool.source, "content_sha256": pool_digest} if pool is not None else None,
+            "bootstrap": {"replicates": spec.bootstrap, "confidence": spec.confidence, "seed": "the cell's seed"},
+            "seed_derivation": "clip rng = SeedSequence([seed, stable_hash(name)]); set selection = "
+                               "SeedSequence([seed, stable_hash('\\0set-selection')]); split = "
+                               "SeedSequence([seed, stable_hash('\\0sweep-split')])",
+            "kl_pairing": ("each corrupted clip of half A with its own clean original" if spec.protocol == "split"
+                           else "each corrupted clip with its clean original")}
+
+
+def _cell_path(out: Path, cell: tuple[float, int], key: str) -> Path:
+    return out / "cells" / f"{cellio.cell_name(*cell, key)}.json"
 
 
 def _audio_dir(out: Path, cell: tuple[float, int], key: str) -> Path:
@@ -106,6 +121,7 @@ def _audio_dir(out: Path, cell: tuple[float, int], key: str) -> Path:
 
 
 def _submit(executor: ThreadPoolExecutor, plan: Plan, todo: list, i: int, out: Path, keys: dict):
+    """Start corrupting cell ``todo[i]`` in the background (``None`` past the end)."""
     if i >= len(todo):
         return None
     level, seed = todo[i]
