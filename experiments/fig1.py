@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import json
+import sys
 from pathlib import Path
 
+from audiometric.errors import AudiometricError
 from audiometric.score import ExtractionOptions
 from audiometric.sweep import load_config, make_spec, run_sweep
 from audiometric.sweep.figure import draw_row, plt, save
@@ -66,8 +69,6 @@ def run_panel(panel: str, out: Path, overrides: dict, opts: ExtractionOptions) -
 
 def assemble(folders: list[Path], figure: Path) -> None:
     """One row per panel folder, one column per metric, from each folder's results.csv and summary."""
-    import json
-
     panels = [(read_rows(f / "results.csv"), json.loads((f / "summary.json").read_text())) for f in folders]
     cols = max(len(summary["metrics"]) for _, summary in panels)
     fig, axes = plt.subplots(len(panels), cols, figsize=(2.8 * cols, 2.6 * len(panels)), squeeze=False)
@@ -95,18 +96,22 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--figure", type=Path, help="default: OUT/fig1.png")
     args = parser.parse_args()
+    if not args.example and not (args.ref and args.pool and args.events):
+        parser.error("give --ref, --pool and --events (your data), or --example")
     common = dict(EXAMPLE) if args.example else {}
     common.update(dict(item.split("=", 1) for item in args.set))
     if args.example:
         inputs = example_inputs(args.out)
     else:
-        given = {"ref": args.ref, "labels": args.labels, "pool": args.pool}
-        mine = {k: v for k, v in given.items() if v}
-        inputs = {"noise": dict(mine), "mask": dict(mine), "interference": dict(mine),
+        targets = {k: v for k, v in (("ref", args.ref), ("labels", args.labels)) if v}
+        inputs = {"noise": dict(targets), "mask": dict(targets),
+                  "interference": {**targets, **({"pool": args.pool} if args.pool else {})},
                   "permute": {"pool": args.events} if args.events else {}}
-        inputs["noise"].pop("pool", None), inputs["mask"].pop("pool", None)
     opts = ExtractionOptions(device=args.device)
-    folders = [run_panel(panel, args.out, {**common, **inputs[panel]}, opts) for panel in PANELS]
+    try:
+        folders = [run_panel(panel, args.out, {**common, **inputs[panel]}, opts) for panel in PANELS]
+    except AudiometricError as err:
+        sys.exit(f"error: {err}")
     figure = args.figure or args.out / "fig1.png"
     assemble(folders, figure)
     print(f"wrote {figure}")

@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .. import backbones
-from ..sweep.spec import ALIASES, levels_help
+from ..sweep.spec import ALIASES, CONFIG_KEYS, levels_help
 from .options import extraction_options, extraction_settings
 
 
@@ -22,9 +22,8 @@ def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return pairs
 
 
-_SWEEP_KEYS = ("corruption", "ref", "out", "pool", "labels", "levels", "metrics", "backbone", "fad_backbone", "seeds",
-               "bootstrap", "confidence", "protocol", "keep_audio", "pdf")
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
+_SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
 
 
 @click.command("sweep")

@@ -108,6 +108,8 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     """Each clip's class: from ``--labels`` (CSV ``path,label`` relative to the reference), else its folder."""
     table: dict[str, str] = {}
     if labels_csv:
+        if not Path(labels_csv).is_file():
+            raise AudiometricError(f"--labels {labels_csv}: no such file; pass a path,label CSV")
         with open(labels_csv, newline="") as fh:
             for i, row in enumerate(csv.reader(fh)):
                 if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "label"]):

@@ -161,7 +161,12 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         raise AudiometricError("give --out OUT_DIR (or out: in the --config)")
     corruption = resolve_corruption(str(options["corruption"]))
     params = {str(k): v for k, v in dict(options.get("params") or {}).items()}
-    n_events = int(params.get("n_events", 4)) if corruption == "event_permutation" else None
+    n_events = None
+    if corruption == "event_permutation":
+        try:
+            n_events = int(params.get("n_events", 4))
+        except ValueError:
+            raise AudiometricError(f"--param n_events={params['n_events']}: expected an integer count") from None
     protocol = str(options.get("protocol") or "split")
     if protocol not in PROTOCOLS:
         raise AudiometricError(f"--protocol {protocol}: choose split or paired")
@@ -177,12 +182,22 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         corruption=corruption, out=str(options["out"]), ref=_opt(options.get("ref")), pool=_opt(options.get("pool")),
         labels=_opt(options.get("labels")), levels=parse_levels(options.get("levels"), corruption, n_events),
         metrics=metrics, backbone=str(options.get("backbone") or "panns-cnn14-16k"),
-        fad_backbone=str(options.get("fad_backbone") or "vggish"), seeds=int(options.get("seeds") or 3),
-        bootstrap=int(options.get("bootstrap") or 0), confidence=float(options.get("confidence") or 0.95),
+        fad_backbone=str(options.get("fad_backbone") or "vggish"), seeds=_number(options, "seeds", int, 3),
+        bootstrap=_number(options, "bootstrap", int, 0), confidence=_number(options, "confidence", float, 0.95),
         protocol=protocol, params=params, keep_audio=bool(options.get("keep_audio")), pdf=bool(options.get("pdf")))
     if spec.seeds < 1 or spec.bootstrap < 0 or not 0 < spec.confidence < 1:
         raise AudiometricError("--seeds must be >= 1, --bootstrap >= 0 and --confidence in (0, 1)")
     return spec
+
+
+def _number(options: Mapping[str, Any], key: str, kind: type, default: float) -> Any:
+    value = options.get(key)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise AudiometricError(f"--{key.replace('_', '-')} {value}: expected a {kind.__name__}") from None
 
 
 def _opt(value: Any) -> str | None:
