@@ -73,7 +73,7 @@ CASES = {
 
 def _spec(name: str, out: Path, data: dict[str, Path], **extra):
     case = {**CASES[name], **extra}
-    options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": 2, "levels": case["levels"],
+    options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": case.get("seeds", 2), "levels": case["levels"],
                "metrics": case["metrics"], "protocol": case.get("protocol", "split"), "params": case.get("params", {})}
     if name == "permute":
         options["pool"] = str(data["pool"])
@@ -233,3 +233,23 @@ def test_verdict_needs_the_worse_side_in_every_seed():
     # a bootstrap CI at level 0 widens the band: the highest level is no longer outside in seed 0
     wide = [_row(0, 0, 1.0, low=0.5, high=3.5), *rising[1:]]
     assert verdict(wide)["verdict"] == "does not detect"
+
+
+def test_fig1_assembles_one_row_per_panel(data, tmp_path, toy):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fig1", Path(__file__).resolve().parents[1] / "experiments" / "fig1.py")
+    fig1 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fig1)
+    folders = []
+    for name in ("noise", "mask"):
+        run_sweep(_spec(name, tmp_path / name, data, seeds=1, metrics="fd"), OPTS)
+        folders.append(tmp_path / name)
+    import matplotlib.image
+
+    fig1.assemble(folders[:1], tmp_path / "one.png")
+    fig1.assemble(folders, tmp_path / "two.png")
+    one, two = (matplotlib.image.imread(tmp_path / f"{n}.png").shape[0] for n in ("one", "two"))
+    assert two > 1.6 * one  # one row of panels per sweep
+    for panel in fig1.PANELS:  # every shipped config is a valid sweep
+        assert make_spec(fig1.load_config(fig1.HERE / f"fig1_{panel}.yaml")).seeds == 3
