@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import audiometric.sweep.cells as cells_module
-from audiometric import backbones
+import audiometric.sweep.core as sweep_core
+from audiometric.cache import EmbeddingCache
+from audiometric.embed import Extractor
 from audiometric.errors import AudiometricError
 from audiometric.score import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
@@ -26,17 +27,22 @@ OPTS = ExtractionOptions(device="cpu", workers=0, progress=False)
 
 @pytest.fixture
 def toy(monkeypatch) -> list[ToyBackbone]:
-    """Register backbone ``toy`` (embedding + logits); the list collects every instance loaded."""
+    """Backbone name ``toy`` (embedding + logits) for sweeps; the list collects every instance built.
+
+    The sweep's adapter builds the extractor (``Extractor`` with the default cache, as ``make_extractor``
+    does); other backbone names go to the real ``make_extractor``.
+    """
     made: list[ToyBackbone] = []
+    real = sweep_core.make_extractor
 
-    def load(checkpoint, device):
+    def make_extractor(needs, opts, progress=True):
+        if set(needs) != {"toy"}:
+            return real(needs, opts, progress)
         made.append(ToyBackbone())
-        return made[-1]
+        return Extractor({"toy": made[-1]}, torch.device("cpu"), opts.preprocess,
+                         EmbeddingCache.default(opts.use_cache), opts.batch_size, opts.workers, False)
 
-    module = types.ModuleType("audiometric.backbones.toy")
-    module.load = load
-    monkeypatch.setitem(sys.modules, "audiometric.backbones.toy", module)
-    monkeypatch.setitem(backbones._REGISTRY, "toy", "toy:load")
+    monkeypatch.setattr(sweep_core, "make_extractor", make_extractor)
     return made
 
 

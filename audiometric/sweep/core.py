@@ -12,16 +12,16 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..audio import list_audio_files
 from ..distributed import finish, gather, init, shard
 from ..embed import Clip, Extraction, Extractor, pick_device
 from ..errors import AudiometricError
 from ..evaluate import Settings, compute, needed_outputs
 from ..metrics import METRICS, get_metric
 from ..score import ExtractionOptions, make_extractor, versions
-from ..sets import ClipSet
+from ..files import AUDIO_EXTENSIONS
+from ..sets import ClipSet, extract_folder
 
-__all__ = ["METRICS", "ExtractionOptions", "Scorer", "barrier", "finish", "list_reference", "versions"]
+__all__ = ["METRICS", "ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
 
 
 def barrier() -> None:
@@ -30,10 +30,15 @@ def barrier() -> None:
         dist.barrier()
 
 
-def list_reference(folder: str) -> tuple[list[Path], list[dict]]:
-    """The audio files of the reference folder, and the entries skipped with why."""
-    files, skipped = list_audio_files(folder)
-    return files, [{"file": str(p), "reason": r} for p, r in skipped]
+def preview_names(folder: str) -> list[str]:
+    """Relative names of the audio files under ``folder``, for checks before any work (the scoring core's
+    listing, run on the reference, is authoritative)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise AudiometricError(f"--ref {folder}: not a folder; pass the folder of clean reference clips")
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 @dataclass
@@ -64,10 +69,15 @@ class Scorer:
         """The extractor's per-backbone cache settings (preprocessing, resampler, rates)."""
         return {name: key["settings"] for name, key in sorted(self.extractor.keys.items())}
 
-    def embed(self, files: list[Path], names: list[str], desc: str, progress: bool = True) -> Extraction:
+    def reference(self, folder: Path) -> ClipSet:
+        """The clean reference folder through the backbones, with the score command's listing and sharding."""
+        return extract_folder(str(folder), self.extractor, False, self.rank, self.size, "reference")
+
+    def embed(self, files: list[Path], names: list[str], root: Path, desc: str, progress: bool = True) -> Extraction:
         """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
 
-        Each returned clip's ``path`` is replaced by ``names[i]``, the name metrics and KL pairing see.
+        Each returned clip's ``path`` becomes ``root / names[i]``: the corrupted clip is named as its clean
+        original, so a set built by :func:`clip_set` over ``root`` names (and KL pairs) it the same way.
         """
         mine = shard(files, self.rank, self.size)
         shown, self.extractor.progress = self.extractor.progress, self.extractor.progress and progress
@@ -76,20 +86,20 @@ class Scorer:
         finally:
             self.extractor.progress = shown
         for clip in result.clips:
-            clip.path = names[clip.index]
+            clip.path = str(root / names[clip.index])
         return result
 
-    def compute(self, gen: list[Clip], ref: list[Clip], metrics: tuple[str, ...] | None = None,
+    def compute(self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...],
                 seed: int = 0) -> tuple[dict[str, dict], dict[str, str]]:
-        """Every requested metric of clips ``gen`` against ``ref`` (``compute``'s values and reasons)."""
-        settings = Settings(metrics or self.settings.metrics, self.settings.backbone, self.settings.fad_backbone,
+        """Every metric of ``metrics`` for clips ``gen`` against ``ref`` (``compute``'s values and reasons)."""
+        settings = Settings(metrics, self.settings.backbone, self.settings.fad_backbone,
                             bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
-        return compute(settings, clip_set("generated", gen), clip_set("reference", ref), None)
+        return compute(settings, clip_set(root, gen), clip_set(root, ref), None)
 
 
-def clip_set(label: str, clips: list[Clip]) -> ClipSet:
-    """A :class:`ClipSet` over already extracted clips (no files are read)."""
-    return ClipSet(label, len(clips), Extraction(list(clips), []))
+def clip_set(root: Path, clips: list[Clip]) -> ClipSet:
+    """A :class:`ClipSet` of folder ``root`` over already extracted clips (no files are read)."""
+    return ClipSet(str(root), len(clips), Extraction(list(clips), []))
 
 
 def lower_is_better(result_name: str, requested: tuple[str, ...]) -> bool:

@@ -13,12 +13,13 @@ from typing import Any
 
 import corruptions
 from corruptions.event_permutation import COMPOSE_PARAMS
-from corruptions.pool import Pool, sha256_file
+from corruptions.pool import Pool
 
 from ..corrupt_set import MANIFEST, compose_set, parse_params
 from ..errors import AudiometricError
 from .cells import Reference, digest
-from .core import barrier, list_reference
+from ..sets import ClipSet
+from .core import Scorer, barrier, preview_names
 from .spec import SweepSpec
 
 IS_SPLITS = 10  # Inception Score splits (audioldm_eval / torch-fidelity default)
@@ -37,11 +38,11 @@ def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     return resolved, dict(resolved)
 
 
-def n_clips(spec: SweepSpec, resolved: dict[str, Any]) -> int:
-    """How many reference clips the sweep will have (before decoding)."""
+def preview(spec: SweepSpec, resolved: dict[str, Any]) -> list[str]:
+    """The names the reference will have, for the checks made before any backbone runs."""
     if spec.corruption == "event_permutation":
-        return int(resolved["n_clips"])
-    return len(list_reference(spec.ref)[0])
+        return [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
+    return preview_names(spec.ref)
 
 
 def check_sizes(spec: SweepSpec, n: int) -> None:
@@ -83,25 +84,28 @@ def check_classes(spec: SweepSpec, pool: Pool, labels: list[str], resolved: dict
                                    f"{most} interferers of distinct classes into each clip; add classes or lower it")
 
 
-def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None, rank: int,
-              progress: bool) -> Reference:
-    """The clean reference: the ``--ref`` folder, or for permute a set composed from the pool (seed 0, by rank 0)."""
+def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None,
+              scorer: Scorer, progress: bool) -> tuple[Reference, ClipSet]:
+    """The clean reference through the backbones: the ``--ref`` folder, or for permute a set composed from
+    the pool (seed 0, by rank 0) under OUT_DIR."""
+    records: dict[str, dict] = {}
     if spec.corruption == "event_permutation":
         folder = out / f"reference-{digest([pool.source, resolved])[:12]}"
-        if rank == 0:
+        if scorer.rank == 0:
             compose_set(spec.pool, folder, seed=0, params=resolved, progress=progress)
         barrier()
-        entries = json.loads((folder / MANIFEST).read_text())["files"]
-        files = [folder / e["output"] for e in entries]
-        return Reference(folder, files, [e["name"] for e in entries], [e["output_sha256"] for e in entries],
-                         compositions=[e["record"] for e in entries])
-    root = Path(spec.ref)
-    files, _ = list_reference(spec.ref)
-    names = [f.relative_to(root).as_posix() for f in files]
-    ref = Reference(root, files, names, [sha256_file(f) for f in files])
+        records = {e["name"]: e["record"] for e in json.loads((folder / MANIFEST).read_text())["files"]}
+    else:
+        folder = Path(spec.ref)
+    clips = scorer.reference(folder)
+    names = clips.names()
+    ref = Reference(folder, [Path(c.path) for c in clips.extraction.clips], names,
+                    [c.sha256 for c in clips.extraction.clips])
+    if records:
+        ref.compositions = [records[name] for name in names]
     if spec.corruption in _POOL:
         ref.labels = target_labels(names, spec.labels)
-    return ref
+    return ref, clips
 
 
 def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
@@ -127,12 +131,4 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     return out
 
 
-def keep(ref: Reference, usable: set[str]) -> Reference:
-    """``ref`` without the clips the backbones could not decode."""
-    idx = [i for i, name in enumerate(ref.names) if name in usable]
-    pick = lambda items: [items[i] for i in idx] if items else []  # noqa: E731
-    return Reference(ref.root, pick(ref.files), pick(ref.names), pick(ref.sha256), pick(ref.labels),
-                     pick(ref.compositions))
-
-
-__all__ = ["check_classes", "check_sizes", "keep", "load_pool", "n_clips", "reference", "resolve_params"]
+__all__ = ["check_classes", "check_sizes", "load_pool", "preview", "reference", "resolve_params", "target_labels"]

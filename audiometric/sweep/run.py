@@ -32,16 +32,16 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     opts = opts or ExtractionOptions()
     out = Path(spec.out)
     resolved, kwargs = inputs.resolve_params(spec)
-    inputs.check_sizes(spec, inputs.n_clips(spec, resolved))
+    names = inputs.preview(spec, resolved)
+    inputs.check_sizes(spec, len(names))
     pool, pool_digest = inputs.load_pool(spec, resolved)
+    if spec.corruption in ("interference", "interference_fraction"):
+        inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
     scorer = Scorer.create(spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts)
     show = opts.progress and scorer.rank == 0
-    ref = inputs.reference(spec, out, resolved, pool, scorer.rank, show)
-    if pool is not None and spec.corruption in ("interference", "interference_fraction"):
-        inputs.check_classes(spec, pool, ref.labels, resolved)
-    embedded = scorer.embed(ref.files, ref.names, "reference")
-    ref = inputs.keep(ref, {c.path for c in embedded.clips})
+    ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
     inputs.check_sizes(spec, len(ref.names))
+    embedded = ref_set.extraction
     common = {"format": CELL_FORMAT, "corruption": spec.corruption, "params": resolved, "protocol": spec.protocol,
               "backbones": scorer.backbones(), "extraction": scorer.cache_settings(), "reference": ref.content(),
               "pool": pool_digest, "labels": digest(ref.labels) if ref.labels else None,
@@ -61,7 +61,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
         return None
     for message in sorted({m for cell in grid for m in done[cell].get("warnings", [])}):
         warnings.warn(message, stacklevel=2)
-    provenance = _provenance(spec, resolved, scorer, ref, embedded.skipped, pool, pool_digest)
+    provenance = _provenance(spec, resolved, scorer, ref, ref_set.summary(), pool, pool_digest)
     rows = [row for cell in grid for row in cell_rows(done[cell], spec)]
     write_outputs(spec, out, rows, [done[cell] for cell in grid], provenance, counters)
     return counters
@@ -79,7 +79,7 @@ def _run_cells(scorer: Scorer, spec: SweepSpec, plan: Plan, todo: list[tuple[flo
         for i, cell in enumerate(todo):
             prepared, chosen = ahead.result()
             ahead = _submit(executor, plan, todo, i + 1, out, keys)
-            result = _score(scorer, spec, cell, keys[cell], prepared, chosen, ref_clips)
+            result = _score(scorer, spec, plan, cell, keys[cell], prepared, chosen, ref_clips)
             counters["cell_backbone_passes"] += result["cache"]["misses"]
             counters["cache_hits"] += result["cache"]["hits"]
             counters["cells_computed"] += 1
@@ -94,15 +94,14 @@ def _run_cells(scorer: Scorer, spec: SweepSpec, plan: Plan, todo: list[tuple[flo
         bar.close()
 
 
-def _provenance(spec: SweepSpec, resolved: dict, scorer: Scorer, ref, skipped: list, pool, pool_digest) -> dict:
+def _provenance(spec: SweepSpec, resolved: dict, scorer: Scorer, ref, listing: dict, pool, pool_digest) -> dict:
     """Everything in results.json besides the cells: versions, digests, seeds, pairing."""
     return {"audiometric": __version__, "versions": versions(), "corruption": spec.corruption,
             "params": resolved, "protocol": spec.protocol, "levels": list(spec.levels),
             "seeds": list(range(spec.seeds)), "metrics": list(spec.metrics),
             "backbones": {n: {"checkpoint_sha256": s} for n, s in scorer.backbones().items()},
             "extraction": scorer.cache_settings(),
-            "reference": {"root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content(),
-                          "skipped": skipped},
+            "reference": {**listing, "root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content()},
             "pool": {"source": pool.source, "content_sha256": pool_digest} if pool is not None else None,
             "bootstrap": {"replicates": spec.bootstrap, "confidence": spec.confidence, "seed": "the cell's seed"},
             "seed_derivation": "clip rng = SeedSequence([seed, stable_hash(name)]); set selection = "
@@ -136,20 +135,21 @@ def _submit(executor: ThreadPoolExecutor, plan: Plan, todo: list, i: int, out: P
     return executor.submit(work)
 
 
-def _score(scorer: Scorer, spec: SweepSpec, cell: tuple[float, int], key: str, prepared: Prepared | str,
-           chosen: Members, ref_clips: list) -> dict:
+def _score(scorer: Scorer, spec: SweepSpec, plan: Plan, cell: tuple[float, int], key: str,
+           prepared: Prepared | str, chosen: Members, ref_clips: list) -> dict:
     """Embed one prepared cell and compute every metric; a cell without usable clips records why."""
     level, seed = cell
+    root, names = plan.reference.root, plan.reference.names
     result: dict[str, Any] = {"format": CELL_FORMAT, "key": key, "corruption": spec.corruption, "level": level,
                               "seed": seed, "protocol": spec.protocol, "cache": {"hits": 0, "misses": 0}}
     if isinstance(prepared, str):
         return {**result, "status": "failed", "error": prepared}
-    extraction = scorer.embed(prepared.files, prepared.names, f"level {level:g} seed {seed}", progress=False)
+    extraction = scorer.embed(prepared.files, prepared.names, root, f"level {level:g} seed {seed}", progress=False)
     gen = extraction.clips
     result.update(cache={"hits": extraction.cache_hits, "misses": extraction.cache_misses},
                   skipped=prepared.skipped + extraction.skipped, records_sha256=digest(prepared.records),
-                  records=prepared.records, generated=[c.path for c in gen],
-                  reference=[ref_clips[i].path for i in chosen.reference])
+                  records=prepared.records, generated=list(prepared.names),
+                  reference=[names[i] for i in chosen.reference])
     if not gen:
         first = result["skipped"][0] if result["skipped"] else {"file": "-", "reason": "no clips"}
         return {**result, "status": "failed",
@@ -159,9 +159,9 @@ def _score(scorer: Scorer, spec: SweepSpec, cell: tuple[float, int], key: str, p
     main = tuple(m for m in spec.metrics if not (m == "kl" and spec.protocol == "split"))
     with warnings.catch_warnings(record=True) as caught:  # kept in the cell, shown once at the end
         warnings.simplefilter("always")
-        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], main, seed)
+        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], root, main, seed)
         if "kl" in spec.metrics and spec.protocol == "split":  # KL pairs each corrupted A clip with its clean original
-            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], ("kl",), seed)
+            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, ("kl",), seed)
             values.update(more)
             not_computed.update(why)
     return {**result, "status": "ok", "metrics": values, "not_computed": not_computed,
