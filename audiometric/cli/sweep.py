@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from .. import backbones
 from ..sweep.spec import ALIASES, CONFIG_KEYS, levels_help
-from .options import extraction_options, extraction_settings
+from .options import extraction_options
 
 
 def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -24,6 +24,19 @@ def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
+
+
+def _extraction(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
+                checkpoints: tuple[str, ...], no_cache: bool, quiet: bool):
+    """The shared extraction flags as :class:`~audiometric.score.ExtractionOptions` (checkpoint overrides set)."""
+    from ..audio import Preprocess
+    from ..score import ExtractionOptions
+    from ..weights import parse_override, set_overrides
+
+    set_overrides(dict(parse_override(v) for v in checkpoints))
+    return ExtractionOptions(device=device, batch_size=int(batch_size), workers=int(workers),
+                             preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
+                             use_cache=not no_cache, progress=not quiet)
 
 
 @click.command("sweep")
@@ -67,7 +80,7 @@ def sweep(ctx: click.Context, config, **options):
     spec = make_spec({k: merged[k] for k in _SWEEP_KEYS + ("params",)})
     extraction = {k: v for k, v in options.items() if k not in _SWEEP_KEYS}
     extraction.update({k: merged[k] for k in _EXTRACTION_KEYS})
-    counters = run_sweep(spec, extraction_settings(**extraction))
+    counters = run_sweep(spec, _extraction(**extraction))
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())
