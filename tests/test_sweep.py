@@ -17,7 +17,7 @@ from audiometric.embed import Extractor
 from audiometric.errors import AudiometricError
 from audiometric.score import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
-from audiometric.sweep.summary import COLUMNS
+from audiometric.sweep.summary import COLUMNS, read_rows, verdicts
 
 from conftest import ToyBackbone, tone_set, write_wav
 
@@ -121,6 +121,7 @@ def test_sweep_end_to_end_and_resume(name, data, tmp_path, toy, monkeypatch):
     assert sorted({float(r["level"]) for r in rows}) == [float(v) for v in spec.levels]
     assert {int(r["seed"]) for r in rows} == {0, 1}
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["metrics"] == verdicts(read_rows(tmp_path / "out" / "results.csv"))  # reproducible from the CSV
     for verdict in summary["metrics"].values():
         assert {"rho", "band", "threshold", "relative_change", "verdict"} <= set(verdict)
         assert verdict["verdict"] in ("detects", "does not detect")
