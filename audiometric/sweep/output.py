@@ -61,11 +61,10 @@ def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict
     atomic_write_text(out / "summary.json", dumps(summary))
     notes = [f"{c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"]
     flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
-    if flat and not spec.bootstrap:
-        notes.append(f"{', '.join(flat)}: the level-0 band has zero width (level 0 has no randomness under this "
-                     "protocol without --bootstrap), so any change in the worse direction counts as outside")
-    elif spec.seeds == 1 and not spec.bootstrap:
-        notes.append("one seed and no --bootstrap: the level-0 band is a single value, so any change counts as outside")
+    if flat:
+        why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"
+        notes.append(f"{', '.join(flat)}: the level-0 band has zero width ({why}, no --bootstrap), so any change "
+                     "in the worse direction counts as outside; add --bootstrap (or seeds, with --protocol split)")
     title = f"{short} ({spec.corruption}), protocol {spec.protocol}, {spec.seeds} seed(s), backbone {spec.backbone}"
     atomic_write_text(out / "summary.md", markdown(title, results, notes))
     paths = [out / "figure.png"] + ([out / "figure.pdf"] if spec.pdf else [])
