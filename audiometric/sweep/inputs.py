@@ -17,8 +17,8 @@ from corruptions.pool import Pool
 
 from ..corrupt_set import MANIFEST, compose_set, parse_params
 from ..errors import AudiometricError
-from .cells import Reference, digest
 from ..sets import ClipSet
+from .cells import Reference, digest
 from .core import Scorer, barrier, preview_names
 from .spec import SweepSpec
 
