@@ -59,7 +59,7 @@ def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict
     summary = {"corruption": spec.corruption, "alias": short, "protocol": spec.protocol, "axis": info,
                "seeds": spec.seeds, "rho_min": RHO_MIN, "metrics": results}
     atomic_write_text(out / "summary.json", dumps(summary))
-    notes = [f"{c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"]
+    notes = [f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"]
     flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
     if flat:
         why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"
