@@ -23,6 +23,7 @@ from .distributed import finish, init
 from .embed import RESAMPLER, Extractor, pick_device
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
+from .per_clip import per_clip, write_per_clip_csv
 from .reference import load_reference
 from .sets import extract_folder
 
@@ -71,8 +72,11 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
                      opts.batch_size, opts.workers, opts.progress and progress)
 
 
-def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions) -> dict | None:
+def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions,
+          per_clip_csv: str | None = None) -> dict | None:
     """Score the folder ``generated`` against ``reference`` (folder or stats ``.npz``): a JSON-able result.
+
+    ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.per_clip`).
 
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
@@ -91,7 +95,9 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        values, not_computed = compute(settings, gen, ref, ref_stats)
+        values, not_computed = compute(settings, gen, ref, ref_stats, progress=opts.progress)
+        if per_clip_csv:
+            write_per_clip_csv(per_clip(settings, gen, ref, ref_stats), per_clip_csv)
     messages = sorted({str(w.message) for w in caught})
     for message in messages:
         warnings.warn(message, stacklevel=2)

@@ -35,12 +35,19 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result with provenance.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per metric.")
+@click.option("--per-clip", "per_clip_path", type=click.Path(dir_okay=False),
+              help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
+                   "its KL to its paired reference clip, its top classes.")
+@click.option("--ci-method", type=click.Choice(["percentile", "basic"]), default="percentile", show_default=True,
+              help="Bootstrap interval: percentile, or basic (centred, corrects the small-N bias).")
 @extraction_options
 def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, strict,
-          json_path, csv_path, **extraction):
+          json_path, csv_path, per_clip_path, ci_method, **extraction):
     """Score the audio files in GENERATED against REFERENCE (a folder, or a .npz from `audiometric stats`)."""
-    settings = Settings(metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed)
-    result = run_score(generated, reference, settings, extraction_settings(strict=strict, **extraction))
+    if per_clip_path and not {"fd", "fad", "kl"} & set(metrics):
+        raise click.BadParameter("ranks clips by fd, fad or kl: add one of them to --metrics", param_hint="--per-clip")
+    settings = Settings(metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, ci_method)
+    result = run_score(generated, reference, settings, extraction_settings(strict=strict, **extraction), per_clip_path)
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
     if json_path:
