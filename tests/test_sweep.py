@@ -68,7 +68,7 @@ def data(tmp_path_factory) -> dict[str, Path]:
 
 
 CASES = {
-    "noise": dict(levels="0,0.1,1", protocol="paired", metrics="fd,is,kl,kad"),
+    "noise": dict(levels="0,0.1,1", protocol="paired", metrics="fd,is,kl,kad,density_coverage"),
     "mel-noise": dict(levels="0,3,9", metrics="fd,kl,kad"),
     "mask": dict(levels="0,0.2,0.5", metrics="fd,kl"),
     "interference": dict(levels="0,1,2", metrics="fd,kad", pool=True),
@@ -153,6 +153,9 @@ def test_paired_level_zero_is_exact_and_noise_is_detected(data, tmp_path, toy):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["metrics"]["fd"]["verdict"] == "detects"
     assert summary["axis"]["snr"] is True
+    # a metric with several entries files each under its own name, with the metric's direction
+    better = {r["metric"]: r["better"] for r in rows}
+    assert better["density"] == better["coverage"] == better["is"] == "higher" and better["kl_sigmoid"] == "lower"
 
 
 def test_fraction_mode_embeds_only_selected_clips(data, tmp_path, toy):

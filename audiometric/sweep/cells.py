@@ -27,7 +27,7 @@ from ..corrupt_set import file_rng, set_rng, stable_hash, wav_float32_bytes
 from ..errors import AudiometricError
 
 #: Bump when the meaning of a cell file or key changes.
-CELL_FORMAT = 1
+CELL_FORMAT = 2
 
 
 def dumps(obj: Any) -> str:

@@ -19,11 +19,11 @@ from ..embed import Clip, Extraction, Extractor, pick_device
 from ..errors import AudiometricError
 from ..evaluate import Settings, compute, needed_outputs
 from ..files import AUDIO_EXTENSIONS
-from ..metrics import METRICS, get_metric
+from ..metrics import get_metric
 from ..score import ExtractionOptions, make_extractor, versions
 from ..sets import ClipSet, extract_folder
 
-__all__ = ["METRICS", "ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
+__all__ = ["ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
 
 
 def barrier() -> None:
@@ -92,11 +92,21 @@ class Scorer:
         return result
 
     def compute(self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...],
-                seed: int = 0) -> tuple[dict[str, dict], dict[str, str]]:
-        """Every metric of ``metrics`` for clips ``gen`` against ``ref`` (``compute``'s values and reasons)."""
-        settings = Settings(metrics, self.settings.backbone, self.settings.fad_backbone,
-                            bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
-        return compute(settings, clip_set(root, gen), clip_set(root, ref), None)
+                seed: int = 0) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
+        """Each metric of ``metrics`` for clips ``gen`` against ``ref``: ``({metric: {entry name: entry}},
+        {metric: why not computed})``, one ``compute`` call per metric, so every entry (``kl_softmax``,
+        ``density``, ...) is filed under the metric that produced it."""
+        values: dict[str, dict[str, dict]] = {}
+        reasons: dict[str, str] = {}
+        gen_set, ref_set = clip_set(root, gen), clip_set(root, ref)
+        for metric in metrics:
+            settings = Settings((metric,), self.settings.backbone, self.settings.fad_backbone,
+                                bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
+            entries, why = compute(settings, gen_set, ref_set, None)
+            if entries:
+                values[metric] = entries
+            reasons.update(why)
+        return values, reasons
 
 
 def clip_set(root: Path, clips: list[Clip]) -> ClipSet:
@@ -104,18 +114,6 @@ def clip_set(root: Path, clips: list[Clip]) -> ClipSet:
     return ClipSet(str(root), len(clips), Extraction(list(clips), []))
 
 
-def lower_is_better(result_name: str, requested: tuple[str, ...]) -> bool:
-    """Direction of a result entry (``kl_softmax`` belongs to the requested metric ``kl``)."""
-    for metric in requested:
-        if result_name == metric or result_name.startswith(metric + "_"):
-            return METRICS[metric].lower_is_better
-    raise AudiometricError(f"result '{result_name}' belongs to none of the requested metrics")
-
-
-def metric_of(result_name: str, requested: tuple[str, ...]) -> str:
-    """The requested metric a result entry belongs to."""
-    for metric in requested:
-        if result_name == metric or result_name.startswith(metric + "_"):
-            return metric
-    return result_name
-
+def lower_is_better(metric: str) -> bool:
+    """Direction of a registered metric (and of every entry it produces)."""
+    return get_metric(metric).lower_is_better

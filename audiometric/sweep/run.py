@@ -22,7 +22,7 @@ from ..errors import AudiometricError
 from . import cells as cellio
 from . import inputs
 from .cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
-from .core import ExtractionOptions, Scorer, finish, metric_of, lower_is_better, versions
+from .core import ExtractionOptions, Scorer, finish, lower_is_better, versions
 from .output import write_outputs
 from .spec import SweepSpec
 
@@ -172,24 +172,19 @@ def cell_rows(cell: dict, spec: SweepSpec) -> list[dict]:
     """The ``results.csv`` rows of one cell, in the order of the requested metrics."""
     base = {"corruption": cell["corruption"], "protocol": cell["protocol"], "level": cell["level"],
             "seed": cell["seed"]}
-    if cell["status"] != "ok":
-        return [{**base, "metric": m, "better": _better(m, spec), "note": f"cell failed: {cell['error']}"}
-                for m in spec.metrics]
     rows = []
     for metric in spec.metrics:
-        names = [n for n in cell["metrics"] if metric_of(n, spec.metrics) == metric]
-        for name in sorted(names):
-            entry = cell["metrics"][name]
+        better = "lower" if lower_is_better(metric) else "higher"
+        if cell["status"] != "ok":
+            rows.append({**base, "metric": metric, "better": better, "note": f"cell failed: {cell['error']}"})
+            continue
+        for name, entry in sorted(cell["metrics"].get(metric, {}).items()):
             ci = entry.get("ci") or [None, None]
-            rows.append({**base, "metric": name, "better": _better(name, spec), "value": entry["value"],
+            rows.append({**base, "metric": name, "better": better, "value": entry["value"],
                          "ci_low": ci[0], "ci_high": ci[1], "n_generated": entry.get("n_generated"),
                          "n_reference": entry.get("n_reference", entry.get("n_pairs")),
                          "backbone": entry.get("backbone"), "note": entry.get("note", "")})
         if metric in cell["not_computed"]:
-            rows.append({**base, "metric": metric, "better": _better(metric, spec),
+            rows.append({**base, "metric": metric, "better": better,
                          "note": f"not computed: {cell['not_computed'][metric]}"})
     return rows
-
-
-def _better(name: str, spec: SweepSpec) -> str:
-    return "lower" if lower_is_better(name, spec.metrics) else "higher"
