@@ -196,6 +196,7 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
     ({"corruption": "permute", "pool": "POOL", "params": {"n_events": "4"}}, "need"),
     ({"corruption": "permute", "pool": "POOL", "levels": "0,1"}, "exactly 1 event"),
     ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
+    ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
     ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
 ])
 def test_bad_input_is_one_line_before_any_work(options, message, data, tmp_path, toy):

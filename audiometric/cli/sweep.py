@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .. import backbones
+from ..metrics import METRICS
 from ..sweep.spec import ALIASES, CONFIG_KEYS, levels_help
 from .options import extraction_options
 
@@ -50,7 +51,7 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False),
               help="CSV path,label: each reference clip's class (interference), else its folder.")
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
-@click.option("--metrics", default="fd,is,kl,fad", show_default=True, help="Comma-separated metrics.")
+@click.option("--metrics", default="fd,is,kl,fad", show_default=True, help=f"Comma-separated, from: {', '.join(METRICS)}.")
 @click.option("--backbone", type=click.Choice(backbones.available()), default="panns-cnn14-16k", show_default=True,
               help="Network for FD, IS, KL and KAD.")
 @click.option("--fad-backbone", type=click.Choice(backbones.available()), default="vggish", show_default=True)

@@ -55,9 +55,7 @@ class Scorer:
     @classmethod
     def create(cls, metrics: tuple[str, ...], backbone: str, fad_backbone: str, bootstrap: int, confidence: float,
                opts: ExtractionOptions) -> "Scorer":
-        """Load the backbones the metrics read; one-line error for an unknown metric or a missing output."""
-        for metric in metrics:
-            get_metric(metric)
+        """Load the backbones the metrics read; one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
         rank, size = init(pick_device(opts.device))
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import AudiometricError
+from ..metrics import get_metric
 
 #: The paper's short names (and hyphenated spellings) for the registry's corruptions.
 ALIASES: dict[str, str] = {
@@ -177,7 +178,9 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         raise AudiometricError(f"--corruption {options['corruption']} needs --ref REF_DIR (the clean reference clips)")
     if corruption in ("interference", "interference_fraction") and not options.get("pool"):
         raise AudiometricError(f"--corruption {options['corruption']} needs --pool (interferers: a folder per class or a path,label CSV)")
-    metrics = tuple(dict.fromkeys(parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
+    metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
+    for metric in metrics:
+        get_metric(metric)
     spec = SweepSpec(
         corruption=corruption, out=str(options["out"]), ref=_opt(options.get("ref")), pool=_opt(options.get("pool")),
         labels=_opt(options.get("labels")), levels=parse_levels(options.get("levels"), corruption, n_events),
