@@ -80,7 +80,8 @@ CASES = {
 def _spec(name: str, out: Path, data: dict[str, Path], **extra):
     case = {**CASES[name], **extra}
     options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": case.get("seeds", 2), "levels": case["levels"],
-               "metrics": case["metrics"], "protocol": case.get("protocol", "split"), "params": case.get("params", {})}
+               "metrics": case["metrics"], "protocol": case.get("protocol", "split"), "params": case.get("params", {}),
+               "keep_audio": case.get("keep_audio", False)}
     if name == "permute":
         options["pool"] = str(data["pool"])
     else:
@@ -133,6 +134,7 @@ def test_sweep_end_to_end_and_resume(name, data, tmp_path, toy, monkeypatch):
     assert sum(m.calls for m in toy) == calls_before  # no forward pass at all
     cold = run_sweep(_spec(name, tmp_path / "cold", data), OPTS)
     assert cold["cells_computed"] == 6
+    assert not list((tmp_path / "cold" / "cells").rglob("*.wav"))  # corrupted audio removed with each cell
     assert (tmp_path / "out" / "results.csv").read_bytes() == (tmp_path / "cold" / "results.csv").read_bytes()
 
     # cost: level-0 cells and unselected clips are never embedded again
@@ -159,12 +161,14 @@ def test_paired_level_zero_is_exact_and_noise_is_detected(data, tmp_path, toy):
 
 
 def test_fraction_mode_embeds_only_selected_clips(data, tmp_path, toy):
-    counters = run_sweep(_spec("interference-fraction", tmp_path / "out", data), OPTS)
+    counters = run_sweep(_spec("interference-fraction", tmp_path / "out", data, keep_audio=True), OPTS)
     per_cell = counters["reference_clips"] // 2
     selected = sum(round(level * per_cell) for level in (0, 0.5, 1)) * 2  # two seeds
     # a clip's interferers depend on (seed, name) only, so a clip selected at 0.5 and at 1 has the same bytes
     # and is embedded once: every corrupted clip of half A, once per seed
     assert counters["cell_backbone_passes"] == 2 * per_cell < selected
+    # only the selected clips were written (unselected ones are read from the reference itself)
+    assert len(list((tmp_path / "out" / "cells").rglob("*.wav"))) == selected
 
 
 def test_new_level_computes_only_its_cells(data, tmp_path, toy):
