@@ -27,12 +27,16 @@ _POOL = ("interference", "interference_fraction")
 
 
 def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(all resolved parameters, the corruption's own keyword arguments)``; permute adds the composer's."""
+    """``(all resolved parameters, the corruption's own keyword arguments)``; permute adds the composer's.
+
+    Values are parsed from their text by each parameter's type, so ``k: 1`` in YAML and ``-p k=1`` give the
+    same value (and the same cell keys)."""
+    raw = {k: str(v) for k, v in spec.params.items()}
     try:
         if spec.corruption == "event_permutation":
-            resolved = parse_params(COMPOSE_PARAMS, spec.params)
+            resolved = parse_params(COMPOSE_PARAMS, raw)
             return resolved, {k: resolved[k] for k in ("gap_s", "crossfade_s")}
-        resolved = parse_params(corruptions.get(spec.corruption), spec.params)
+        resolved = parse_params(corruptions.get(spec.corruption), raw)
     except AudiometricError as err:
         raise AudiometricError(f"--param: {err}") from None
     return resolved, dict(resolved)
