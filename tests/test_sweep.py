@@ -79,7 +79,8 @@ CASES = {
 
 def _spec(name: str, out: Path, data: dict[str, Path], **extra):
     case = {**CASES[name], **extra}
-    options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": case.get("seeds", 2), "levels": case["levels"],
+    options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": case.get("seeds", 2),
+               "levels": case["levels"],
                "metrics": case["metrics"], "protocol": case.get("protocol", "split"), "params": case.get("params", {}),
                "keep_audio": case.get("keep_audio", False)}
     if name == "permute":
@@ -253,7 +254,8 @@ def test_verdict_needs_the_worse_side_in_every_seed():
 def test_fig1_assembles_one_row_per_panel(data, tmp_path, toy):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("fig1", Path(__file__).resolve().parents[1] / "experiments" / "fig1.py")
+    script = Path(__file__).resolve().parents[1] / "experiments" / "fig1.py"
+    spec = importlib.util.spec_from_file_location("fig1", script)
     fig1 = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fig1)
     folders = []

@@ -51,7 +51,8 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False),
               help="CSV path,label: each reference clip's class (interference), else its folder.")
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
-@click.option("--metrics", default="fd,is,kl,fad", show_default=True, help=f"Comma-separated, from: {', '.join(METRICS)}.")
+@click.option("--metrics", default="fd,is,kl,fad", show_default=True,
+              help=f"Comma-separated, from: {', '.join(METRICS)}.")
 @click.option("--backbone", type=click.Choice(backbones.available()), default="panns-cnn14-16k", show_default=True,
               help="Network for FD, IS, KL and KAD.")
 @click.option("--fad-backbone", type=click.Choice(backbones.available()), default="vggish", show_default=True)
@@ -59,7 +60,8 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
               help="Seeds 0..N-1; each redraws the corruption (and the split).")
 @click.option("--bootstrap", default=0, show_default=True, type=click.IntRange(0),
               help="Bootstrap replicates for each cell's percentile CI.")
-@click.option("--confidence", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--confidence", default=0.95, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Level of the bootstrap CIs.")
 @click.option("--protocol", type=click.Choice(["split", "paired"]), default="split", show_default=True,
               help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=_key_values,
@@ -86,5 +88,6 @@ def sweep(ctx: click.Context, config, **options):
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())
     click.echo(f"cells: {counters['cells_computed']} computed, {counters['cells_resumed']} resumed; backbone passes: "
-               f"{counters['reference_backbone_passes']} reference + {counters['cell_backbone_passes']} corrupted clips; "
+               f"{counters['reference_backbone_passes']} reference + {counters['cell_backbone_passes']} corrupted "
+               "clips; "
                f"wrote {spec.out}/results.csv, results.json, summary.md, summary.json, figure.png")

@@ -56,8 +56,8 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
     where = "" if spec.protocol == "paired" else f" (--protocol split corrupts half of the {n} reference clips)"
     if "is" in spec.metrics and gen < IS_SPLITS:
         need = IS_SPLITS if spec.protocol == "paired" else 2 * IS_SPLITS
-        raise AudiometricError(f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} corrupted "
-                               f"clips, this sweep has {gen}{where}; give >= {need} reference clips, "
+        raise AudiometricError(f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} "
+                               f"corrupted clips, this sweep has {gen}{where}; give >= {need} reference clips, "
                                "use --protocol paired, or drop is")
     if any(m in spec.metrics for m in ("fd", "fad", "kad")) and min(gen, ref) < 2:
         need = 2 if spec.protocol == "paired" else 4

@@ -52,14 +52,15 @@ def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict
     parsed = read_rows(out / "results.csv")
     results = verdicts(parsed)
     short = {v: k for k, v in ALIASES.items()}.get(spec.corruption, spec.corruption)
-    cell_info = [{k: c.get(k) for k in ("level", "seed", "key", "status", "error", "records_sha256", "cache", "skipped")}
-                 for c in cells]
+    fields = ("level", "seed", "key", "status", "error", "records_sha256", "cache", "skipped")
+    cell_info = [{k: c.get(k) for k in fields} for c in cells]
     atomic_write_text(out / "results.json", dumps({**provenance, "cells": cell_info, "this_run": counters}))
     info = axis(spec)
     summary = {"corruption": spec.corruption, "alias": short, "protocol": spec.protocol, "axis": info,
                "seeds": spec.seeds, "rho_min": RHO_MIN, "metrics": results}
     atomic_write_text(out / "summary.json", dumps(summary))
-    notes = [f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"]
+    notes = [f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}"
+             for c in cells if c["status"] != "ok"]
     flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
     if flat:
         why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"

@@ -113,7 +113,8 @@ def parse_levels(raw: Any, corruption: str, n_events: int | None = None) -> tupl
         try:
             levels = [float(v) for v in parse_list(raw, "levels")]
         except ValueError:
-            raise AudiometricError(f"--levels {raw}: not a list of numbers; e.g. --levels {_fmt(scale.levels)}") from None
+            raise AudiometricError(f"--levels {raw}: not a list of numbers; "
+                                   f"e.g. --levels {_fmt(scale.levels)}") from None
     high = scale.high if n_events is None else n_events
     for v in levels:
         if not scale.low <= v <= high or (scale.integer and v != int(v)):
@@ -142,7 +143,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
-        raise AudiometricError(f"--config {path}: cannot read it as YAML ({str(err).splitlines()[0]}); fix the file") from None
+        first = str(err).splitlines()[0]
+        raise AudiometricError(f"--config {path}: cannot read it as YAML ({first}); fix the file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -150,7 +152,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
-        raise AudiometricError(f"--config {path}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(CONFIG_KEYS)}")
+        raise AudiometricError(f"--config {path}: unknown option(s) {', '.join(unknown)}; "
+                               f"valid: {', '.join(CONFIG_KEYS)}")
     return data
 
 
@@ -173,11 +176,13 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         raise AudiometricError(f"--protocol {protocol}: choose split or paired")
     if corruption == "event_permutation":
         if not options.get("pool"):
-            raise AudiometricError("--corruption permute needs --pool (event clips, a folder per class or a path,label CSV)")
+            raise AudiometricError("--corruption permute needs --pool (event clips, a folder per class or a "
+                                   "path,label CSV)")
     elif not options.get("ref"):
         raise AudiometricError(f"--corruption {options['corruption']} needs --ref REF_DIR (the clean reference clips)")
     if corruption in ("interference", "interference_fraction") and not options.get("pool"):
-        raise AudiometricError(f"--corruption {options['corruption']} needs --pool (interferers: a folder per class or a path,label CSV)")
+        raise AudiometricError(f"--corruption {options['corruption']} needs --pool (interferers: a folder per class "
+                               "or a path,label CSV)")
     metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
     for metric in metrics:
         get_metric(metric)
