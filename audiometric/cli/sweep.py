@@ -89,5 +89,4 @@ def sweep(ctx: click.Context, config, **options):
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())
     click.echo(f"cells: {counters['cells_computed']} computed, {counters['cells_resumed']} resumed; backbone passes: "
                f"{counters['reference_backbone_passes']} reference + {counters['cell_backbone_passes']} corrupted "
-               "clips; "
-               f"wrote {spec.out}/results.csv, results.json, summary.md, summary.json, figure.png")
+               f"clips; wrote {spec.out}/results.csv, results.json, summary.md, summary.json, figure.png")
