@@ -270,3 +270,14 @@ def test_fig1_assembles_one_row_per_panel(data, tmp_path, toy):
     assert two > 1.6 * one  # one row of panels per sweep
     for panel in fig1.PANELS:  # every shipped config is a valid sweep
         assert make_spec(fig1.load_config(fig1.HERE / f"fig1_{panel}.yaml")).seeds == 3
+
+
+def test_split_halves_are_disjoint_seeded_and_kl_pairs_with_half_a():
+    from audiometric.sweep.cells import members
+
+    a0, a0_again, a1 = members("split", 13, 0), members("split", 13, 0), members("split", 13, 1)
+    assert a0 == a0_again and a0.generated != a1.generated
+    assert len(a0.generated) == 6 and sorted(a0.generated + a0.reference) == list(range(13))
+    assert a0.kl_reference == a0.generated  # KL: each corrupted A clip against its own clean original
+    paired = members("paired", 5, 3)
+    assert paired.generated == paired.reference == paired.kl_reference == tuple(range(5))
