@@ -202,6 +202,7 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
     ({"corruption": "permute", "pool": "POOL", "levels": "0,1"}, "exactly 1 event"),
     ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
     ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
+    ({"out": "REF/sweep"}, "is inside --ref"),
     ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
 ])
 def test_bad_input_is_one_line_before_any_work(options, message, data, tmp_path, toy):
@@ -210,10 +211,11 @@ def test_bad_input_is_one_line_before_any_work(options, message, data, tmp_path,
     for key, value in (("pool", data["pool"]), ("labels", data["labels"])):
         if merged.get(key) == key.upper():
             merged[key] = str(value)
+    merged["out"] = merged["out"].replace("REF", str(data["ref"]))
     with pytest.raises(AudiometricError, match=message) as err:
         run_sweep(make_spec(merged), OPTS)
     assert "\n" not in str(err.value)
-    assert not (tmp_path / "out" / "cells").exists()
+    assert not (Path(merged["out"]) / "cells").exists()
 
 
 def test_cli_config_with_flag_override(data, tmp_path):
