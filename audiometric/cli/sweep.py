@@ -28,8 +28,10 @@ _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("para
 
 
 def _extraction(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                checkpoints: tuple[str, ...], no_cache: bool, quiet: bool):
-    """The shared extraction flags as :class:`~audiometric.score.ExtractionOptions` (checkpoint overrides set)."""
+                checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, **more):
+    """The shared extraction flags as :class:`~audiometric.score.ExtractionOptions` (checkpoint overrides set).
+
+    Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
     from ..audio import Preprocess
     from ..score import ExtractionOptions
     from ..weights import parse_override, set_overrides
@@ -37,7 +39,7 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
     set_overrides(dict(parse_override(v) for v in checkpoints))
     return ExtractionOptions(device=device, batch_size=int(batch_size), workers=int(workers),
                              preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
-                             use_cache=not no_cache, progress=not quiet)
+                             use_cache=not no_cache, progress=not quiet, **more)
 
 
 @click.command("sweep")
