@@ -14,15 +14,21 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
+from .distributed import finish, init
 from .embed import RESAMPLER
 from .score import ExtractionOptions, make_extractor
 from .sets import extract_folder
 
 
 def export(folder: str, out: str | Path, names: list[str], opts: ExtractionOptions) -> dict:
-    """Run backbones ``names`` (every output of each) over ``folder`` and write ``out``; returns a summary."""
-    extractor = make_extractor({name: set() for name in names}, opts)
-    clips = extract_folder(folder, extractor, opts.strict, desc="embedding")
+    """Run backbones ``names`` (every output of each) over ``folder`` and write ``out``; returns a summary.
+
+    Under ``torchrun`` every rank embeds its shard and rank 0 writes the file.
+    """
+    rank, size = init(opts.device)
+    extractor = make_extractor({name: set() for name in names}, opts, progress=rank == 0)
+    clips = extract_folder(folder, extractor, opts.strict, rank, size, desc="embedding")
+    finish()
     arrays: dict[str, np.ndarray] = {
         "names": np.array(clips.names()),
         "paths": np.array([c.path for c in clips.extraction.clips]),
@@ -37,6 +43,7 @@ def export(folder: str, out: str | Path, names: list[str], opts: ExtractionOptio
                           for n, m in extractor.backbones.items()},
             "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER}, "skipped": clips.extraction.skipped}
     arrays["meta"] = np.array(json.dumps(meta))
-    atomic_write(out, lambda handle: np.savez(handle, **arrays))
+    if rank == 0:
+        atomic_write(out, lambda handle: np.savez(handle, **arrays))
     return {"clips": len(clips.extraction.clips), "skipped": clips.extraction.skipped,
             "outputs": sorted(k for k in arrays if ":" in k and not k.endswith(":offsets"))}

@@ -78,7 +78,7 @@ def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> 
     import audiometric.score as score_module
     from audiometric.cli import main
 
-    monkeypatch.setattr(score_module.backbones, "load", lambda name, checkpoint=None, device="cpu": ToyBackbone().eval())
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})
     tone_set(tmp_path / "gen", 6, seed=1)
     tone_set(tmp_path / "ref", 6, seed=2)
     noise = np.random.default_rng(0).uniform(-0.9, 0.9, 16000).astype(np.float32)  # white noise among tones

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import click
 
+from ..distributed import world
 from ..export import export
 from .options import backbone_choice, extraction_options, extraction_settings
 
+EXAMPLES = """Examples:
 
-@click.command("embed")
+\b
+  audiometric embed generated/ -o generated.npz
+  audiometric embed generated/ -o both.npz --backbone panns-cnn14-16k --backbone vggish
+  torchrun --nproc_per_node 2 -m audiometric embed generated/ -o generated.npz --device cuda
+"""
+
+
+@click.command("embed", epilog=EXAMPLES)
 @click.argument("folder", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @click.option("--backbone", "names", type=backbone_choice, multiple=True, default=("panns-cnn14-16k",),
@@ -16,8 +25,15 @@ from .options import backbone_choice, extraction_options, extraction_settings
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def embed(folder, output, names, strict, **extraction):
-    """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz."""
+    """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz.
+
+    Layout: names, paths, sha256 per clip; "BACKBONE:OUTPUT" rows of all clips concatenated and
+    "BACKBONE:OUTPUT:offsets" so clip i is rows[offsets[i]:offsets[i+1]]; meta (JSON). Under torchrun
+    each rank embeds a share of the files and rank 0 writes the file.
+    """
     summary = export(folder, output, list(dict.fromkeys(names)), extraction_settings(strict=strict, **extraction))
+    if world()[0] != 0:
+        return
     click.echo(f"wrote {output}: {summary['clips']} clips, outputs {', '.join(summary['outputs'])}")
     for skip in summary["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")
