@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "generate": "generate:generate",
     "datasets": "datasets:datasets",
     "finetune": "finetune:finetune",
+    "sweep": "sweep:sweep",
 }
 
 
