@@ -17,16 +17,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from click.testing import CliRunner
-from safetensors.torch import load_file
 
-from audiometric.cli import main
-from audiometric.errors import AudiometricError
-from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline
-from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train
-from audiometric.ldm.train import loop
+pytest.importorskip("diffusers")  # the `ldm` extra
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
 
-from conftest import ToyBackbone, write_wav
+from click.testing import CliRunner  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+
+from audiometric.cli import main  # noqa: E402
+from audiometric.errors import AudiometricError  # noqa: E402
+from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
+from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train  # noqa: E402
+from audiometric.ldm.train import loop  # noqa: E402
+
+from conftest import ToyBackbone, write_wav  # noqa: E402
 
 torch.set_num_threads(1)
 CLASSES = ["dog_bark", "siren", "jackhammer"]

@@ -7,17 +7,22 @@ import json
 
 import pytest
 import torch
-from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from audiometric.errors import AudiometricError
-from audiometric.ldm.ema import EMA
-from audiometric.ldm.train import checkpoint
-from audiometric.ldm.train.config import TrainConfig, differences, load_yaml
-from audiometric.ldm.train.data import check_size, draws, indices
-from audiometric.ldm.train.logs import CsvLog
-from audiometric.ldm.train.loop import StopSignals, freeze, warmup_factor
-from audiometric.ldm.train.runfolder import check_world_size
-from audiometric.ldm.train.step import diffusion_loss
+pytest.importorskip("diffusers")  # the `ldm` extra
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+
+from diffusers import DDPMScheduler, UNet2DConditionModel  # noqa: E402
+
+from audiometric.errors import AudiometricError  # noqa: E402
+from audiometric.ldm.ema import EMA  # noqa: E402
+from audiometric.ldm.train import checkpoint  # noqa: E402
+from audiometric.ldm.train.config import TrainConfig, differences, load_yaml  # noqa: E402
+from audiometric.ldm.train.data import check_size, draws, indices  # noqa: E402
+from audiometric.ldm.train.logs import CsvLog  # noqa: E402
+from audiometric.ldm.train.loop import StopSignals, freeze, warmup_factor  # noqa: E402
+from audiometric.ldm.train.runfolder import check_world_size  # noqa: E402
+from audiometric.ldm.train.step import diffusion_loss  # noqa: E402
 
 torch.set_num_threads(1)
 

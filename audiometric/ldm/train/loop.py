@@ -135,8 +135,13 @@ def _load(cfg: TrainConfig, device: torch.device):
 
 def train(cfg: TrainConfig) -> dict:
     """Run (or continue) the fine-tuning ``cfg`` describes; returns a summary (rank 0's is complete)."""
-    from accelerate.utils import gather_object
-    from diffusers import DDPMScheduler
+    try:
+        from accelerate.utils import gather_object
+        from diffusers import DDPMScheduler
+        import transformers  # noqa: F401
+    except ImportError as err:
+        raise AudiometricError(f"finetune needs the ldm extra ({err.name} is not installed): "
+                               "pip install 'audiometric[ldm]'") from None
 
     from ...datasets import get as get_dataset
 
