@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__, backbones
-from .audio import Preprocess
+from .audio import Preprocess, compat_fad
 from .cache import EmbeddingCache
 from .device import checked_device
 from .distributed import finish, init
-from .embed import RESAMPLER, Extractor
+from .embed import RESAMPLER, Extractor, resampler_settings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
 from .per_clip import per_clip, write_per_clip_csv
@@ -46,6 +46,10 @@ class ExtractionOptions:
     strict: bool = False
     use_cache: bool = True
     progress: bool = True
+    #: per-backbone preprocessing overrides (``--compat`` gives the FAD backbone audioldm_eval's FAD input)
+    views: dict[str, Preprocess] = field(default_factory=dict)
+    #: score files that decode shorter than their header says (a warning) instead of skipping them
+    allow_truncated: bool = False
 
 
 def versions() -> dict[str, str]:
@@ -79,7 +83,8 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
     """Backbones (built on first use) for the chosen device, wrapped in an extractor with the default cache."""
     device = checked_device(opts.device)
     return Extractor(load_models(needs, device), device, opts.preprocess, EmbeddingCache.default(opts.use_cache),
-                     opts.batch_size, opts.workers, opts.progress and progress)
+                     opts.batch_size, opts.workers, opts.progress and progress, views=opts.views,
+                     allow_truncated=opts.allow_truncated)
 
 
 def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions,
@@ -93,6 +98,8 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     start = time.perf_counter()
     rank, size = init(opts.device)
     needs = needed_outputs(settings)
+    if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
+        opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     ref_stats = load_reference(reference) if Path(reference).is_file() else None
     extractor = make_extractor(needs, opts, progress=rank == 0)
     if ref_stats is not None:
@@ -125,7 +132,9 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "backbones": {name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
                              "min_samples": m.min_samples, "outputs": sorted(needs[name])}
                       for name, m in extractor.backbones.items()},
-        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER},
+        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
+                          **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
+                                               for name, view in sorted(opts.views.items())}} if opts.views else {})},
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
         "device": (str(extractor.resolved) if extractor.resolved is not None

@@ -27,6 +27,8 @@ def extraction_options(func: Callable) -> Callable:
         click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
                      help="Use a local checkpoint file for backbone NAME (repeatable)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
+        click.option("--allow-truncated", is_flag=True,
+                     help="Score files that decode shorter than their header says (warn) instead of skipping them."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -35,12 +37,13 @@ def extraction_options(func: Callable) -> Callable:
 
 
 def extraction_settings(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                        checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, strict: bool = False) -> ExtractionOptions:
+                        checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, strict: bool = False,
+                        allow_truncated: bool = False) -> ExtractionOptions:
     """Register ``--checkpoint NAME=PATH`` overrides and bundle the other options."""
     set_overrides(dict(parse_override(v) for v in checkpoints))
     return ExtractionOptions(device=device, batch_size=batch_size, workers=workers,
                              preprocess=Preprocess(channels=channels, max_seconds=max_seconds), strict=strict,
-                             use_cache=not no_cache, progress=not quiet)
+                             use_cache=not no_cache, progress=not quiet, allow_truncated=allow_truncated)
 
 
 backbone_choice = click.Choice(backbones.available())

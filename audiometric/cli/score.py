@@ -27,7 +27,9 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.option("--backbone", type=backbone_choice, default="panns-cnn14-16k", show_default=True,
               help="Network for FD, IS, KL and KAD.")
 @click.option("--fad-backbone", type=backbone_choice, default="vggish", show_default=True, help="Network for FAD.")
-@click.option("--compat", is_flag=True, help="Fréchet distances computed exactly as audioldm_eval (scipy sqrtm).")
+@click.option("--compat", is_flag=True,
+              help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
+                   "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].")
 @click.option("--bootstrap", default=0, type=click.IntRange(0), help="Bootstrap replicates for confidence intervals.")
 @click.option("--confidence", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
 @click.option("--fd-inf", is_flag=True, help="Also report FD∞ / FAD∞ (extrapolation to infinitely many clips).")
