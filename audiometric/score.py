@@ -1,6 +1,7 @@
 """``audiometric score``: extract both sets once, then compute every requested metric with provenance.
 
-The generated set is always a folder; the reference is a folder or a statistics file written by
+Each side is a folder of audio files or an ``.npz`` written by ``audiometric embed`` (per-clip outputs
+already extracted, see :mod:`audiometric.export`). The reference may also be a statistics file written by
 ``audiometric stats`` (then only metrics that need no per-clip reference data are available).
 """
 
@@ -21,10 +22,11 @@ from .audio import Preprocess
 from .cache import EmbeddingCache
 from .distributed import finish, init
 from .embed import RESAMPLER, Extractor, pick_device
+from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
-from .reference import load_reference
-from .sets import extract_folder
+from .reference import ReferenceStats, check_provenance, load_reference
+from .sets import ClipSet, extract_folder
 
 
 @dataclass
@@ -71,20 +73,59 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
                      opts.batch_size, opts.workers, opts.progress and progress)
 
 
+def _stored_side(path: str, side: str, needs: dict[str, set[str]]) -> StoredClipSet | ReferenceStats | None:
+    """What a file given as ``side`` holds: an embedding file's clips, statistics (reference only), or
+    ``None`` for a folder."""
+    if not Path(path).is_file():
+        return None
+    if is_embedding_file(path):
+        return load_embeddings(path, needs)
+    if side == "generated":
+        raise AudiometricError(f"{path}: the generated side must be a folder of audio files or an `audiometric "
+                               "embed` .npz (a statistics file can only be the reference: it holds no clips)")
+    return load_reference(path)
+
+
+def _provenance(extractor: Extractor | None, stored: list[StoredClipSet], opts: ExtractionOptions,
+                needs: dict[str, set[str]]) -> tuple[dict, dict]:
+    """``(backbones, preprocessing)`` records of this run: the loaded models, or the first stored file's."""
+    if extractor is not None:
+        return ({name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
+                        "min_samples": m.min_samples, "outputs": sorted(needs[name])}
+                 for name, m in extractor.backbones.items()},
+                {**opts.preprocess.as_dict(), "resampler": RESAMPLER})
+    meta = stored[0].meta
+    return ({name: {"checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
+                    "sample_rate": meta["backbones"][name]["sample_rate"],
+                    "min_samples": meta["backbones"][name].get("min_samples"), "outputs": sorted(needs[name])}
+             for name in needs}, meta["preprocessing"])
+
+
 def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions) -> dict | None:
-    """Score the folder ``generated`` against ``reference`` (folder or stats ``.npz``): a JSON-able result.
+    """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
+    statistics ``.npz``): a JSON-able result.
 
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
     start = time.perf_counter()
     rank, size = init(pick_device(opts.device))
     needs = needed_outputs(settings)
-    ref_stats = load_reference(reference) if Path(reference).is_file() else None
-    extractor = make_extractor(needs, opts, progress=rank == 0)
-    if ref_stats is not None:
-        ref_stats.check_compatible(extractor.backbones, opts.preprocess)
-    gen = extract_folder(generated, extractor, opts.strict, rank, size, "generated")
-    ref = None if ref_stats else extract_folder(reference, extractor, opts.strict, rank, size, "reference")
+    gen_stored = _stored_side(generated, "generated", needs)
+    ref_stored = _stored_side(reference, "reference", needs)
+    ref_stats = ref_stored if isinstance(ref_stored, ReferenceStats) else None
+    stored = [s for s in (gen_stored, ref_stored) if isinstance(s, StoredClipSet)]
+    folders = gen_stored is None or ref_stored is None
+    extractor = make_extractor(needs, opts, progress=rank == 0) if folders else None
+    backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
+    checkpoints = {name: info["checkpoint_sha256"] for name, info in backbone_info.items()}
+    for side in [s for s in (gen_stored, ref_stored) if s is not None]:
+        fix = (side.recompute_hint() if isinstance(side, ReferenceStats) else
+               f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`") + " using the same options"
+        check_provenance(side.path, side.meta, checkpoints, preprocessing, fix)
+    gen: ClipSet = gen_stored or extract_folder(generated, extractor, opts.strict, rank, size, "generated")
+    ref: ClipSet | None = None
+    if ref_stats is None:
+        ref = ref_stored or extract_folder(reference, extractor, opts.strict, rank, size, "reference")
     finish()
     extracted = time.perf_counter()
     if rank != 0:
@@ -97,7 +138,7 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         warnings.warn(message, stacklevel=2)
     done = time.perf_counter()
     extractions = [gen.extraction] + ([ref.extraction] if ref else [])
-    cache = extractor.cache
+    cache = extractor.cache if extractor else None
     return {
         "audiometric": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -106,16 +147,14 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "warnings": messages,
         "generated": gen.summary(),
         "reference": ref.summary() if ref else ref_stats.summary(),
-        "backbones": {name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
-                             "min_samples": m.min_samples, "outputs": sorted(needs[name])}
-                      for name, m in extractor.backbones.items()},
-        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER},
+        "backbones": backbone_info,
+        "preprocessing": preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
-        "device": str(extractor.device),
+        "device": str(extractor.device) if extractor else None,
         "world_size": size,
         "batch_size": opts.batch_size,
-        "cache": {"dir": str(cache.root) if cache.root else None,
+        "cache": {"dir": str(cache.root) if cache and cache.root else None,
                   "hits": sum(e.cache_hits for e in extractions), "misses": sum(e.cache_misses for e in extractions)},
         "timings_s": {"extraction": round(extracted - start, 3), "metrics": round(done - extracted, 3),
                       "total": round(done - start, 3)},

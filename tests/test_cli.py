@@ -122,7 +122,8 @@ def test_kl_skipped_with_reason_when_names_differ(checkpoints, tmp_path):
     out = tmp_path / "r.json"
     res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--metrics", "kl,is", "--workers", "0", "-q",
               "--json", str(out), *checkpoints)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # nothing computed: non-zero, with the reasons and the JSON kept
+    assert res.output.strip().splitlines()[-1].startswith("error: none of the requested metrics (kl, is)")
     result = json.loads(out.read_text())
     assert "only 0 of 4 generated names" in result["not_computed"]["kl"]
     assert "not computed: kl" in res.output.lower() or "not computed: KL" in res.output
@@ -206,7 +207,7 @@ def test_one_file_only_reports_instead_of_crashing(tmp_path):
     out = tmp_path / "r.json"
     res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--backbone", "aisfx", "--metrics", "fd,kad",
               "--workers", "0", "-q", "--json", str(out))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
     result = json.loads(out.read_text())
     assert "at least 2" in result["not_computed"]["fd"] and "at least 2" in result["not_computed"]["kad"]
     assert "not computed: FD" in res.output

@@ -1,11 +1,12 @@
-"""``audiometric embed DIR -o OUT.npz``: parse options and call :func:`audiometric.export.export`."""
+"""``audiometric embed DIR -o OUT.npz``: parse options and call :func:`audiometric.api.embed`."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from ..export import export
-from .options import backbone_choice, extraction_options, extraction_settings
+from .options import backbone_choice, extraction_kwargs, extraction_options
 
 
 @click.command("embed")
@@ -17,7 +18,10 @@ from .options import backbone_choice, extraction_options, extraction_settings
 @extraction_options
 def embed(folder, output, names, strict, **extraction):
     """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz."""
-    summary = export(folder, output, list(dict.fromkeys(names)), extraction_settings(strict=strict, **extraction))
-    click.echo(f"wrote {output}: {summary['clips']} clips, outputs {', '.join(summary['outputs'])}")
-    for skip in summary["skipped"]:
+    from ..api import embed as run
+    from ..export import output_keys
+
+    arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
+    click.echo(f"wrote {output}: {len(arrays['names'])} clips, outputs {', '.join(output_keys(arrays))}")
+    for skip in json.loads(str(arrays["meta"]))["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")

@@ -1,13 +1,10 @@
-"""``audiometric stats REF_DIR -o ref.npz``: parse options and compute reference statistics."""
+"""``audiometric stats REF_DIR -o ref.npz``: parse options and call :func:`audiometric.api.stats`."""
 
 from __future__ import annotations
 
 import click
 
-from ..evaluate import Settings, needed_outputs
-from ..reference import accumulate, save
-from ..score import make_extractor
-from .options import backbone_choice, extraction_options, extraction_settings
+from .options import backbone_choice, extraction_kwargs, extraction_options
 from .score import metric_list
 
 
@@ -22,14 +19,10 @@ from .score import metric_list
 @extraction_options
 def stats(reference, output, metrics, backbone, fad_backbone, strict, **extraction):
     """Store the mean and covariance of REFERENCE's embeddings, to score against later (`score GEN ref.npz`)."""
-    frechet = tuple(m for m in metrics if m in ("fd", "fad"))
-    if not frechet:
-        raise click.BadParameter("statistics files serve fd and fad only", param_hint="--metrics")
-    opts = extraction_settings(strict=strict, **extraction)
-    needs = needed_outputs(Settings(frechet, backbone, fad_backbone))
-    extractor = make_extractor(needs, opts)
-    result = accumulate(reference, extractor, needs, opts.strict)
-    save(result, output)
+    from ..api import stats as run
+
+    result = run(reference, output, metrics, backbone, fad_backbone=fad_backbone, strict=strict,
+                 **extraction_kwargs(**extraction))
     click.echo(f"wrote {output}: {result.meta['clips']} clips, statistics for {', '.join(sorted(result.moments))}")
     for skip in result.meta["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")
