@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -253,3 +254,19 @@ def test_two_concurrent_runs_share_one_cache_safely(sfx_sets, tmp_path):
     for entry in entries:
         with np.load(entry) as data:
             assert data["embedding"].shape[1] == 512
+
+
+def test_score_help_documents_every_option_and_ends_with_examples():
+    from audiometric.cli.score import score
+
+    undocumented = [p.name for p in score.params if isinstance(p, click.Option) and not p.help]
+    assert undocumented == []
+    res = run("score", "--help")
+    assert res.exit_code == 0
+    tail = res.output.rstrip().splitlines()[-4:]
+    assert tail[0].strip() == "Examples:" and all(line.strip().startswith("audiometric score ") for line in tail[1:])
+
+
+def test_unknown_metric_names_the_choices(sfx_sets):
+    res = run("score", str(sfx_sets / "gen"), str(sfx_sets / "ref"), "--metrics", "FD,fid", *SFX)
+    assert res.exit_code == 2 and "unknown metric(s) fid; choose from fd, is, kl, fad, kad" in res.output
