@@ -118,6 +118,11 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     extractor = make_extractor(needs, opts, progress=rank == 0) if folders else None
     backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
     checkpoints = {name: info["checkpoint_sha256"] for name, info in backbone_info.items()}
+    for side in stored:
+        if opts.strict and side.extraction.skipped:
+            first = side.extraction.skipped[0]
+            raise AudiometricError(f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
+                                   f"exported (first: {first['file']}: {first['reason']}); --strict refuses it")
     for side in [s for s in (gen_stored, ref_stored) if s is not None]:
         fix = (side.recompute_hint() if isinstance(side, ReferenceStats) else
                f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`") + " using the same options"

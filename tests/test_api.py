@@ -193,3 +193,16 @@ def test_readme_python_snippet_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(blocks[0], str(README), "exec"), {"__name__": "readme"})
     assert json.loads((tmp_path / "result.json").read_text())["metrics"]["fd"]["backbone"] == "aisfx"
+
+
+def test_strict_refuses_an_embedding_file_that_skipped_files(embedded, tmp_path):
+    arrays = dict(embedded[1]["gen"])
+    meta = json.loads(str(arrays["meta"]))
+    meta["skipped"] = [{"file": "gen/broken.wav", "reason": "not audio"}]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "g.npz", **arrays)
+    args = [str(tmp_path / "g.npz"), str(embedded[2]["ref"]), "--backbone", "aisfx", "--metrics", "fd", "-q"]
+    res = CliRunner().invoke(main, ["score", *args, "--strict"])
+    assert res.exit_code == 2 and "gen/broken.wav: not audio" in res.output and "--strict" in res.output
+    res = CliRunner().invoke(main, ["score", *args])
+    assert res.exit_code == 0 and "skipped (generated): gen/broken.wav: not audio" in res.output

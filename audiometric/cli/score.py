@@ -8,9 +8,8 @@ import click
 
 from ..api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, DEFAULT_METRICS, MIN_BOOTSTRAP, metric_names
 from ..errors import AudiometricError
+from ..metrics import METRICS
 from .options import backbone_choice, extraction_kwargs, extraction_options
-
-METRIC_CHOICES = "fd, is, kl, fad, kad"
 
 EXAMPLES = """\b
 Examples:
@@ -31,7 +30,7 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.argument("generated", type=click.Path())
 @click.argument("reference", type=click.Path())
 @click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, callback=metric_list,
-              help=f"Comma-separated, any case, from: {METRIC_CHOICES} (kl reports a softmax and a sigmoid value).")
+              help=f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).")
 @click.option("--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True,
               help="Network for FD, IS, KL and KAD.")
 @click.option("--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True,

@@ -13,8 +13,10 @@ from .score import metric_list
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @click.option("--metrics", default="fd,fad", show_default=True, callback=metric_list,
               help="Fréchet metrics whose reference statistics to store (fd, fad).")
-@click.option("--backbone", type=backbone_choice, default="panns-cnn14-16k", show_default=True)
-@click.option("--fad-backbone", type=backbone_choice, default="vggish", show_default=True)
+@click.option("--backbone", type=backbone_choice, default="panns-cnn14-16k", show_default=True,
+              help="Network whose embeddings FD reads.")
+@click.option("--fad-backbone", type=backbone_choice, default="vggish", show_default=True,
+              help="Network whose embeddings FAD reads.")
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def stats(reference, output, metrics, backbone, fad_backbone, strict, **extraction):
