@@ -89,8 +89,8 @@ class StoredClipSet(ClipSet):
         return list(self.stored_names)
 
     def summary(self) -> dict:
-        """Counts and skips as when the folder was embedded, and the file they were read from."""
-        return {**super().summary(), "folder": self.meta["folder"], "embeddings": self.path}
+        """Counts and skips as when the folder was embedded, the folder, and the outputs the file holds."""
+        return {**super().summary(), "folder": self.meta["folder"], "embeddings": list(self.meta["outputs"])}
 
 
 def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipSet:
@@ -126,4 +126,4 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
             for clip, start, stop in zip(clips, offsets[:-1], offsets[1:]):
                 clip.outputs.setdefault(backbone, {})[output] = rows[start:stop]
     return StoredClipSet(str(path), int(meta.get("files", count)), Extraction(clips, list(meta.get("skipped", []))),
-                         stored_names=tuple(names), meta=meta)
+                         stored_names=tuple(names), meta={**meta, "outputs": have})
