@@ -272,3 +272,15 @@ def test_unknown_metric_names_the_choices(sfx_sets):
     from audiometric.metrics import METRICS
 
     assert res.exit_code == 2 and f"unknown metric(s) fid; choose from {', '.join(METRICS)}" in res.output
+
+
+def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _isolated_home):
+    args = ["score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fad", "-q", "--checkpoint",
+            f"vggish={tmp_path / 'nope.pth'}"]
+    res = run(*args)
+    assert res.exit_code == 2 and "nope.pth" in res.output and "cached" not in res.output, res.output
+    assert f"drop it to download vggish-10086976.pth into {_isolated_home / 'weights'}" in res.output
+    cached = _isolated_home / "weights" / "vggish-10086976.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert f"drop it to use the cached {cached}" in run(*args).output
