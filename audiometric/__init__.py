@@ -7,6 +7,10 @@ stays light)::
     result["fd"].value, result.to_json("result.json")
     audiometric.embed("gen/", "gen.npz"); audiometric.stats("ref/", "ref.npz")
     audiometric.frechet_distance(x, y); audiometric.inception_score(logits); audiometric.kl(g, r)
+
+``audiometric.score``, ``.embed`` and ``.stats`` always name these functions, although submodules of the
+same names exist: import from the modules with ``from audiometric.score import make_extractor`` (``import
+audiometric.score as m`` binds the function).
 """
 
 import importlib

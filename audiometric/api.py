@@ -23,6 +23,8 @@ DEFAULT_FAD_BACKBONE = "vggish"
 STATS_METRICS = ("fd", "fad")
 #: Fewer bootstrap replicates than this give interval ends that move by several percent between seeds.
 MIN_BOOTSTRAP = 100
+#: The metrics ``per_clip`` ranks clips by.
+PER_CLIP_METRICS = ("fd", "fad", "kl")
 
 
 def metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
@@ -80,17 +82,18 @@ def _checkpoints(paths: Mapping[str, str | Path] | None) -> Iterator[None]:
 
 def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[str] = DEFAULT_METRICS,
           backbone: str = DEFAULT_BACKBONE, *, fad_backbone: str = DEFAULT_FAD_BACKBONE, compat: bool = False,
-          bootstrap: int = 0, confidence: float = 0.95, fd_inf: bool = False, seed: int = 0, strict: bool = False,
-          device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
-          max_seconds: float | None = None, checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True,
-          progress: bool = True) -> Result | None:
+          bootstrap: int = 0, confidence: float = 0.95, ci_method: str = "percentile", fd_inf: bool = False,
+          seed: int = 0, strict: bool = False, per_clip: str | Path | None = None, device: str = "auto",
+          batch_size: int = 16, workers: int = 2, channels: str = "first", max_seconds: float | None = None,
+          checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True, progress: bool = True) -> Result | None:
     """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
 
     ``generated``: a folder of audio files or an ``audiometric embed`` ``.npz``; ``reference``: the same,
     or an ``audiometric stats`` ``.npz``. ``metrics``: names from ``fd, is, kl, fad, kad`` (any case, a
-    list or ``"fd,is"``). ``bootstrap`` replicates give ``confidence`` intervals; ``fd_inf`` adds FD∞/FAD∞;
-    ``max_seconds`` keeps the first seconds of each file; ``checkpoints`` maps backbone names to local
-    weight files. Metrics that cannot be computed are listed in ``result.not_computed`` with the reason.
+    list or ``"fd,is"``). ``bootstrap`` replicates give ``confidence`` intervals (``ci_method``
+    ``"percentile"`` or the bias-correcting ``"basic"``); ``fd_inf`` adds FD∞/FAD∞; ``per_clip`` writes the
+    per-clip outlier ranking CSV there (:mod:`audiometric.per_clip`); ``max_seconds`` keeps the first
+    seconds of each file; ``checkpoints`` maps backbone names to local weight files. Metrics that cannot be computed are listed in ``result.not_computed`` with the reason.
     Under ``torchrun``, ranks other than 0 return ``None``.
     """
     from .evaluate import Settings
@@ -101,14 +104,18 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
         raise AudiometricError(f"bootstrap must be an integer >= 0 (replicates), got {bootstrap!r}")
     if not 0 < confidence < 1:
         raise AudiometricError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    if ci_method not in ("percentile", "basic"):
+        raise AudiometricError(f"ci_method must be 'percentile' or 'basic', got {ci_method!r}")
+    if per_clip is not None and not set(PER_CLIP_METRICS) & set(names):
+        raise AudiometricError(f"--per-clip ranks clips by {', '.join(PER_CLIP_METRICS)}: add one of them to the metrics")
     if 0 < bootstrap < MIN_BOOTSTRAP:
         warnings.warn(f"bootstrap with {bootstrap} replicates: interval ends are unstable below {MIN_BOOTSTRAP} "
                       "(use 1000 for intervals you report)", UserWarning, stacklevel=2)
     settings = Settings(names, _check_backbone(backbone, "backbone"), _check_backbone(fad_backbone, "fad_backbone"),
-                        compat, bootstrap, confidence, fd_inf, int(seed))
+                        compat, bootstrap, confidence, fd_inf, int(seed), ci_method)
     opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
     with _checkpoints(checkpoints):
-        data = run(str(generated), str(reference), settings, opts)
+        data = run(str(generated), str(reference), settings, opts, None if per_clip is None else str(per_clip))
     return None if data is None else Result(data)
 
 

@@ -1,35 +1,24 @@
-"""From extracted clip sets to metric values: which backbone output each metric reads, and the numbers.
+"""From extracted clip sets to metric values: the rules every registered metric shares.
 
-The metric maths lives in :mod:`audiometric.metrics` (pure functions); this module only selects rows,
-pairs clips, and adds confidence intervals and FD∞ where asked.
+Each metric's maths and its set-level ``compute`` live in :mod:`audiometric.metrics` (the protocol is
+``metrics/protocol.py``); this module selects the rows a metric reads, decides whether it can be
+computed (enough rows, per-clip reference, name pairing), runs the shared bootstrap, and adds the
+entry fields and notes every result carries. It has no per-metric code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-from typing import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from .errors import AudiometricError
-from .metrics import (
-    METRICS,
-    bootstrap_ci,
-    bootstrap_frechet,
-    fd_infinity,
-    frechet_from_features,
-    frechet_from_stats,
-    inception_score,
-    kernel_audio_distance,
-    kl_sigmoid,
-    kl_softmax,
-    median_pairwise_distance,
-    pairing,
-)
+from .metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
+from .metrics.bootstrap import draw_replicates, interval
+from .metrics.protocol import no_progress
 from .reference import ReferenceStats
 from .sets import ClipSet
-from .stats import MomentAccumulator
 
 #: What a user can ask for with ``--metrics``; ``kl`` reports both the softmax and the sigmoid variant.
 REQUESTABLE = tuple(METRICS)
@@ -37,7 +26,10 @@ REQUESTABLE = tuple(METRICS)
 
 @dataclass(frozen=True)
 class Settings:
-    """The options that change metric values (a subset of the score options)."""
+    """The options that change metric values (a subset of the score options).
+
+    ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
+    """
 
     metrics: tuple[str, ...]
     backbone: str
@@ -47,13 +39,15 @@ class Settings:
     confidence: float = 0.95
     fd_inf: bool = False
     seed: int = 0
+    ci_method: str = "percentile"
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
     """``(backbone, output)`` that ``metric`` reads under ``settings``."""
-    if metric not in REQUESTABLE:
-        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(REQUESTABLE)}")
-    return (settings.fad_backbone if metric == "fad" else settings.backbone), METRICS[metric].output
+    if metric not in METRICS:
+        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(METRICS)}")
+    info = METRICS[metric]
+    return getattr(settings, info.backbone_option), info.output
 
 
 def needed_outputs(settings: Settings) -> dict[str, set[str]]:
@@ -66,97 +60,137 @@ def needed_outputs(settings: Settings) -> dict[str, set[str]]:
 
 
 def compute(settings: Settings, gen: ClipSet, ref: ClipSet | None,
-            ref_stats: ReferenceStats | None) -> tuple[dict[str, dict], dict[str, str]]:
-    """Every requested metric: ``({name: entry}, {name: why it was not computed})``."""
+            ref_stats: ReferenceStats | None, progress: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+    """Every requested metric: ``({name: entry}, {name: why it was not computed})``.
+
+    ``progress``: show a bar for metric loops (bootstrap, FD∞) that run longer than two seconds.
+    """
     values: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for metric in settings.metrics:
         try:
-            values.update(_one(metric, settings, gen, ref, ref_stats))
+            entries = _one(METRICS[metric], settings, gen, ref, ref_stats, progress)
         except AudiometricError as err:  # a metric's own precondition (too few clips, unpaired names, ...)
             skipped[metric] = str(err)
+            continue
+        for key, entry in entries.items():
+            if isinstance(entry, str):
+                skipped[key] = entry
+            else:
+                values[key] = entry
     return values, skipped
 
 
-def _one(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | None,
-         ref_stats: ReferenceStats | None) -> dict[str, dict]:
-    """The result entries of one requested metric; raises AudiometricError with why it cannot be computed."""
-    backbone, output = backbone_for(metric, settings)
-    gen_clips = gen.rows(backbone, output)
-    ref_clips = ref.rows(backbone, output) if ref else None
-    too_few = _too_few(metric, gen_clips, ref_clips)
-    if too_few:
-        raise AudiometricError(too_few)
-    info = METRICS[metric]
+def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
+         ref_stats: ReferenceStats | None, progress: bool) -> dict[str, dict | str]:
+    """The result entries of one metric; raises AudiometricError with why it cannot be computed."""
+    backbone, output = backbone_for(info.name, settings)
+    data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
+    estimates = info.run(data)
+    intervals = _bootstrap(info, settings, data, estimates)
+    n_generated = len(gen.extraction.clips)
     base = {"backbone": backbone, "output": output, "better": "lower" if info.lower_is_better else "higher",
-            "n_generated": len(gen_clips), "source": info.source}
+            "n_generated": n_generated, "n_reference": data.n_reference, "source": info.source}
     if info.defined_on and backbone not in info.defined_on:
-        base["note"] = f"defined on {', '.join(info.defined_on)}; computed here on {backbone}, not comparable to it"
-    if metric in ("fd", "fad"):
-        return _frechet(metric, settings, gen_clips, ref_clips, ref_stats, backbone, output, base)
-    if metric == "is":
-        mean, std = inception_score(np.concatenate(gen_clips))
-        return {"is": {**base, "value": mean, "std": std,
-                       **_ci(settings, lambda g, _: inception_score(g)[0], gen_clips, None)}}
-    if ref_clips is None:
-        raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
-    if metric == "kl":
-        pairs = pairing(gen.names(), ref.names())
-        if isinstance(pairs, str):
-            raise AudiometricError(pairs)
-        g = [gen_clips[i] for i, _ in pairs]
-        r = [ref_clips[j] for _, j in pairs]
-        return {name: {**base, "value": func(np.concatenate(g), np.concatenate(r)), "n_pairs": len(pairs),
-                       "direction": "KL(reference || generated), averaged over name-paired clips",
-                       **_ci(settings, func, g, r, paired=True)}
-                for name, func in (("kl_softmax", kl_softmax), ("kl_sigmoid", kl_sigmoid))}
-    rows_gen, rows_ref = np.concatenate(gen_clips), np.concatenate(ref_clips)  # kad
-    # one bandwidth from the full reference: resampled references (duplicate rows) would shrink the median
-    kad = partial(kernel_audio_distance, bandwidth=median_pairwise_distance(rows_ref))
-    return {"kad": {**base, "value": kad(rows_gen, rows_ref), "n_reference": len(ref_clips),
-                    **_ci(settings, kad, gen_clips, ref_clips)}}
-
-
-def _too_few(metric: str, gen_clips: list[np.ndarray], ref_clips: list[np.ndarray] | None) -> str:
-    """Why a set is too small for ``metric`` (covariances and unbiased MMD need two rows), or ``""``."""
-    if metric not in ("fd", "fad", "kad"):
-        return ""
-    for side, clips in (("generated", gen_clips), ("reference", ref_clips)):
-        rows = sum(len(c) for c in clips) if clips is not None else 2
-        if rows < 2:
-            return f"needs at least 2 rows (clips or frames) per set; the {side} set gives {rows}"
-    return ""
-
-
-def _frechet(metric: str, settings: Settings, gen_clips: list[np.ndarray], ref_clips: list[np.ndarray] | None,
-             ref_stats: ReferenceStats | None, backbone: str, output: str, base: dict) -> dict[str, dict]:
-    gen_rows = np.concatenate(gen_clips)
-    if ref_clips is not None:
-        ref_rows = np.concatenate(ref_clips)
-        value = frechet_from_features(gen_rows, ref_rows, compat=settings.compat)
-        ref_acc = MomentAccumulator(ref_rows.shape[1]).update(ref_rows)
-    else:
-        if settings.compat:
-            raise AudiometricError("--compat needs the reference folder: audioldm_eval forms the reference "
-                                   "statistics from float32 features, which a statistics file does not keep")
-        ref_acc = ref_stats.accumulator(backbone, output)
-        value = frechet_from_stats(MomentAccumulator(gen_rows.shape[1]).update(gen_rows), ref_acc)
-    entry = {**base, "value": value, "n_reference": ref_acc.count if ref_clips is None else len(ref_clips),
-             "rows_generated": int(gen_rows.shape[0]), "rows_reference": int(ref_acc.count), "compat": settings.compat}
-    if settings.bootstrap and ref_clips is not None:
-        ci = bootstrap_frechet(gen_clips, ref_clips, settings.bootstrap, settings.confidence, settings.seed)
-        entry.update(ci=[ci.low, ci.high], confidence=settings.confidence, replicates=settings.bootstrap)
-    out = {metric: entry}
-    if settings.fd_inf:
-        fit = fd_infinity(gen_clips, ref_acc.mean, ref_acc.cov(), seed=settings.seed)
-        out[f"{metric}_inf"] = {**base, "value": fit.intercept, "slope": fit.slope, "r2": fit.r2,
-                                "points": [list(p) for p in fit.points]}
+        notes = [f"defined on {', '.join(info.defined_on)}; computed here on {backbone}, not comparable to it",
+                 *notes]
+    out: dict[str, dict | str] = {}
+    for key, est in estimates.items():
+        if isinstance(est, str):
+            out[key] = est
+            continue
+        fields, ci_notes = intervals.get(key, ({}, []))
+        entry = {**base, "value": est.value, **est.fields, **fields}
+        entry_notes = [*notes, *est.notes, *ci_notes, *_negative_note(info, est.value, n_generated)]
+        if entry_notes:
+            entry["note"] = "; ".join(entry_notes)
+        out[key] = entry
     return out
 
 
-def _ci(settings: Settings, metric: Callable, gen_clips: list[np.ndarray], ref_clips: list[np.ndarray] | None,
-        paired: bool = False) -> dict:
-    if not settings.bootstrap:
+def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
+            ref_stats: ReferenceStats | None, backbone: str, output: str,
+            progress: bool) -> tuple[MetricInput, list[str]]:
+    """The shared not-computable rules, then the metric's input (paired clips index-aligned)."""
+    gen_clips = gen.rows(backbone, output)
+    ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
+    if info.reference == "clips" and ref is None:
+        raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
+    moments = ref_stats.accumulator(backbone, output) if ref is None and info.reference == "moments" else None
+    for side, count in (("generated", sum(len(c) for c in gen_clips)),
+                        ("reference", sum(len(c) for c in ref_clips) if ref_clips is not None else None),
+                        ("reference", moments.count if moments is not None else None)):
+        if count is not None and count < info.min_rows:
+            raise AudiometricError(f"needs at least {info.min_rows} rows (clips or frames) per set; "
+                                   f"the {side} set gives {count}")
+    notes = []
+    if info.paired:
+        pairs, note = pair_clips(gen.names(), ref.names())
+        gen_clips, ref_clips = [gen_clips[i] for i, _ in pairs], [ref_clips[j] for _, j in pairs]
+        notes += [note] if note else []
+    n_reference = len(ref.extraction.clips) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
+    bars = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if progress else no_progress
+    data = MetricInput(info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf,
+                       settings.seed, bars)
+    return data, notes
+
+
+def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
+               estimates: dict[str, Estimate | str]) -> dict[str, tuple[dict, list[str]]]:
+    """Interval fields and notes per entry: the shared clip-resampling draws, then the ``ci_method`` interval."""
+    replicates = {k: e.replicate for k, e in estimates.items() if isinstance(e, Estimate) and e.replicate}
+    if not settings.bootstrap or not replicates:
         return {}
-    ci = bootstrap_ci(metric, gen_clips, ref_clips, settings.bootstrap, settings.confidence, settings.seed, paired=paired)
-    return {"ci": [ci.low, ci.high], "confidence": settings.confidence, "replicates": settings.bootstrap}
+    paired = info.paired
+    if paired:
+        n_ref, resampled = len(data.gen), "name-paired clips (the same draws for both sets)"
+    elif info.reference == "none":
+        n_ref, resampled = None, "generated clips"
+    elif data.ref is None:
+        n_ref, resampled = None, "generated clips only; the reference statistics (a file, no clips) stay fixed"
+    elif not info.resample_reference:
+        n_ref, resampled = None, "generated clips only; the reference clips stay fixed"
+    else:
+        n_ref, resampled = len(data.ref), "generated and reference clips, independently"
+    bar = data.progress(settings.bootstrap, f"{info.name} bootstrap")
+    try:
+        values = draw_replicates(replicates, len(data.gen), n_ref, settings.bootstrap, settings.seed, paired=paired,
+                                 progress=bar.update)
+    finally:
+        bar.close()
+    out = {}
+    for key, reps in values.items():
+        point = estimates[key].value
+        fields = {"ci": list(interval(reps, point, settings.confidence, settings.ci_method)),
+                  "ci_method": settings.ci_method, "confidence": settings.confidence,
+                  "replicates": settings.bootstrap, "resampled": resampled,
+                  "bootstrap_bias": float(np.mean(reps) - point)}
+        percentile = interval(reps, point, settings.confidence, "percentile")
+        notes = []
+        if not percentile[0] <= point <= percentile[1]:
+            basic = interval(reps, point, settings.confidence, "basic")
+            notes.append(
+                f"the point estimate lies outside its percentile bootstrap interval [{percentile[0]:.4g}, "
+                f"{percentile[1]:.4g}]: {_WHY_SHIFTED[info.estimator]} (bootstrap estimate of the bias "
+                f"{fields['bootstrap_bias']:+.4g}); the basic interval "
+                f"(percentile interval of the centred statistic, [2θ̂ − q_hi, 2θ̂ − q_lo]) corrects for it: "
+                f"[{basic[0]:.4g}, {basic[1]:.4g}]" + (" (the CI shown)" if settings.ci_method == "basic" else ""))
+        out[key] = (fields, notes)
+    return out
+
+
+#: Why bootstrap replicates sit to one side of the point estimate, by kind of estimator.
+_WHY_SHIFTED = {
+    "plug-in": "resampled sets repeat clips, so the small-N bias of the plug-in estimator grows in every replicate",
+    "unbiased": "resampled sets repeat clips, and a repeated clip paired with its own copy inflates the within-set "
+                "kernel means of every replicate",
+}
+
+
+def _negative_note(info: MetricInfo, value: float, n_gen: int) -> list[str]:
+    """Why an unbiased estimate below 0 is not a better-than-reference score."""
+    if info.estimator != "unbiased" or not value < 0:
+        return []
+    return [f"negative: the unbiased estimator is 0 in expectation for equal distributions and its spread "
+            f"shrinks like 1/N, so at {n_gen} generated clips a negative value is sampling noise "
+            "(indistinguishable from the reference), not a better-than-reference score"]

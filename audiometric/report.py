@@ -11,8 +11,12 @@ from pathlib import Path
 from .atomic import atomic_write_text
 
 #: Display order and labels of result entries.
-LABELS = {"fd": "FD", "fd_inf": "FD∞", "fad": "FAD", "fad_inf": "FAD∞", "kad": "KAD", "is": "IS",
-          "kl_softmax": "KL (softmax)", "kl_sigmoid": "KL (sigmoid)"}
+LABELS = {"fd": "FD", "fd_inf": "FD∞", "fad": "FAD", "fad_inf": "FAD∞", "kad": "KAD", "kid": "KID", "is": "IS",
+          "kl_softmax": "KL (softmax)", "kl_sigmoid": "KL (sigmoid)", "density": "density", "coverage": "coverage"}
+
+#: CSV columns: one row per result entry, then one per metric that was not computed (with its reason).
+CSV_FIELDS = ["metric", "value", "std", "ci_low", "ci_high", "ci_method", "n_generated", "n_reference", "backbone",
+              "better", "slope", "r2", "trusted", "note", "reason"]
 
 
 def _num(value: float | None) -> str:
@@ -25,14 +29,17 @@ def table(result: dict) -> str:
     """The metrics, their confidence intervals and what they were computed on, as aligned text."""
     gen, ref = result["generated"], result["reference"]
     lines = [f"audiometric {result['audiometric']}: {gen['scored']} generated vs {ref['scored']} reference clips"
-             f" ({len(gen['skipped'])} + {len(ref.get('skipped', []))} skipped)"]
-    rows = [("metric", "value", f"{result['settings']['confidence']:.0%} CI", "backbone", "better")]
+             f" ({len(gen['skipped'])} generated skipped, {len(ref.get('skipped', []))} reference)"]
+    method = result["settings"].get("ci_method", "percentile")
+    rows = [("metric", "value", f"{result['settings']['confidence']:.0%} CI" + (f" ({method})" if method != "percentile"
+                                                                               else ""), "backbone", "better")]
     order = list(LABELS) + sorted(set(result["metrics"]) - set(LABELS))
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:
             continue
         value = _num(entry["value"]) + (f" ± {_num(entry['std'])}" if "std" in entry else "")
+        value += " (untrusted fit)" if entry.get("trusted") is False else ""
         ci = f"[{_num(entry['ci'][0])}, {_num(entry['ci'][1])}]" if "ci" in entry else ""
         rows.append((LABELS.get(key, key), value, ci, entry.get("backbone", ""), entry.get("better", "")))
     columns = [i for i in range(5) if i != 2 or any(r[2] for r in rows[1:])]  # no CI column without intervals
@@ -55,15 +62,19 @@ def write_json(result: dict, path: str | Path) -> Path:
 
 
 def write_csv(result: dict, path: str | Path) -> Path:
-    """One row per metric: metric, value, std, ci_low, ci_high, n_generated, n_reference, backbone, better."""
+    """One row per result entry (columns :data:`CSV_FIELDS`; ``note`` as under the table), then one row per
+    metric not computed, with empty values and why in ``reason``. ``slope``, ``r2`` and ``trusted`` are
+    filled for FD∞/FAD∞ fits."""
     buffer = io.StringIO()
-    fields = ["metric", "value", "std", "ci_low", "ci_high", "n_generated", "n_reference", "backbone", "better"]
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for key, entry in result["metrics"].items():
         ci = entry.get("ci", [None, None])
         writer.writerow({"metric": key, "value": entry["value"], "std": entry.get("std"), "ci_low": ci[0],
-                         "ci_high": ci[1], "n_generated": entry.get("n_generated"),
+                         "ci_high": ci[1], "ci_method": entry.get("ci_method"), "n_generated": entry.get("n_generated"),
                          "n_reference": entry.get("n_reference"), "backbone": entry.get("backbone"),
-                         "better": entry.get("better")})
+                         "better": entry.get("better"), "slope": entry.get("slope"), "r2": entry.get("r2"),
+                         "trusted": entry.get("trusted"), "note": entry.get("note")})
+    for key, why in result["not_computed"].items():
+        writer.writerow({"metric": key, "reason": why})
     return atomic_write_text(path, buffer.getvalue())

@@ -25,6 +25,7 @@ from .embed import RESAMPLER, Extractor, pick_device
 from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
+from .per_clip import per_clip, write_per_clip_csv
 from .reference import ReferenceStats, check_provenance, load_reference
 from .sets import ClipSet, extract_folder
 
@@ -101,9 +102,12 @@ def _provenance(extractor: Extractor | None, stored: list[StoredClipSet], opts: 
              for name in needs}, meta["preprocessing"])
 
 
-def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions) -> dict | None:
+def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions,
+          per_clip_csv: str | None = None) -> dict | None:
     """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
     statistics ``.npz``): a JSON-able result.
+
+    ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.per_clip`).
 
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
@@ -137,7 +141,9 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        values, not_computed = compute(settings, gen, ref, ref_stats)
+        values, not_computed = compute(settings, gen, ref, ref_stats, progress=opts.progress)
+        if per_clip_csv:
+            write_per_clip_csv(per_clip(settings, gen, ref, ref_stats), per_clip_csv)
     messages = sorted({str(w.message) for w in caught})
     for message in messages:
         warnings.warn(message, stacklevel=2)

@@ -149,7 +149,7 @@ def test_array_functions():
 def test_api_defaults_equal_the_cli_defaults():
     """A script and the shell command with no options compute the same thing."""
     for command, func, renames, args in (
-            (score_command, api.score, {}, ["g", "r"]), (stats_command, api.stats, {}, ["r", "-o", "r.npz"]),
+            (score_command, api.score, {"per_clip_path": "per_clip"}, ["g", "r"]), (stats_command, api.stats, {}, ["r", "-o", "r.npz"]),
             (embed_command, api.embed, {"names": "backbones"}, ["g", "-o", "g.npz"])):
         cli = dict(command.make_context(command.name, args).params)  # every option at its default, parsed
         for argument in [p.name for p in command.params if isinstance(p, click.Argument)]:

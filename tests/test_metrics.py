@@ -28,6 +28,7 @@ from audiometric.metrics import (
     kl_sigmoid,
     kl_softmax,
     median_pairwise_distance,
+    pair_clips,
     pairing,
 )
 from audiometric.metrics import kad as kad_module
@@ -223,12 +224,25 @@ def test_kl_direction_is_reference_against_generated() -> None:
     assert abs(kl_softmax(gen, gen)) < 1e-5
 
 
-def test_pairing_by_basename() -> None:
-    gen = ["out/b.wav", "out/a.wav", "out/c.wav"]
-    ref = ["/data/ref/c.wav", "/data/ref/a.wav", "/data/ref/b.wav"]
+def test_pairing_by_clip_name_including_subfolders() -> None:
+    gen = ["b.wav", "a.wav", "sub/c.wav", "other/c.wav"]  # clip names are paths relative to the set's folder
+    ref = ["other/c.wav", "sub/c.wav", "a.wav", "b.wav"]
     pairs = pairing(gen, ref)
-    assert isinstance(pairs, list) and len(pairs) == 3
-    assert all(gen[i].split("/")[-1] == ref[j].split("/")[-1] for i, j in pairs)
+    assert isinstance(pairs, list) and len(pairs) == 4
+    assert all(gen[i] == ref[j] for i, j in pairs)
+
+
+def test_pair_clips_falls_back_to_stems_only_when_they_match_one_to_one() -> None:
+    gen = [f"{i}.wav" for i in range(5)]
+    pairs, note = pair_clips(gen, [f"{i}.flac" for i in range(5)])
+    assert [(gen[i], j) for i, j in pairs] == [(f"{k}.wav", k) for k in range(5)]
+    assert "differ only by their extensions" in note and "0.wav with 0.flac" in note
+    assert pair_clips(gen, list(gen)) == ([(k, k) for k in range(5)], "")
+    with pytest.raises(AudiometricError, match="match once extensions are ignored.*more than once"):
+        pair_clips(gen, [f"{i}.flac" for i in range(5)] + ["0.mp3"])  # stem '0' twice in the reference
+    with pytest.raises(AudiometricError, match="only 0 of 5") as err:
+        pair_clips(gen, [f"x{i}.flac" for i in range(5)])
+    assert "extensions" not in str(err.value)
 
 
 def test_pairing_99_percent_rule_both_ways() -> None:
@@ -247,7 +261,7 @@ def test_pairing_reason_strings() -> None:
     reason = pairing(gen, ref)
     assert isinstance(reason, str)
     assert "only 40 of 50 generated names match the 60 reference names" in reason
-    assert "more than once" in pairing(["a/x.wav", "b/x.wav"], ["x.wav"])
+    assert "more than once" in pairing(["x.wav", "x.wav"], ["x.wav"])
     assert "non-empty" in pairing([], ["x.wav"])
 
 
@@ -389,7 +403,7 @@ def test_bootstrap_paired_and_fixed_reference() -> None:
 
 # ---------------------------------------------------------------------------------------- registry
 def test_registry_entries() -> None:
-    assert set(METRICS) == {"fd", "fad", "is", "kl", "kad"}
+    assert {"fd", "fad", "is", "kl", "kad", "kid", "density_coverage"} <= set(METRICS)
     assert get_metric("fd").lower_is_better and not get_metric("is").lower_is_better
     assert get_metric("fad").defined_on == ("vggish",) and get_metric("kad").defined_on == ()
     assert get_metric("is").output == "logits" and get_metric("fd").output == "embedding"

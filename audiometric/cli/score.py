@@ -46,9 +46,14 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), metavar="PATH",
               help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write one row per metric.")
+@click.option("--per-clip", "per_clip_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
+                   "its KL to its paired reference clip, its top classes.")
+@click.option("--ci-method", type=click.Choice(["percentile", "basic"]), default="percentile", show_default=True,
+              help="Bootstrap interval: percentile, or basic (centred, corrects the small-N bias).")
 @extraction_options
 def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, strict,
-          json_path, csv_path, **extraction):
+          json_path, csv_path, per_clip_path, ci_method, **extraction):
     """Score the audio in GENERATED against REFERENCE.
 
     GENERATED is a folder of audio files or a .npz from `audiometric embed`; REFERENCE is either of those
@@ -58,7 +63,8 @@ def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstr
     from ..api import score as run
 
     result = run(generated, reference, metrics, backbone, fad_backbone=fad_backbone, compat=compat, bootstrap=bootstrap,
-                 confidence=confidence, fd_inf=fd_inf, seed=seed, strict=strict, **extraction_kwargs(**extraction))
+                 confidence=confidence, ci_method=ci_method, fd_inf=fd_inf, seed=seed, strict=strict,
+                 per_clip=per_clip_path, **extraction_kwargs(**extraction))
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
     to_stdout = json_path == "-"

@@ -11,13 +11,13 @@ enter together, and ``N`` is the number of clips.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import AudiometricError
-from ..stats import MomentAccumulator
-from .frechet import frechet_distance
+from .frechet import MetricWarning, ReferenceGaussian
 
 #: Number of subset sizes, as in Chong & Forsyth (2020).
 DEFAULT_POINTS = 15
@@ -32,6 +32,21 @@ class Extrapolation(NamedTuple):
     points: list[tuple[int, int, float]]  # (clips drawn, rows drawn, metric value)
 
 
+#: A fit with R^2 below this is flagged untrustworthy: the 1/N model does not explain the subset values.
+MIN_R2 = 0.95
+
+
+def fit_problem(fit: Extrapolation) -> str:
+    """Why the extrapolation should not be trusted (R^2 below :data:`MIN_R2`, or a negative intercept
+    for a distance that cannot be negative), or ``""``."""
+    problems = []
+    if fit.r2 < MIN_R2:
+        problems.append(f"R^2 = {fit.r2:.3f} < {MIN_R2} (the values do not follow a + b/N)")
+    if fit.intercept < 0:
+        problems.append(f"negative intercept {fit.intercept:.4g} (a distance cannot be negative)")
+    return "; ".join(problems)
+
+
 def fd_infinity(
     gen_clips: Sequence[np.ndarray],
     ref_mu: np.ndarray,
@@ -39,19 +54,40 @@ def fd_infinity(
     num_points: int = DEFAULT_POINTS,
     min_clips: int | None = None,
     seed: int = 0,
+    progress: Callable[[], object] | None = None,
+    reference: ReferenceGaussian | None = None,
 ) -> Extrapolation:
     """FD-infinity of the generated clips against fixed reference statistics.
 
     ``gen_clips``: one ``(frames, d)`` array per generated clip. ``ref_mu`` ``(d,)`` and ``ref_sigma``
     ``(d, d)`` stay fixed (the paper extrapolates the generated side only). ``seed`` seeds
-    ``np.random.default_rng`` for the subset draws.
+    ``np.random.default_rng`` for the subset draws; ``progress()`` is called after each subset.
+    The reference covariance is factored once and all rows are projected once
+    (:class:`~audiometric.metrics.frechet.ReferenceGaussian`), so a subset costs one Gram matrix and
+    one eigenproblem of size ``min(rows, d)``; pass ``reference`` to reuse a factored one (then
+    ``ref_mu``/``ref_sigma`` are ignored). One ``N <= d`` warning is given for the whole fit.
     """
+    reference = ReferenceGaussian(ref_mu, ref_sigma) if reference is None else reference
+    arrays = [np.asarray(c, dtype=np.float64) for c in gen_clips]
+    rows = np.concatenate(arrays, axis=0) if arrays else np.zeros((0, reference.dim))
+    projected = reference.project(rows) if len(rows) else rows
+    frames = np.array([len(a) for a in arrays], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(frames)[:-1]]).astype(np.int64)
 
-    def fd(rows: np.ndarray) -> float:
-        acc = MomentAccumulator(rows.shape[1]).update(rows)
-        return frechet_distance(acc.mean, acc.cov(), ref_mu, ref_sigma, n1=acc.count)
+    def fd(chosen: np.ndarray) -> tuple[int, float]:
+        sel = np.concatenate([np.arange(starts[i], starts[i] + frames[i]) for i in chosen])
+        return len(sel), reference.distance(rows[sel], projected[sel])
 
-    return extrapolate(gen_clips, fd, num_points=num_points, min_clips=min_clips, seed=seed)
+    fit = _extrapolate_indices(len(arrays), fd, num_points, min_clips, seed, progress)
+    fewest = min(p[1] for p in fit.points)
+    if fewest <= reference.dim:
+        warnings.warn(
+            f"FD-infinity: the smallest subsets have {fewest} rows for {reference.dim}-dim features (N <= d), so "
+            "their covariances are singular and the 1/N fit may not hold; check its R^2",
+            MetricWarning,
+            stacklevel=2,
+        )
+    return fit
 
 
 def extrapolate(
@@ -60,13 +96,24 @@ def extrapolate(
     num_points: int = DEFAULT_POINTS,
     min_clips: int | None = None,
     seed: int = 0,
+    progress: Callable[[], object] | None = None,
 ) -> Extrapolation:
     """Evaluate ``metric`` on the stacked rows of random clip subsets and fit ``intercept + slope / n``.
 
     Sizes are ``num_points`` integers evenly spaced from ``min_clips`` (default ``min(5000, ceil(n/2))``)
     to all ``n`` clips; each subset is drawn without replacement with ``np.random.default_rng(seed)``.
+    ``progress()`` is called after each subset.
     """
-    n = len(clips)
+
+    def on_subset(chosen: np.ndarray) -> tuple[int, float]:
+        rows = np.concatenate([np.asarray(clips[i]) for i in chosen], axis=0)
+        return int(rows.shape[0]), float(metric(rows))
+
+    return _extrapolate_indices(len(clips), on_subset, num_points, min_clips, seed, progress)
+
+
+def subset_sizes(n: int, num_points: int = DEFAULT_POINTS, min_clips: int | None = None) -> np.ndarray:
+    """The distinct subset sizes (clips) an extrapolation over ``n`` clips evaluates, smallest first."""
     if n < 2:
         raise AudiometricError(f"extrapolation needs at least 2 generated clips, got {n}")
     if num_points < 2:
@@ -77,12 +124,27 @@ def extrapolate(
     sizes = np.unique(np.linspace(low, n, num_points).round().astype(int))
     if sizes.size < 2:
         raise AudiometricError(f"too few distinct subset sizes between {low} and {n} clips")
+    return sizes
+
+
+def _extrapolate_indices(
+    n: int,
+    evaluate: Callable[[np.ndarray], tuple[int, float]],
+    num_points: int,
+    min_clips: int | None,
+    seed: int,
+    progress: Callable[[], object] | None,
+) -> Extrapolation:
+    """Draw one subset of clip indices per size, ``evaluate(indices) -> (rows, value)``, fit ``a + b / n``."""
+    sizes = subset_sizes(n, num_points, min_clips)
     rng = np.random.default_rng(seed)
     points: list[tuple[int, int, float]] = []
     for size in sizes:
         chosen = rng.choice(n, size=int(size), replace=False)
-        rows = np.concatenate([np.asarray(clips[i]) for i in chosen], axis=0)
-        points.append((int(size), int(rows.shape[0]), float(metric(rows))))
+        rows, value = evaluate(chosen)
+        points.append((int(size), int(rows), float(value)))
+        if progress is not None:
+            progress()
     inv_n = 1.0 / sizes.astype(np.float64)
     values = np.array([p[2] for p in points])
     # Chong & Forsyth (2020): ordinary least squares of FD_N on 1/N; FD-infinity is the intercept.
@@ -94,4 +156,4 @@ def extrapolate(
     return Extrapolation(float(intercept), float(slope), r2, points)
 
 
-__all__ = ["DEFAULT_POINTS", "Extrapolation", "extrapolate", "fd_infinity"]
+__all__ = ["DEFAULT_POINTS", "MIN_R2", "Extrapolation", "fit_problem", "extrapolate", "fd_infinity", "subset_sizes"]

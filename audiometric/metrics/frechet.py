@@ -44,7 +44,7 @@ def frechet_distance(
     singular covariance product also warns. Never raises for singular input.
     """
     mu1, sigma1, mu2, sigma2 = _as_stats(mu1, sigma1, mu2, sigma2)
-    warned = _warn_few_rows(mu1.shape[0], n1, n2)
+    warned = warn_few_rows(mu1.shape[0], n1, n2)
     tr_sqrt, singular = _trace_sqrt_product(sigma1, sigma2)
     if singular and not warned:
         warnings.warn(
@@ -58,7 +58,7 @@ def frechet_distance(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_sqrt)
 
 
-def _warn_few_rows(d: int, n1: int | None, n2: int | None) -> bool:
+def warn_few_rows(d: int, n1: int | None, n2: int | None) -> bool:
     """Warn for each set with ``N <= d`` rows; returns whether it warned."""
     warned = False
     for n, label in ((n1, "generated (mu1)"), (n2, "reference (mu2)")):
@@ -123,7 +123,7 @@ def frechet_distance_compat(
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     _check_shapes(mu1, sigma1, mu2, sigma2)
-    _warn_few_rows(mu1.shape[0], n1, n2)
+    warn_few_rows(mu1.shape[0], n1, n2)
     diff = mu1 - mu2
     # audioldm_eval metrics/fid.py, after pytorch-fid (Heusel et al. 2017): sqrtm of the covariance product.
     covmean = _sqrtm(sigma1.dot(sigma2))
@@ -185,7 +185,7 @@ def frechet_from_rows(x: np.ndarray, y: np.ndarray, wx: np.ndarray | None = None
     :func:`frechet_distance` on the sample covariances (float64; warns on ``N <= d``).
     """
     (mu1, a1, n1), (mu2, a2, n2) = _centred(x, wx), _centred(y, wy)
-    _warn_few_rows(mu1.shape[0], n1, n2)
+    warn_few_rows(mu1.shape[0], n1, n2)
     diff = mu1 - mu2
     # Dowson & Landau (1982) with S = A A^T: ||mu1-mu2||^2 + ||A1||_F^2 + ||A2||_F^2 - 2 ||A1^T A2||_* .
     nuclear = np.linalg.svd(a1.T @ a2, compute_uv=False).sum()
@@ -203,6 +203,65 @@ def _centred(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarra
         raise AudiometricError(f"Fréchet distance needs at least 2 rows per set, got {n}")
     mu = weights @ rows / n
     return mu, ((rows - mu) * np.sqrt(weights / (n - 1))[:, None]).T, n
+
+
+class ReferenceGaussian:
+    """A fixed reference Gaussian ``N(mu, sigma)`` factored once, for Fréchet distances of many row sets to it.
+
+    ``R R^T = sigma`` (Cholesky, else ``V diag(sqrt(max(w, 0)))`` from one ``eigh``) is computed here once.
+    For rows ``X`` ``(n, d)`` with centred, scaled rows ``C = (X - mean) / sqrt(n - 1)`` (so ``S = C^T C``),
+    ``tr sqrt(S sigma)`` is the sum of the singular values of ``C R`` (``R^T S R`` is similar to
+    ``S sigma``), read from the eigenvalues of the smaller Gram matrix of ``C R``: no ``d x d``
+    eigenproblem per set when ``n < d``. FD-infinity subsets, bootstrap replicates against a statistics
+    file and per-clip distances use it. :meth:`from_rows` takes ``R`` from the reference rows themselves
+    (``d x m``, no decomposition at all), the cheap choice when they are fewer than ``d``.
+    """
+
+    def __init__(self, mu: np.ndarray, sigma: np.ndarray) -> None:
+        mu, sigma, _, _ = _as_stats(mu, sigma, mu, sigma)
+        self.mu, self.trace, self.dim = mu, float(np.trace(sigma)), mu.shape[0]
+        try:
+            self.factor = scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            w, v = scipy.linalg.eigh(sigma, driver="evr", check_finite=False)
+            self.factor = v * np.sqrt(np.clip(w, 0.0, None))
+
+    @classmethod
+    def from_rows(cls, rows: np.ndarray) -> "ReferenceGaussian":
+        """The Gaussian of ``rows`` ``(m, d)``, ``m >= 2``, with ``R = (rows - mean)^T / sqrt(m - 1)`` ``(d, m)``."""
+        x = _rows(np.asarray(rows, dtype=np.float64), "reference")
+        self = cls.__new__(cls)
+        self.mu, self.dim = x.mean(axis=0), x.shape[1]
+        self.factor = ((x - self.mu) / np.sqrt(x.shape[0] - 1)).T
+        self.trace = float(np.einsum("ij,ij->", self.factor, self.factor))
+        return self
+
+    def project(self, rows: np.ndarray) -> np.ndarray:
+        """``rows @ R`` ``(n, rank)``: project once, then score any subsets of the rows with :meth:`distance`."""
+        return np.asarray(rows, dtype=np.float64) @ self.factor
+
+    def distance(self, rows: np.ndarray, projected: np.ndarray | None = None) -> float:
+        """FD between the Gaussian of ``rows`` ``(n, d)`` (sample mean, ``ddof=1`` covariance; zero
+        covariance for one row, as for a single clip) and the reference. ``projected``: ``project(rows)``.
+        Same value as :func:`frechet_distance` on those statistics, up to rounding; does not warn."""
+        x = np.asarray(rows, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim or x.shape[0] < 1:
+            raise AudiometricError(f"Fréchet distance: rows must have shape (n >= 1, {self.dim}), got {x.shape}")
+        p = self.project(x) if projected is None else np.asarray(projected, dtype=np.float64)
+        n = x.shape[0]
+        mean, tr_sqrt, tr_own = x.mean(axis=0), 0.0, 0.0
+        if n > 1:
+            scale = 1.0 / np.sqrt(n - 1)
+            c = (x - mean) * scale
+            m = (p - p.mean(axis=0)) * scale  # = c @ R
+            gram = m @ m.T if n <= m.shape[1] else m.T @ m
+            eig = scipy.linalg.eigh(gram, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
+            tol = gram.shape[0] * np.finfo(np.float64).eps * max(float(eig[-1]), 0.0)  # as _trace_sqrt_product
+            tr_sqrt = float(np.sqrt(np.where(eig > tol, eig, 0.0)).sum())
+            tr_own = float(np.einsum("ij,ij->", c, c))
+        diff = mean - self.mu
+        # Dowson & Landau (1982): ||mu1-mu2||^2 + tr S + tr sigma - 2 tr sqrt(S sigma), tr sqrt via ||C R||_*.
+        return float(diff @ diff + tr_own + self.trace - 2.0 * tr_sqrt)
 
 
 def frechet_from_stats(gen: MomentAccumulator, ref: MomentAccumulator) -> float:
@@ -258,10 +317,12 @@ def _check_shapes(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: 
 __all__ = [
     "COMPAT_EPS",
     "MetricWarning",
+    "ReferenceGaussian",
     "compat_statistics",
     "frechet_distance",
     "frechet_distance_compat",
     "frechet_from_rows",
     "frechet_from_features",
     "frechet_from_stats",
+    "warn_few_rows",
 ]

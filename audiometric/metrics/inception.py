@@ -6,6 +6,7 @@ import numpy as np
 from scipy.special import log_softmax, logsumexp
 
 from ..errors import AudiometricError
+from .protocol import Estimate, MetricInput, gather
 
 
 def inception_score(
@@ -41,4 +42,10 @@ def inception_score(
     return float(np.mean(scores)), float(np.std(scores))
 
 
-__all__ = ["inception_score"]
+def compute(data: MetricInput) -> dict[str, Estimate]:
+    """Set-level IS of the generated clips' logits (no reference): mean, std over the 10 splits."""
+    mean, std = inception_score(gather(data.gen))
+    return {data.name: Estimate(mean, {"std": std}, lambda g_idx, _: inception_score(gather(data.gen, g_idx))[0])}
+
+
+__all__ = ["compute", "inception_score"]

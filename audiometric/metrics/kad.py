@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import AudiometricError
+from .protocol import Estimate, MetricInput, gather
 
 #: kadtk multiplies MMD^2 by 100 so typical values read like FAD numbers (Chung et al. 2025, kadtk SCALE_FACTOR).
 KAD_SCALE = 100.0
@@ -140,4 +141,15 @@ def _rows(x: np.ndarray, label: str) -> np.ndarray:
     return arr
 
 
-__all__ = ["KAD_SCALE", "kernel_audio_distance", "median_pairwise_distance"]
+def compute(data: MetricInput) -> dict[str, Estimate]:
+    """Set-level KAD; replicates keep the full reference's bandwidth (duplicate rows would shrink the median)."""
+    rows_ref = gather(data.ref)
+    sigma = median_pairwise_distance(rows_ref)
+
+    def kad(g_idx: np.ndarray | None, r_idx: np.ndarray | None) -> float:
+        return kernel_audio_distance(gather(data.gen, g_idx), gather(data.ref, r_idx), bandwidth=sigma)
+
+    return {data.name: Estimate(kad(None, None), {"bandwidth": sigma}, kad)}
+
+
+__all__ = ["KAD_SCALE", "compute", "kernel_audio_distance", "median_pairwise_distance"]

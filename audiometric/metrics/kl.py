@@ -2,8 +2,9 @@
 
 Direction (as audioldm_eval ``metrics/kl.py``): the reference clip's prediction is the target and the
 generated clip's prediction goes inside the log, so each pair contributes
-``KL(ref || gen) = sum_c r_c (log r_c - log(g_c + 1e-6))``. Lower is better. Clips are paired by file
-basename, and KL is only defined when (nearly) every clip has a partner.
+``KL(ref || gen) = sum_c r_c (log r_c - log(g_c + 1e-6))``. Lower is better. Clips are paired by clip
+name (the file's path relative to its set's folder; audioldm_eval pairs flat folders by basename, the
+same thing there), and KL is only defined when (nearly) every clip has a partner.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from scipy.special import expit, softmax, xlogy
 
 from ..errors import AudiometricError
+from .protocol import Estimate, MetricInput, gather
 
 #: Added to the generated probabilities before the log, as in audioldm_eval.
 KL_EPS = 1e-6
@@ -24,21 +26,21 @@ KL_EPS = 1e-6
 def pairing(
     gen_names: Sequence[str], ref_names: Sequence[str], threshold: float = 0.99
 ) -> list[tuple[int, int]] | str:
-    """Pair generated and reference clips by file basename.
+    """Pair generated and reference clips by name (as given: clip names relative to their folders).
 
-    Returns ``(gen_index, ref_index)`` pairs sorted by basename when the shared basenames are more than
+    Returns ``(gen_index, ref_index)`` pairs sorted by name when the shared names are more than
     ``threshold`` of BOTH sets (audioldm_eval ``get_filename_intersection_ratio``); otherwise a
     one-line reason why paired KL is skipped.
     """
-    gen = [os.path.basename(str(n)) for n in gen_names]
-    ref = [os.path.basename(str(n)) for n in ref_names]
+    gen = [str(n) for n in gen_names]
+    ref = [str(n) for n in ref_names]
     if not gen or not ref:
         return f"KL skipped: {len(gen)} generated and {len(ref)} reference files; both sets must be non-empty"
     for label, names in (("generated", gen), ("reference", ref)):
         dup = [name for name, k in Counter(names).items() if k > 1]
         if dup:
             return (
-                f"KL skipped: {len(dup)} basename(s) occur more than once among the {label} files "
+                f"KL skipped: {len(dup)} name(s) occur more than once among the {label} files "
                 f"(e.g. '{sorted(dup)[0]}'), so clips cannot be paired by name"
             )
     gen_index = {name: i for i, name in enumerate(gen)}
@@ -48,8 +50,43 @@ def pairing(
         return [(gen_index[name], ref_index[name]) for name in shared]
     return (
         f"KL skipped: only {len(shared)} of {len(gen)} generated names match the {len(ref)} reference names "
-        f"(paired KL needs more than {threshold:.0%} of both sets to share basenames)"
+        f"(paired KL needs more than {threshold:.0%} of both sets to share names)"
     )
+
+
+def pair_clips(
+    gen_names: Sequence[str], ref_names: Sequence[str], threshold: float = 0.99
+) -> tuple[list[tuple[int, int]], str]:
+    """:func:`pairing`, falling back to file stems when the names differ only by extension.
+
+    Returns the pairs and a note (``""`` for exact names; which stems were matched otherwise); raises
+    ``AudiometricError`` with the reason when neither names nor stems pair.
+    """
+    exact = pairing(gen_names, ref_names, threshold)
+    if isinstance(exact, list):
+        return exact, ""
+    stem = lambda names: [os.path.splitext(str(n))[0] for n in names]  # noqa: E731
+    by_stem = pairing(stem(gen_names), stem(ref_names), threshold)
+    if isinstance(by_stem, list):
+        g, r = by_stem[0]
+        return by_stem, (f"paired by file stem: the names differ only by their extensions "
+                         f"(e.g. {gen_names[g]} with {ref_names[r]})")
+    shared = len(set(stem(gen_names)) & set(stem(ref_names)))
+    if shared > len(set(map(str, gen_names)) & set(map(str, ref_names))):
+        raise AudiometricError(f"{exact}; {shared} names match once extensions are ignored, but pairing by "
+                               f"stem fails too ({by_stem.removeprefix('KL skipped: ')})")
+    raise AudiometricError(exact)
+
+
+def compute(data: MetricInput) -> dict[str, Estimate]:
+    """Both KL variants over name-paired clips (the pipeline aligns ``data.gen`` with ``data.ref``)."""
+    fields = {"n_pairs": len(data.gen), "direction": "KL(reference || generated), averaged over name-paired clips"}
+
+    def variant(func):
+        return lambda g_idx, r_idx: func(gather(data.gen, g_idx), gather(data.ref, r_idx))
+
+    return {name: Estimate(variant(func)(None, None), dict(fields), variant(func))
+            for name, func in (("kl_softmax", kl_softmax), ("kl_sigmoid", kl_sigmoid))}
 
 
 def kl_softmax(gen_logits: np.ndarray, ref_logits: np.ndarray) -> float:
@@ -88,4 +125,4 @@ def _paired(gen_logits: np.ndarray, ref_logits: np.ndarray) -> tuple[np.ndarray,
     return g, r
 
 
-__all__ = ["KL_EPS", "kl_sigmoid", "kl_softmax", "pairing"]
+__all__ = ["KL_EPS", "compute", "kl_sigmoid", "kl_softmax", "pair_clips", "pairing"]
