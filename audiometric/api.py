@@ -10,11 +10,15 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import AudiometricError
 from .result import Result
+
+if TYPE_CHECKING:
+    from .reference import ReferenceStats
 
 DEFAULT_METRICS = ("fd", "is", "kl", "fad")
 DEFAULT_BACKBONE = "panns-cnn14-16k"
@@ -122,9 +126,11 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
 def embed(folder: str | Path, output: str | Path | None = None, backbones: Sequence[str] = (DEFAULT_BACKBONE,), *,
           strict: bool = False, device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
           max_seconds: float | None = None, checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True,
-          progress: bool = True) -> dict[str, np.ndarray]:
+          progress: bool = True) -> dict[str, np.ndarray] | None:
     """Every output of each backbone for the audio files in ``folder``, as the arrays of the ``.npz`` that
-    ``audiometric embed`` writes (layout: :mod:`audiometric.export`); also written to ``output`` when given."""
+    ``audiometric embed`` writes (layout: :mod:`audiometric.export`); also written to ``output`` when given.
+    Under ``torchrun`` each rank embeds a share of the files; rank 0 writes and returns, others ``None``."""
+    from .distributed import finish, init
     from .embed import RESAMPLER
     from .export import embedding_arrays, save_embeddings
     from .score import make_extractor
@@ -135,9 +141,13 @@ def embed(folder: str | Path, output: str | Path | None = None, backbones: Seque
     if not names:
         raise AudiometricError("embed: give at least one backbone")
     opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
+    rank, size = init(opts.device)
     with _checkpoints(checkpoints):
-        extractor = make_extractor({name: set() for name in names}, opts)
-        clips = extract_folder(str(folder), extractor, opts.strict, desc="embedding")
+        extractor = make_extractor({name: set() for name in names}, opts, progress=rank == 0)
+        clips = extract_folder(str(folder), extractor, opts.strict, rank, size, desc="embedding")
+    finish()
+    if rank != 0:
+        return None
     arrays = embedding_arrays(clips, extractor.backbones, {**opts.preprocess.as_dict(), "resampler": RESAMPLER})
     if output is not None:
         save_embeddings(arrays, output)
@@ -148,10 +158,12 @@ def stats(folder: str | Path, output: str | Path | None = None, metrics: str | S
           backbone: str = DEFAULT_BACKBONE, *, fad_backbone: str = DEFAULT_FAD_BACKBONE, strict: bool = False,
           device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
           max_seconds: float | None = None, checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True,
-          progress: bool = True):
+          progress: bool = True) -> ReferenceStats | None:
     """Mean and covariance of ``folder``'s embeddings for the Fréchet ``metrics`` (fd, fad), streamed clip by
     clip: a :class:`audiometric.reference.ReferenceStats`, also written to ``output`` when given (what
-    ``audiometric stats`` writes, to score against later)."""
+    ``audiometric stats`` writes, to score against later). Under ``torchrun`` each rank folds a share of
+    the files and the moments are merged; rank 0 writes and returns, others ``None``."""
+    from .distributed import finish, init
     from .evaluate import Settings, needed_outputs
     from .reference import accumulate, save
     from .score import make_extractor
@@ -163,8 +175,12 @@ def stats(folder: str | Path, output: str | Path | None = None, metrics: str | S
     settings = Settings(frechet, _check_backbone(backbone, "backbone"), _check_backbone(fad_backbone, "fad_backbone"))
     opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
     needs = needed_outputs(settings)
+    rank, size = init(opts.device)
     with _checkpoints(checkpoints):
-        result = accumulate(str(folder), make_extractor(needs, opts), needs, opts.strict)
+        result = accumulate(str(folder), make_extractor(needs, opts, progress=rank == 0), needs, opts.strict, rank, size)
+    finish()
+    if rank != 0:
+        return None
     if output is not None:
         save(result, output)
         result.path = str(output)

@@ -1,4 +1,8 @@
-"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``."""
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+The file ends up with the permissions ``open()`` would have given it (``0o666`` minus the umask), not
+the ``0o600`` that ``mkstemp`` creates temporary files with.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -33,3 +38,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def current_umask() -> int:
+    """The process umask: Linux's ``/proc/self/status``, else set and restored at once (POSIX has no getter)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from .errors import AudioDecodeError, AudiometricError
 from .files import AUDIO_EXTENSIONS
@@ -110,6 +109,8 @@ def to_mono(decoded: Decoded, pre: Preprocess) -> np.ndarray:
         mono = mono[: max(1, int(round(pre.max_seconds * decoded.sample_rate)))]
     mono = np.array(mono, dtype=np.float32)
     if pre.remove_dc:
+        import torch  # here, not at import: a fully cached run never needs torch
+
         # torch's float32 reduction, bit-for-bit the reference's ``audio - audio.mean()``
         mono -= torch.from_numpy(mono).mean().item()
     return mono

@@ -2,7 +2,8 @@
 
 Clips are batched only with clips of the same length (after resampling and padding), so batching
 never changes a number beyond float rounding. Outputs are cached per clip and backbone as soon as
-they exist, so an interrupted run resumes where it stopped.
+they exist, so an interrupted run resumes where it stopped. torch is imported, the device resolved and
+lazy backbones built only when some clip misses the cache, so a fully cached run needs none of them.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import soundfile as sf
-import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .audio import Preprocess, decode, read_and_hash, to_mono
-from .backbones import Backbone
 from .cache import EmbeddingCache, entry_key
+from .device import resolve_device
 from .errors import AudioDecodeError
-from .resample import resample
+
+if TYPE_CHECKING:
+    import torch
+
+    from .backbones import Backbone, LazyBackbone
 
 #: The resampler's settings, part of every cache key (``resample.resample`` defaults).
 RESAMPLER = {"method": "sinc_interp_hann", "lowpass_filter_width": 6, "rolloff": 0.99}
@@ -62,11 +66,9 @@ class Extraction:
     seconds: float = 0.0
 
 
-def pick_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def pick_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU; see :func:`audiometric.device.resolve_device`."""
+    return resolve_device(device)
 
 
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
@@ -102,7 +104,7 @@ def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache)
     return item, data
 
 
-class _Files(Dataset):
+class _Files:  # a map-style dataset for torch's DataLoader (len and integer indexing)
     """Decodes and resamples (for the backbones the cache lacks) the files ``todo`` names."""
 
     def __init__(self, todo: list[tuple[int, Path]], keys: dict[str, dict], rates: dict[str, int], pre: Preprocess,
@@ -114,6 +116,10 @@ class _Files(Dataset):
         return len(self.todo)
 
     def __getitem__(self, position: int) -> _Item:
+        import torch
+
+        from .resample import resample
+
         index, path = self.todo[position]
         try:
             item, data = _probe(index, path, self.keys, self.cache)
@@ -142,19 +148,30 @@ def _keep(item: _Item) -> _Item:
 
 
 def _worker_init(_: int) -> None:
+    import torch
+
     torch.set_num_threads(1)
 
 
 class Extractor:
     """Runs ``backbones`` over files with caching; see the module docstring."""
 
-    def __init__(self, backbones: dict[str, Backbone], device: torch.device, pre: Preprocess,
+    def __init__(self, backbones: dict[str, Backbone | LazyBackbone], device: torch.device | str, pre: Preprocess,
                  cache: EmbeddingCache, batch_size: int = 16, workers: int = 2, progress: bool = True):
-        self.backbones, self.device, self.pre, self.cache = backbones, device, pre, cache
+        self.backbones, self.pre, self.cache = backbones, pre, cache
+        self._device, self.resolved = device, None if isinstance(device, str) else device
         self.batch_size, self.workers, self.progress = max(1, batch_size), max(0, workers), progress
         self._sink: Callable[[Clip], None] | None = None
+        self._missing: set[str] = set()  # backbones some clip of the current run lacks in the cache
         self.keys = {name: {"checkpoint": model.checkpoint_sha256, "settings": cache_settings(model, pre)}
                      for name, model in backbones.items()}
+
+    @property
+    def device(self) -> torch.device:
+        """The device the backbones run on, resolved (importing torch) on first use."""
+        if self.resolved is None:
+            self.resolved = resolve_device(self._device)
+        return self.resolved
 
     def run(self, files: list[Path], desc: str = "embedding", sink: Callable[[Clip], None] | None = None) -> Extraction:
         """Outputs of every backbone for every readable file in ``files`` (kept in file order).
@@ -163,7 +180,7 @@ class Extractor:
         order, then computed clips as their batches finish) and its outputs are then dropped, so memory
         does not grow with the number of files; the returned clips keep only their metadata.
         """
-        self._sink = sink
+        self._sink, self._missing = sink, set()
         start = time.perf_counter()
         clips: dict[int, Clip] = {}
         skipped: dict[int, dict[str, str]] = {}
@@ -177,6 +194,7 @@ class Extractor:
                     bar: tqdm) -> tuple[list[tuple[int, Path]], int]:
         """Clips whose every output is cached (a warm run starts no worker at all); returns the rest and hits."""
         if self.cache.root is None:  # nothing to look up: the workers read each file once
+            self._missing = set(self.keys)
             return list(enumerate(files)), 0
         todo: list[tuple[int, Path]] = []
         hits = 0
@@ -189,6 +207,7 @@ class Extractor:
                 continue
             if len(item.cached) < len(self.keys):
                 todo.append((index, path))
+                self._missing.update(name for name in self.keys if name not in item.cached)
                 continue
             clips[index] = _clip(item)
             self._complete(clips[index])
@@ -199,15 +218,27 @@ class Extractor:
     def _compute(self, todo: list[tuple[int, Path]], clips: dict[int, Clip], skipped: dict[int, dict[str, str]],
                  bar: tqdm) -> tuple[int, int]:
         """Decode, resample and run the backbones on ``todo``, batching equal lengths; returns (hits, misses)."""
+        if not todo:
+            return 0, 0
+        import torch.nn.functional as F
+        from torch.utils.data import DataLoader
+
+        from .resample import resample
+
         rates = {name: model.sample_rate for name, model in self.backbones.items()}
         resample_here = self.device.type == "cpu" and self.workers > 0
         workers = min(self.workers, len(todo))
+        for model in self.backbones.values():  # never fork workers while a network loads in a thread
+            getattr(model, "wait", lambda: None)()
         loader = DataLoader(_Files(todo, self.keys, rates, self.pre, self.cache, resample_here), batch_size=None,
                             shuffle=False, num_workers=workers, collate_fn=_keep,
                             worker_init_fn=_worker_init if workers else None)
+        items = iter(loader)  # forks the workers; only then start threads
+        for name in self._missing:  # build the needed networks while the first clips decode
+            getattr(self.backbones[name], "prefetch", lambda: None)()
         buckets: dict[tuple[str, int], list[tuple[int, torch.Tensor]]] = {}
         hits = misses = 0
-        for item in loader:
+        for item in items:
             bar.update(1)
             if item.error:
                 skipped[item.index] = {"file": item.path, "reason": item.error}
@@ -235,10 +266,11 @@ class Extractor:
             self._flush(key[0], buckets[key], clips)
         return hits, misses
 
-    @torch.inference_mode()
     def _flush(self, name: str, bucket: list[tuple[int, torch.Tensor]], clips: dict[int, Clip]) -> None:
-        batch = torch.stack([wave for _, wave in bucket])
-        outputs = self.backbones[name](batch)
+        import torch
+
+        with torch.inference_mode():
+            outputs = self.backbones[name](torch.stack([wave for _, wave in bucket]))
         arrays = {out: tensor.float().cpu().numpy() for out, tensor in outputs.items()}
         for row, (index, _) in enumerate(bucket):
             clip = clips[index]

@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import atomic_write
 from .audio import Preprocess
-from .backbones import Backbone
+from .distributed import merge_moments
 from .embed import RESAMPLER, Clip, Extractor
 from .errors import AudiometricError
 from .sets import extract_folder
 from .stats import MomentAccumulator
+
+if TYPE_CHECKING:
+    from .backbones import Backbone
 
 FORMAT = "audiometric-reference-v1"
 
@@ -87,11 +91,13 @@ def check_provenance(path: str, meta: dict, checkpoints: dict[str, str | None], 
                                    f"not {sha}; {fix}")
 
 
-def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], strict: bool = False) -> ReferenceStats:
+def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], strict: bool = False,
+               rank: int = 0, size: int = 1) -> ReferenceStats:
     """Moments of ``outputs`` (backbone -> output names) over the clips of ``folder``, streamed clip by clip.
 
     Each clip's rows are folded in as soon as they exist and then dropped, so memory stays O(d²) per
-    output whatever the number of clips.
+    output whatever the number of clips. Under ``torchrun`` (``rank``/``size``) each rank folds its shard
+    and the moments are merged across ranks.
     """
     moments: dict[str, MomentAccumulator] = {}
 
@@ -101,7 +107,8 @@ def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], 
                 rows = clip.outputs[backbone][output]
                 moments.setdefault(f"{backbone}:{output}", MomentAccumulator(rows.shape[1])).update(rows)
 
-    clips = extract_folder(folder, extractor, strict, desc="reference", sink=fold)
+    clips = extract_folder(folder, extractor, strict, rank, size, desc="reference", sink=fold)
+    moments = merge_moments(moments, size)
     meta = {"format": FORMAT, "folder": clips.path, "files": clips.listed, "clips": len(clips.extraction.clips),
             "skipped": clips.extraction.skipped,
             "preprocessing": {**extractor.pre.as_dict(), "resampler": RESAMPLER},

@@ -7,27 +7,34 @@ already extracted, see :mod:`audiometric.export`). The reference may also be a s
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from . import __version__, backbones
 from .audio import Preprocess
 from .cache import EmbeddingCache
+from .device import checked_device
 from .distributed import finish, init
-from .embed import RESAMPLER, Extractor, pick_device
+from .embed import RESAMPLER, Extractor
 from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
 from .per_clip import per_clip, write_per_clip_csv
 from .reference import ReferenceStats, check_provenance, load_reference
 from .sets import ClipSet, extract_folder
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -49,27 +56,30 @@ def versions() -> dict[str, str]:
     import soundfile
     import soxr
 
-    return {"audiometric": __version__, "python": platform.python_version(), "torch": torch.__version__,
+    torch = sys.modules.get("torch")  # a fully cached run does not import it: read the installed version
+    return {"audiometric": __version__, "python": platform.python_version(),
+            "torch": torch.__version__ if torch else importlib.metadata.version("torch"),
             "numpy": np.__version__, "scipy": scipy.__version__, "soundfile": soundfile.__version__,
             "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
 
 
-def load_models(needs: dict[str, set[str]], device: torch.device) -> dict[str, backbones.Backbone]:
-    """Each needed backbone, with a one-line error if it lacks an output a metric reads."""
+def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[str, backbones.LazyBackbone]:
+    """Each needed backbone with its checkpoint digest, built on ``device`` only when first run on a clip
+    the cache lacks; a one-line error if it lacks an output a metric reads."""
     models = {}
     for name, outputs in needs.items():
-        model = backbones.load(name, None, device)
-        missing = outputs - set(model.outputs)
+        missing = outputs - set(backbones.spec(name).outputs)
         if missing:
             raise AudiometricError(f"backbone '{name}' has no '{', '.join(sorted(missing))}' output (it gives "
-                                   f"{', '.join(model.outputs)}); choose other --metrics or another --backbone")
-        models[name] = model
+                                   f"{', '.join(backbones.spec(name).outputs)}); choose other --metrics or "
+                                   "another --backbone")
+        models[name] = backbones.LazyBackbone(name, device)
     return models
 
 
 def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress: bool = True) -> Extractor:
-    """Backbones loaded on the chosen device, wrapped in an extractor with the default cache."""
-    device = pick_device(opts.device)
+    """Backbones (built on first use) for the chosen device, wrapped in an extractor with the default cache."""
+    device = checked_device(opts.device)
     return Extractor(load_models(needs, device), device, opts.preprocess, EmbeddingCache.default(opts.use_cache),
                      opts.batch_size, opts.workers, opts.progress and progress)
 
@@ -112,7 +122,7 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
     start = time.perf_counter()
-    rank, size = init(pick_device(opts.device))
+    rank, size = init(opts.device)
     needs = needed_outputs(settings)
     gen_stored = _stored_side(generated, "generated", needs)
     ref_stored = _stored_side(reference, "reference", needs)
@@ -162,7 +172,8 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "preprocessing": preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
-        "device": str(extractor.device) if extractor else None,
+        "device": (str(extractor.resolved) if extractor and extractor.resolved is not None else
+                   f"{opts.device} (unused: every output was {'cached' if extractor else 'read from embedding files'})"),
         "world_size": size,
         "batch_size": opts.batch_size,
         "cache": {"dir": str(cache.root) if cache and cache.root else None,

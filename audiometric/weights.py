@@ -4,6 +4,9 @@ Checkpoints are looked up in this order (``resolve_checkpoint``): an explicit pa
 caller, a CLI ``--checkpoint NAME=PATH`` (``set_overrides``), the entry's environment variable
 (``AUDIOMETRIC_CHECKPOINT_<NAME>``), the verified copy in ``<cache_dir>/weights/``, and finally a
 download from the published URL. Files are only ever loaded with ``torch.load(weights_only=True)``.
+
+Digests are remembered per file identity (``digests.py``), so a verified checkpoint is hashed once, not
+on every run; this module imports torch only to load a checkpoint.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ import http.client
 import os
 import pickle
 import re
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from . import __version__
+from .digests import DigestMemo
 from .errors import WeightsError
-from .files import file_digests
+
+if TYPE_CHECKING:
+    import torch
 
 _CHUNK_BYTES = 1 << 20
 _TIMEOUT_S = 30.0
@@ -135,21 +142,14 @@ def sha256_file(path: str | Path) -> str:
     return _digests(Path(path))[0]
 
 
-_digest_memo: dict[tuple[str, int, int, int], tuple[str, str]] = {}
-
-
-def _memo_key(path: Path) -> tuple[str, int, int, int]:
-    stat = path.stat()
-    return str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns
+def _memo() -> DigestMemo:
+    """Checkpoint digests remembered in ``<cache_dir>/digests.json``."""
+    return DigestMemo(cache_dir() / "digests.json")
 
 
 def _digests(path: Path) -> tuple[str, str]:
-    """(sha256, md5) hex digests of ``path`` in one pass, remembered per (path, inode, size, mtime)."""
-    key = _memo_key(path)
-    if key not in _digest_memo:
-        sha, md5 = file_digests(path, "sha256", "md5")
-        _digest_memo[key] = (sha, md5)
-    return _digest_memo[key]
+    """(sha256, md5) hex digests of ``path``, hashed only when the file changed since last time."""
+    return _memo().digests(path)
 
 
 def _mismatch(path: Path, sha256: str | None, md5: str | None, prefix: str | None) -> str | None:
@@ -225,7 +225,7 @@ def download(
         )
     digests = _digests(part)
     os.replace(part, dest)
-    _digest_memo[_memo_key(dest)] = digests
+    _memo().remember(dest, *digests)
     return digests[0]
 
 
@@ -357,6 +357,10 @@ def _numpy_safe_globals() -> list[object]:
     return allowed
 
 
+# torch's safe_globals context edits one process-wide allow-list and restores it on exit, so two loads in
+# overlapping contexts (networks loading in background threads) would shrink each other's list mid-load.
+_LOAD_LOCK = threading.Lock()
+
 _REFUSAL_MARKERS = ("unsupported global", "allowlisted", "unrecognized function", "is blocked")
 _TORCH_ADVICE = ("Weights only load failed", "Check the documentation", "Please file an issue")
 
@@ -372,11 +376,13 @@ def _unpickler_detail(message: str) -> str:
 
 def load_checkpoint(path: str | Path) -> object:
     """``torch.load`` a checkpoint onto the CPU, allowing only tensors, numpy data and plain containers."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"checkpoint {path} does not exist; check the path")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with _LOAD_LOCK, torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = _unpickler_detail(str(err))

@@ -113,7 +113,8 @@ def test_embedding_files_score_like_their_folders(sfx, scored, embedded):
         stored = audiometric.score(g, r, "fd,kad", "aisfx", **QUIET)
         assert stored["fd"].value == scored["fd"].value and stored["kad"].value == scored["kad"].value
     data = stored.as_dict()  # both sides stored: no backbone loaded, provenance from the files
-    assert data["device"] is None and data["backbones"] == scored.as_dict()["backbones"]
+    assert data["device"] == "auto (unused: every output was read from embedding files)"
+    assert data["backbones"] == scored.as_dict()["backbones"]
     assert data["generated"]["path"] == str(files["gen"]) and data["generated"]["scored"] == 5
     assert data["generated"]["embeddings"] == ["aisfx:embedding"] and data["generated"]["folder"] == str(sfx / "gen")
     # the array-level functions give the same numbers from the exported rows

@@ -284,3 +284,41 @@ def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _is
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x")
     assert f"drop it to use the cached {cached}" in run(*args).output
+
+
+def _torchrun(*args: str, ranks: int = 2) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                           str(ranks), "-m", "audiometric", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_torchrun_stats_and_embed_shard_and_print_once(tmp_path):
+    """Two ranks split the files (unsharded, the gathered count would be 10) and rank 0 alone prints and
+    writes; the files equal a one-process run's (statistics up to float64 rounding of the merge)."""
+    tone_set(tmp_path / "r", 5, rate=22050, seconds=1.0, seed=2)
+    common = ["--backbone", "aisfx", "--workers", "0", "-q", "--device", "cpu"]
+    stats = _torchrun("stats", str(tmp_path / "r"), "-o", str(tmp_path / "two.npz"), "--metrics", "fd", *common)
+    assert stats.returncode == 0, stats.stderr[-2000:]
+    assert stats.stdout.count("wrote ") == 1 and "5 clips" in stats.stdout
+    embed = _torchrun("embed", str(tmp_path / "r"), "-o", str(tmp_path / "two-embed.npz"), *common)
+    assert embed.returncode == 0 and embed.stdout.count("wrote ") == 1, embed.stderr[-2000:]
+    for command, out in (("stats", "one.npz"), ("embed", "one-embed.npz")):
+        extra = ["--metrics", "fd"] if command == "stats" else []
+        assert run(command, str(tmp_path / "r"), "-o", str(tmp_path / out), *extra, *common).exit_code == 0
+    with np.load(tmp_path / "two.npz") as two, np.load(tmp_path / "one.npz") as one:
+        assert int(two["aisfx:embedding:count"]) == 5
+        for key in ("aisfx:embedding:mean", "aisfx:embedding:scatter"):
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-9, atol=1e-9)
+    with np.load(tmp_path / "two-embed.npz") as two, np.load(tmp_path / "one-embed.npz") as one:
+        assert list(two["names"]) == list(one["names"])
+        np.testing.assert_array_equal(two["aisfx:embedding"], one["aisfx:embedding"])
+
+
+def test_torchrun_user_error_is_one_line_from_rank_zero(tmp_path):
+    proc = _torchrun("stats", str(tmp_path / "missing"), "-o", str(tmp_path / "s.npz"), "--metrics", "fd",
+                     "--backbone", "aisfx", "-q")
+    ours = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("error:", "Error:"))]
+    assert proc.returncode != 0 and ours == [f"error: {tmp_path / 'missing'}: directory not found; check the path"]
+    assert "audiometric/" not in proc.stderr  # no traceback through our code on any rank
+    assert "exitcode  : 2" in proc.stderr  # every rank exited with the CLI's user-error status

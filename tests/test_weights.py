@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -509,3 +510,81 @@ def test_load_checkpoint_rejects_damaged_files(tmp_path: Path, damage: str) -> N
 def test_load_checkpoint_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="does not exist"):
         weights.load_checkpoint(tmp_path / "absent.pth")
+
+
+def _count_hashing(monkeypatch) -> list[Path]:
+    """Record every file the digest memo actually hashes; forget this process's memory (a new run)."""
+    from audiometric import digests
+
+    hashed: list[Path] = []
+    real = digests.file_digests
+
+    def counting(path, *algorithms):
+        hashed.append(Path(path))
+        return real(path, *algorithms)
+
+    monkeypatch.setattr(digests, "file_digests", counting)
+    monkeypatch.setattr(digests, "_memory", {})
+    return hashed
+
+
+def test_digest_is_remembered_across_runs_until_the_file_changes(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "ckpt.pth"
+    path.write_bytes(b"first bytes")
+    hashed = _count_hashing(monkeypatch)
+    first = weights.sha256_file(path)
+    assert first == hashlib.sha256(b"first bytes").hexdigest() and hashed == [path]
+    hashed = _count_hashing(monkeypatch)  # a later process: same (path, size, mtime) -> no re-hash
+    assert weights.sha256_file(path) == first and hashed == []
+    stored = json.loads((weights.cache_dir() / "digests.json").read_text())
+    assert stored[str(path.resolve())]["sha256"] == first
+
+    stat = path.stat()
+    path.write_bytes(b"other bytes")  # same size, new contents, mtime set back: ctime still moves
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights.sha256_file(path) == hashlib.sha256(b"other bytes").hexdigest() and hashed == [path]
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # mtime alone changed: re-hashed
+    weights.sha256_file(path)
+    assert hashed == [path, path]
+
+
+def test_verified_cached_checkpoint_is_not_rehashed(monkeypatch) -> None:
+    data = b"a verified checkpoint"
+    entry = weights.WeightFile("panns-cnn14-16k", "x.pth", "file:///nowhere", hashlib.sha256(data).hexdigest())
+    monkeypatch.setitem(weights.WEIGHTS, entry.name, entry)
+    (weights.weights_dir()).mkdir(parents=True, exist_ok=True)
+    (weights.weights_dir() / "x.pth").write_bytes(data)
+    hashed = _count_hashing(monkeypatch)
+    weights.resolve_checkpoint(entry.name)
+    hashed = _count_hashing(monkeypatch)
+    assert weights.resolve_checkpoint(entry.name) == weights.weights_dir() / "x.pth" and hashed == []
+
+
+def test_unwritable_digest_store_still_hashes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AUDIOMETRIC_HOME", str(tmp_path / "file-not-dir"))
+    (tmp_path / "file-not-dir").write_text("")
+    path = tmp_path / "ckpt.pth"
+    path.write_bytes(b"x")
+    assert weights.sha256_file(path) == hashlib.sha256(b"x").hexdigest()
+
+
+def test_concurrent_loads_keep_the_numpy_allow_list(tmp_path: Path) -> None:
+    """Two networks loading at once (background threads): neither sees the other's context restore torch's
+    allow-list mid-load."""
+    path = tmp_path / "with_numpy.pth"
+    torch.save({"model": {"w": torch.zeros(2)}, "sampler": {"queue": np.arange(400)}}, path)
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            for _ in range(20):
+                weights.load_checkpoint(path)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -1,25 +1,41 @@
 """Registry of embedding backbones.
 
 Adding a backbone is one file in this folder (a ``Backbone`` subclass and a ``load`` function, see
-``base.py``) and one line in ``_REGISTRY`` below: ``"name": "module:load_function"``. Modules are
-imported lazily, so listing backbones never loads torch models.
+``base.py``) and one line in ``_REGISTRY`` below: the ``"module:load_function"`` and the class's
+``sample_rate``, ``min_samples`` and ``outputs`` (a test checks they match the class). Modules are
+imported lazily and this registry imports no torch, so listing backbones, and a fully cached run
+(:class:`LazyBackbone`), never build or even import a network.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Callable
-
-import torch
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import AudiometricError
-from .base import Backbone
 
-_REGISTRY: dict[str, str] = {
-    "panns-cnn14-16k": "panns:load_cnn14_16k",
-    "panns-cnn14-32k": "panns:load_cnn14_32k",
-    "vggish": "vggish:load_vggish",
-    "aisfx": "aisfx:load_aisfx",
+if TYPE_CHECKING:
+    import torch
+
+    from .base import Backbone
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A registered backbone as the pipeline sees it before building it (the class attributes, Hz/samples)."""
+
+    loader: str
+    sample_rate: int
+    min_samples: int
+    outputs: tuple[str, ...]
+
+
+_REGISTRY: dict[str, Spec] = {
+    "panns-cnn14-16k": Spec("panns:load_cnn14_16k", 16000, 32000, ("embedding", "logits")),
+    "panns-cnn14-32k": Spec("panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits")),
+    "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",)),
+    "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",)),
 }
 
 
@@ -28,18 +44,38 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def loader(name: str) -> Callable[..., Backbone]:
-    """The ``load(checkpoint, device)`` function registered under ``name``."""
+def spec(name: str) -> Spec:
+    """The registry entry of ``name``, or a one-line error listing the valid names."""
     if name not in _REGISTRY:
         raise AudiometricError(f"unknown backbone '{name}'; choose one of: {', '.join(available())}")
-    module, func = _REGISTRY[name].split(":")
+    return _REGISTRY[name]
+
+
+def loader(name: str) -> Callable[..., Backbone]:
+    """The ``load(checkpoint, device)`` function registered under ``name``."""
+    module, func = spec(name).loader.split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), func)
 
 
 def load(name: str, checkpoint: str | None = None, device: str | torch.device = "cpu") -> Backbone:
     """Build backbone ``name`` with its weights on ``device``, in eval mode."""
+    import torch
+
     model = loader(name)(checkpoint, torch.device(device))
     return model.eval()
 
 
-__all__ = ["Backbone", "available", "load", "loader"]
+def __getattr__(attribute: str):
+    """``Backbone`` and ``LazyBackbone`` are imported on first use (``Backbone`` needs torch)."""
+    if attribute == "Backbone":
+        from .base import Backbone
+
+        return Backbone
+    if attribute == "LazyBackbone":
+        from .lazy import LazyBackbone
+
+        return LazyBackbone
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+
+
+__all__ = ["Backbone", "LazyBackbone", "Spec", "available", "load", "loader", "spec"]

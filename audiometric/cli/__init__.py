@@ -1,29 +1,84 @@
-"""The ``audiometric`` command: a click group whose subcommands only parse options and call the library."""
+"""The ``audiometric`` command: a click group whose subcommands only parse options and call the library.
+
+Subcommands are imported only when they run (or when their help is shown), so ``audiometric --help``
+and light commands never import torch. Adding a command is one module ``audiometric/cli/<name>.py``
+holding a ``click.Command`` and one line in ``COMMANDS`` below: ``"name": "module:attribute"``.
+"""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
 from .. import __version__
+from ..distributed import abandon, world
 from ..errors import AudiometricError
-from ..memory import retain_freed_memory
+
+#: Subcommand name -> ``"module:attribute"`` of its ``click.Command`` inside this package.
+COMMANDS: dict[str, str] = {
+    "score": "score:score",
+    "embed": "embed:embed",
+    "stats": "stats:stats",
+    "corrupt": "corrupt:corrupt",
+}
 
 
 class _Group(click.Group):
-    """Turns :class:`AudiometricError` into one line on stderr and exit status 2, never a traceback."""
+    """Loads subcommands from :data:`COMMANDS` on demand, and turns :class:`AudiometricError` into one
+    line on stderr and exit status 2, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list with each command's first docstring line, read without importing it."""
+        rows = [(name, _summary(name)) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except AudiometricError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
+            _exit(f"error: {err}", 2)
         except KeyboardInterrupt:
-            click.echo("interrupted: finished clips are cached; run the same command again to resume", err=True)
-            sys.exit(130)
+            _exit("interrupted: finished clips are cached; run the same command again to resume", 130)
+        except click.ClickException as err:  # usage errors: shown once under torchrun, by rank 0
+            if world()[0] != 0:
+                _exit(None, err.exit_code)
+            raise
+
+
+def _exit(message: str | None, status: int) -> None:
+    """Print ``message`` on stderr (rank 0 only under ``torchrun``), leave the process group, exit."""
+    if message is not None and world()[0] == 0:
+        click.echo(message, err=True)
+    abandon()
+    sys.exit(status)
+
+
+def _summary(name: str) -> str:
+    """First line of command ``name``'s docstring, read from its source so that listing imports nothing
+    (falls back to importing the command when its function is not found there)."""
+    module, attribute = COMMANDS[name].split(":")
+    spec = importlib.util.find_spec(f"{__name__}.{module}")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == attribute:
+            return click.utils.make_default_short_help(ast.get_docstring(node) or "", 60)
+    return _Group.get_command(main, None, name).get_short_help_str(60)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -34,18 +89,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.version_option(__version__, prog_name="audiometric")
 def main() -> None:
     """Score generated audio against reference audio, and study how trustworthy the scores are."""
+    from ..memory import retain_freed_memory
+
     warnings.showwarning = _show_warning
     retain_freed_memory()
-
-
-def _register() -> None:
-    from .corrupt import corrupt
-    from .embed import embed
-    from .score import score
-    from .stats import stats
-
-    for command in (score, embed, stats, corrupt):
-        main.add_command(command)
-
-
-_register()

@@ -8,8 +8,16 @@ import click
 
 from .options import backbone_choice, extraction_kwargs, extraction_options
 
+EXAMPLES = """Examples:
 
-@click.command("embed")
+\b
+  audiometric embed generated/ -o generated.npz
+  audiometric embed generated/ -o both.npz --backbone panns-cnn14-16k --backbone vggish
+  torchrun --nproc_per_node 2 -m audiometric embed generated/ -o generated.npz --device cuda
+"""
+
+
+@click.command("embed", epilog=EXAMPLES)
 @click.argument("folder", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @click.option("--backbone", "names", type=backbone_choice, multiple=True, default=("panns-cnn14-16k",),
@@ -17,11 +25,19 @@ from .options import backbone_choice, extraction_kwargs, extraction_options
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def embed(folder, output, names, strict, **extraction):
-    """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz."""
+    """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz.
+
+    Layout (README, "Embedding files"): names, paths, sha256, sample_rates, channels, seconds per clip;
+    "BACKBONE:OUTPUT" rows of all clips concatenated and "BACKBONE:OUTPUT:offsets" so clip i is
+    rows[offsets[i]:offsets[i+1]]; meta (JSON). `score` takes the file for either side. Under torchrun
+    each rank embeds a share of the files and rank 0 writes the file.
+    """
     from ..api import embed as run
     from ..export import output_keys
 
     arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
+    if arrays is None:  # a non-zero torchrun rank: rank 0 reports
+        return
     click.echo(f"wrote {output}: {len(arrays['names'])} clips, outputs {', '.join(output_keys(arrays))}")
     for skip in json.loads(str(arrays["meta"]))["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")

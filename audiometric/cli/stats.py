@@ -7,24 +7,37 @@ import click
 from .options import backbone_choice, extraction_kwargs, extraction_options
 from .score import metric_list
 
+EXAMPLES = """Examples:
 
-@click.command("stats")
+\b
+  audiometric stats audiocaps_test/ -o audiocaps_test.npz
+  audiometric score generated/ audiocaps_test.npz --metrics fd,fad
+  torchrun --nproc_per_node 4 -m audiometric stats big_reference/ -o big.npz --metrics fd
+"""
+
+
+@click.command("stats", epilog=EXAMPLES)
 @click.argument("reference", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @click.option("--metrics", default="fd,fad", show_default=True, callback=metric_list,
               help="Fréchet metrics whose reference statistics to store (fd, fad).")
 @click.option("--backbone", type=backbone_choice, default="panns-cnn14-16k", show_default=True,
-              help="Network whose embeddings FD reads.")
+              help="Network whose embedding FD reads.")
 @click.option("--fad-backbone", type=backbone_choice, default="vggish", show_default=True,
-              help="Network whose embeddings FAD reads.")
+              help="Network whose embedding FAD reads.")
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def stats(reference, output, metrics, backbone, fad_backbone, strict, **extraction):
-    """Store the mean and covariance of REFERENCE's embeddings, to score against later (`score GEN ref.npz`)."""
+    """Store the mean and covariance of REFERENCE's embeddings, to score against later (`score GEN ref.npz`).
+
+    Under torchrun each rank embeds a share of the files and rank 0 writes the file.
+    """
     from ..api import stats as run
 
     result = run(reference, output, metrics, backbone, fad_backbone=fad_backbone, strict=strict,
                  **extraction_kwargs(**extraction))
+    if result is None:  # a non-zero torchrun rank: rank 0 reports
+        return
     click.echo(f"wrote {output}: {result.meta['clips']} clips, statistics for {', '.join(sorted(result.moments))}")
     for skip in result.meta["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")
