@@ -57,8 +57,10 @@ def extraction_options(device: str = "auto", batch_size: int = 16, workers: int 
                        progress: bool = True):
     """Checked :class:`audiometric.score.ExtractionOptions` (one-line errors naming the bad argument)."""
     from .audio import Preprocess
+    from .device import parse_device
     from .score import ExtractionOptions
 
+    parse_device(device)  # the spelling now; a named GPU is checked when the extractor is made
     if not isinstance(batch_size, int) or batch_size < 1:
         raise AudiometricError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if not isinstance(workers, int) or workers < 0:

@@ -208,3 +208,17 @@ def test_strict_refuses_an_embedding_file_that_skipped_files(embedded, tmp_path)
     assert res.exit_code == 2 and "gen/broken.wav: not audio" in res.output and "--strict" in res.output
     res = CliRunner().invoke(main, ["score", *args])
     assert res.exit_code == 0 and "skipped (generated): gen/broken.wav: not audio" in res.output
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"metrics": "fd,fid"}, "unknown metric(s) fid"), ({"device": "tpu"}, "--device 'tpu'"),
+    ({"batch_size": 0}, "batch_size must be"), ({"channels": "left"}, "channels must be"),
+    ({"bootstrap": -1}, "bootstrap must be"), ({"confidence": 1.0}, "confidence must"),
+    ({"ci_method": "bca"}, "ci_method must be"), ({"backbone": "nope"}, "unknown backbone 'nope'"),
+    ({"metrics": "is", "per_clip": "clips.csv"}, "--per-clip ranks clips by fd, fad, kl"),
+    ({"max_seconds": 0}, "max_seconds must be"), ({"checkpoints": {"nope": "x.pth"}}, "unknown checkpoint name"),
+])
+def test_bad_arguments_are_one_line_errors_before_any_work(tmp_path, kwargs, needle):
+    with pytest.raises(audiometric.AudiometricError) as err:
+        audiometric.score(tmp_path / "missing", tmp_path / "missing", **{"backbone": "aisfx", **kwargs})
+    assert needle in str(err.value) and "\n" not in str(err.value)
