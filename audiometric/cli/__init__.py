@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "embed": "embed:embed",
     "stats": "stats:stats",
     "corrupt": "corrupt:corrupt",
+    "generate": "generate:generate",
+    "datasets": "datasets:datasets",
 }
 
 
