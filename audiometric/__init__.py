@@ -8,9 +8,8 @@ stays light)::
     audiometric.embed("gen/", "gen.npz"); audiometric.stats("ref/", "ref.npz")
     audiometric.frechet_distance(x, y); audiometric.inception_score(logits); audiometric.kl(g, r)
 
-``audiometric.score``, ``.embed`` and ``.stats`` always name these functions, although submodules of the
-same names exist: import from the modules with ``from audiometric.score import make_extractor`` (``import
-audiometric.score as m`` binds the function).
+``audiometric.score``, ``.embed`` and ``.stats`` are also the submodules of those names: calling one runs
+the API function, while its attributes are the module's (``audiometric.score.make_extractor``).
 """
 
 import importlib
@@ -28,8 +27,8 @@ _EXPORTS = {
     "AudiometricError": "errors",
 }
 
-#: Names that are both an API function and a submodule (``audiometric/score.py`` ...).
-_SHADOWED = ("score", "embed", "stats")
+#: Submodules that are also called as the API function of the same name (``audiometric/score.py`` ...).
+_CALLABLE = ("score", "embed", "stats")
 
 
 def _load(name: str):
@@ -46,19 +45,38 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-def _api_property(name: str) -> property:
-    # Importing the submodule of the same name makes the import system set it as this package's
-    # attribute; this setter drops that assignment (the submodule stays in sys.modules, so
-    # ``from audiometric.score import make_extractor`` still works) and the getter keeps the function.
-    return property(lambda self: _load(name), lambda self, value: None)
+class _CallableModule(types.ModuleType):
+    """A submodule that, called, runs the API function of its name: ``audiometric.score(gen, ref)`` is
+    :func:`audiometric.api.score`, while ``audiometric.score.make_extractor`` and ``from audiometric
+    import score`` still reach the module (so imports and monkeypatching keep working)."""
+
+    def __call__(self, *args, **kwargs):
+        return _load(self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+    @property
+    def __signature__(self):
+        import inspect
+
+        return inspect.signature(_load(self.__name__.rpartition(".")[2]))
+
+
+def _callable_module(name: str) -> property:
+    def get(package):
+        module = importlib.import_module(f"{__name__}.{name}")
+        if not isinstance(module, _CallableModule):
+            module.__class__ = _CallableModule
+        return module
+
+    # the import system sets each imported submodule as an attribute here; the getter returns it anyway
+    return property(get, lambda package, value: None)
 
 
 class _Package(types.ModuleType):
-    """This package, whose ``score``, ``embed`` and ``stats`` attributes always name the API functions."""
+    """This package: ``score``, ``embed`` and ``stats`` are callable submodules (see :class:`_CallableModule`)."""
 
 
-for _name in _SHADOWED:
-    setattr(_Package, _name, _api_property(_name))
+for _name in _CALLABLE:
+    setattr(_Package, _name, _callable_module(_name))
 sys.modules[__name__].__class__ = _Package
 
 __all__ = ["__version__", *_EXPORTS]

@@ -179,10 +179,14 @@ def test_import_is_light_and_names_the_api():
                           env={**os.environ, "PYTHONPATH": str(README.parent)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("False False") and "'frechet_distance'" in proc.stdout and "'Result'" in proc.stdout
-    # once the submodules of the same names are imported, the package attributes still name the functions
-    modules = [importlib.import_module(f"audiometric.{n}") for n in ("score", "embed", "stats")]
-    assert [m.__name__ for m in modules] == ["audiometric.score", "audiometric.embed", "audiometric.stats"]
-    assert (audiometric.score, audiometric.embed, audiometric.stats) == (api.score, api.embed, api.stats)
+    # the names are the submodules, callable as the API functions (so module imports and monkeypatching work)
+    for name in ("score", "embed", "stats"):
+        module = importlib.import_module(f"audiometric.{name}")
+        assert getattr(audiometric, name) is module and callable(module)
+        assert inspect.signature(module) == inspect.signature(getattr(api, name))
+    from audiometric import score as score_module
+
+    assert score_module.make_extractor is importlib.import_module("audiometric.score").make_extractor
 
 
 def test_readme_python_snippet_runs(tmp_path, monkeypatch):

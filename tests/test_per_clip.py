@@ -75,11 +75,8 @@ def test_class_labels_csv(tmp_path) -> None:
 
 
 def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> None:
-    import importlib
-
+    import audiometric.score as score_module
     from audiometric.cli import main
-
-    score_module = importlib.import_module("audiometric.score")  # the module: the name audiometric.score is the API function
 
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})
     tone_set(tmp_path / "gen", 6, seed=1)
