@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "corrupt": "corrupt:corrupt",
     "generate": "generate:generate",
     "datasets": "datasets:datasets",
+    "sweep": "sweep:sweep",
 }
 
 

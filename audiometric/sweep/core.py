@@ -1,0 +1,117 @@
+"""The sweep's one door into the scoring core (extractor, clip sets, metrics, sharding).
+
+Everything the sweep needs from ``audiometric`` outside this package goes through here, mostly through the
+interfaces fixed across the project (``evaluate.compute``/``Settings``, ``METRICS``, ``score.make_extractor``,
+``Extractor.run``, ``extract_folder``, ``ClipSet``; besides them: the extractor's ``progress`` and ``keys``,
+the sharding helpers of ``distributed``, ``files.AUDIO_EXTENSIONS``), so a change in the core touches this
+one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch.distributed as dist
+
+from ..distributed import finish, gather, init, shard
+from ..embed import Clip, Extraction, Extractor, pick_device
+from ..errors import AudiometricError
+from ..evaluate import Settings, compute, needed_outputs
+from ..files import AUDIO_EXTENSIONS
+from ..metrics import get_metric
+from ..score import ExtractionOptions, make_extractor, versions
+from ..sets import ClipSet, extract_folder
+
+__all__ = ["ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
+
+
+def barrier() -> None:
+    """Wait for every ``torchrun`` rank (no-op in one process)."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def preview_names(folder: str) -> list[str]:
+    """Relative names of the audio files under ``folder``, for checks before any work (the scoring core's
+    listing, run on the reference, is authoritative)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise AudiometricError(f"--ref {folder}: not a folder; pass the folder of clean reference clips")
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+@dataclass
+class Scorer:
+    """Backbones loaded once, an extractor, and the metric settings of one sweep."""
+
+    settings: Settings
+    extractor: Extractor
+    rank: int = 0
+    size: int = 1
+
+    @classmethod
+    def create(cls, metrics: tuple[str, ...], backbone: str, fad_backbone: str, bootstrap: int, confidence: float,
+               opts: ExtractionOptions) -> "Scorer":
+        """Load the backbones the metrics read; one-line error for a missing output."""
+        settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
+        rank, size = init(pick_device(opts.device))
+        extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
+        return cls(settings, extractor, rank, size)
+
+    def backbones(self) -> dict[str, str | None]:
+        """Backbone name -> checkpoint SHA-256 (part of every cell key)."""
+        return {name: model.checkpoint_sha256 for name, model in sorted(self.extractor.backbones.items())}
+
+    def cache_settings(self) -> dict:
+        """The extractor's per-backbone cache settings (preprocessing, resampler, rates)."""
+        return {name: key["settings"] for name, key in sorted(self.extractor.keys.items())}
+
+    def reference(self, folder: Path) -> ClipSet:
+        """The clean reference folder through the backbones, with the score command's listing and sharding."""
+        return extract_folder(str(folder), self.extractor, False, self.rank, self.size, "reference")
+
+    def embed(self, files: list[Path], names: list[str], root: Path, desc: str, progress: bool = True) -> Extraction:
+        """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
+
+        Each returned clip's ``path`` becomes ``root / names[i]``: the corrupted clip is named as its clean
+        original, so a set built by :func:`clip_set` over ``root`` names (and KL pairs) it the same way.
+        """
+        mine = shard(files, self.rank, self.size)
+        shown, self.extractor.progress = self.extractor.progress, self.extractor.progress and progress
+        try:
+            result = gather(self.extractor.run([files[i] for i in mine], desc=desc), mine, self.size)
+        finally:
+            self.extractor.progress = shown
+        for clip in result.clips:
+            clip.path = str(root / names[clip.index])
+        return result
+
+    def compute(self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...],
+                seed: int = 0) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
+        """Each metric of ``metrics`` for clips ``gen`` against ``ref``: ``({metric: {entry name: entry}},
+        {metric: why not computed})``, one ``compute`` call per metric, so every entry (``kl_softmax``,
+        ``density``, ...) is filed under the metric that produced it."""
+        values: dict[str, dict[str, dict]] = {}
+        reasons: dict[str, str] = {}
+        gen_set, ref_set = clip_set(root, gen), clip_set(root, ref)
+        for metric in metrics:
+            settings = Settings((metric,), self.settings.backbone, self.settings.fad_backbone,
+                                bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
+            entries, why = compute(settings, gen_set, ref_set, None)
+            if entries:
+                values[metric] = entries
+            reasons.update(why)
+        return values, reasons
+
+
+def clip_set(root: Path, clips: list[Clip]) -> ClipSet:
+    """A :class:`ClipSet` of folder ``root`` over already extracted clips (no files are read)."""
+    return ClipSet(str(root), len(clips), Extraction(list(clips), []))
+
+
+def lower_is_better(metric: str) -> bool:
+    """Direction of a registered metric (and of every entry it produces)."""
+    return get_metric(metric).lower_is_better

@@ -1,0 +1,74 @@
+"""A sweep's files in OUT_DIR: results.csv/json, summary.md/json, figure.png (and .pdf), all atomic."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import corruptions
+
+from ..atomic import atomic_write_text
+from . import figure
+from .cells import dumps
+from .spec import ALIASES, SweepSpec
+from .summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
+
+
+def axis(spec: SweepSpec) -> dict[str, Any]:
+    """The severity axis: label with unit (and the fixed SNR where one applies), SNR display flag."""
+    severity = corruptions.get(spec.corruption).severity
+    label = spec.scale.label
+    if spec.corruption in ("interference", "interference_fraction"):
+        label += f" ({float(spec.params.get('snr_db', 0.0)):g} dB SNR)"
+    return {"label": label, "unit": severity.unit, "doc": severity.doc, "snr": spec.scale.snr}
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """``results.csv``: one row per (level, seed, metric); floats written exactly (``repr``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_cell_text(row.get(column)) for column in COLUMNS])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict], provenance: dict,
+                  counters: dict) -> dict[str, dict]:
+    """Write every output; the verdicts are computed from results.csv as written, so they match it."""
+    previous = (out / "results.csv").read_bytes() if (out / "results.csv").exists() else None
+    write_csv(out / "results.csv", rows)
+    unchanged = previous == (out / "results.csv").read_bytes()
+    parsed = read_rows(out / "results.csv")
+    results = verdicts(parsed)
+    short = {v: k for k, v in ALIASES.items()}.get(spec.corruption, spec.corruption)
+    fields = ("level", "seed", "key", "status", "error", "records_sha256", "cache", "skipped")
+    cell_info = [{k: c.get(k) for k in fields} for c in cells]
+    atomic_write_text(out / "results.json", dumps({**provenance, "cells": cell_info, "this_run": counters}))
+    info = axis(spec)
+    summary = {"corruption": spec.corruption, "alias": short, "protocol": spec.protocol, "axis": info,
+               "seeds": spec.seeds, "rho_min": RHO_MIN, "metrics": results}
+    atomic_write_text(out / "summary.json", dumps(summary))
+    notes = [f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}"
+             for c in cells if c["status"] != "ok"]
+    flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
+    if flat:
+        why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"
+        notes.append(f"{', '.join(flat)}: the level-0 band has zero width ({why}, no --bootstrap), so any change "
+                     "in the worse direction counts as outside; add --bootstrap (or seeds, with --protocol split)")
+    title = f"{short} ({spec.corruption}), protocol {spec.protocol}, {spec.seeds} seed(s), backbone {spec.backbone}"
+    atomic_write_text(out / "summary.md", markdown(title, results, notes))
+    paths = [out / "figure.png"] + ([out / "figure.pdf"] if spec.pdf else [])
+    if not (unchanged and all(p.exists() for p in paths)):  # a finished sweep rerun redraws nothing
+        figure.plot(parsed, results, info, title, paths)
+    return results

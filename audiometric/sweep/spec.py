@@ -1,0 +1,218 @@
+"""What a sweep is: the corruption, its severity axis, protocol, metrics and backbones, from flags or YAML.
+
+Nothing here runs a backbone or reads audio: :func:`make_spec` checks every option it can check from the
+options alone (names, levels against the corruption's range, protocol) and raises one-line
+:class:`~audiometric.errors.AudiometricError` naming the option and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import AudiometricError
+from ..metrics import get_metric
+
+#: The paper's short names (and hyphenated spellings) for the registry's corruptions.
+ALIASES: dict[str, str] = {
+    "noise": "gaussian_noise",
+    "mel-noise": "mel_noise",
+    "mask": "mel_mask",
+    "interference": "interference",
+    "interference-fraction": "interference_fraction",
+    "permute": "event_permutation",
+}
+
+PROTOCOLS = ("split", "paired")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A corruption's severity axis: default levels, valid range (inclusive), integer counts, SNR display."""
+
+    levels: tuple[float, ...]
+    low: float
+    high: float
+    label: str
+    integer: bool = False
+    snr: bool = False  # severity is a noise-to-signal power ratio: show -10 log10(s) dB on a second axis
+
+
+SCALES: dict[str, Scale] = {
+    # SNR inf, 20, 15, 10, 5, 0 dB
+    "gaussian_noise": Scale((0, 0.01, 0.03, 0.1, 0.3, 1.0), 0.0, 1e6, "noise-to-signal power ratio", snr=True),
+    "mel_noise": Scale((0, 1, 2, 4, 8), 0.0, 100.0, "log-mel noise std (dB)"),
+    "mel_mask": Scale((0, 0.05, 0.1, 0.2, 0.4), 0.0, 1.0, "masked fraction of the mel plane"),
+    "interference": Scale((0, 1, 2, 3), 0, 10, "interferers per clip", integer=True),
+    "interference_fraction": Scale((0, 0.25, 0.5, 0.75, 1.0), 0.0, 1.0, "fraction of clips corrupted"),
+    "event_permutation": Scale((0, 2, 3, 4), 0, 10, "events out of place", integer=True),  # 1 is impossible
+}
+
+#: Options a YAML config may hold (the flags' names with ``_`` for ``-``).
+CONFIG_KEYS = ("corruption", "ref", "out", "pool", "labels", "levels", "metrics", "backbone", "fad_backbone",
+               "seeds", "bootstrap", "confidence", "protocol", "params", "keep_audio", "pdf",
+               "device", "batch_size", "workers")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """One sweep: ``corruption`` (registry name) at ``levels`` x ``seeds`` (0..seeds-1) under ``protocol``."""
+
+    corruption: str
+    out: str
+    ref: str | None = None
+    pool: str | None = None
+    labels: str | None = None
+    levels: tuple[float, ...] = ()
+    metrics: tuple[str, ...] = ("fd", "is", "kl", "fad")
+    backbone: str = "panns-cnn14-16k"
+    fad_backbone: str = "vggish"
+    seeds: int = 3
+    bootstrap: int = 0
+    confidence: float = 0.95
+    protocol: str = "split"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    keep_audio: bool = False
+    pdf: bool = False
+
+    @property
+    def scale(self) -> Scale:
+        """The severity axis of this sweep's corruption."""
+        return SCALES[self.corruption]
+
+
+def resolve_corruption(name: str) -> str:
+    """Registry name for ``name`` (a registry name or one of :data:`ALIASES`)."""
+    key = name.strip()
+    if key in ALIASES:
+        return ALIASES[key]
+    if key in SCALES:
+        return key
+    choices = ", ".join(list(ALIASES) + [n for n in SCALES if n not in ALIASES])
+    raise AudiometricError(f"--corruption {name}: unknown; choose one of {choices}")
+
+
+def parse_list(text: Any, option: str) -> list[str]:
+    """``"a,b"`` or a YAML list into stripped strings."""
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    out = [str(item).strip() for item in items if str(item).strip()]
+    if not out:
+        raise AudiometricError(f"--{option}: empty; give a comma-separated list")
+    return out
+
+
+def parse_levels(raw: Any, corruption: str, n_events: int | None = None) -> tuple[float, ...]:
+    """Sorted, distinct severities within the corruption's range; 0 (the clean baseline) must be one."""
+    scale = SCALES[corruption]
+    if raw is None:
+        levels = [float(v) for v in scale.levels]
+        if n_events is not None:
+            levels = [v for v in levels if v <= n_events]
+    else:
+        try:
+            levels = [float(v) for v in parse_list(raw, "levels")]
+        except ValueError:
+            raise AudiometricError(f"--levels {raw}: not a list of numbers; "
+                                   f"e.g. --levels {_fmt(scale.levels)}") from None
+    high = scale.high if n_events is None else n_events
+    for v in levels:
+        if not scale.low <= v <= high or (scale.integer and v != int(v)):
+            kind = "integers" if scale.integer else "values"
+            raise AudiometricError(f"--levels: {v:g} is outside {corruption}'s range ({kind} in "
+                                   f"{scale.low:g}..{high:g}); e.g. --levels {_fmt(scale.levels)}")
+        if corruption == "event_permutation" and v == 1:
+            raise AudiometricError("--levels: event_permutation cannot displace exactly 1 event; use 0, 2, 3, ...")
+    levels = sorted(set(levels))
+    if levels[0] != 0:
+        raise AudiometricError(f"--levels: must include 0 (the clean baseline every verdict compares with); "
+                               f"e.g. --levels 0,{_fmt(levels)}")
+    if len(levels) < 2:
+        raise AudiometricError("--levels: give 0 and at least one severity above it")
+    return tuple(int(v) if scale.integer else v for v in levels)
+
+
+def _fmt(levels) -> str:
+    return ",".join(f"{v:g}" for v in levels)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML file (keys: :data:`CONFIG_KEYS`); one-line errors for bad YAML or keys."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0]
+        raise AudiometricError(f"--config {path}: cannot read it as YAML ({first}); fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise AudiometricError(f"--config {path}: expected a mapping of option: value")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise AudiometricError(f"--config {path}: unknown option(s) {', '.join(unknown)}; "
+                               f"valid: {', '.join(CONFIG_KEYS)}")
+    return data
+
+
+def make_spec(options: Mapping[str, Any]) -> SweepSpec:
+    """A checked :class:`SweepSpec` from merged options (config values overridden by flags)."""
+    if not options.get("corruption"):
+        raise AudiometricError("give --corruption NAME (or a --config with corruption:)")
+    if not options.get("out"):
+        raise AudiometricError("give --out OUT_DIR (or out: in the --config)")
+    corruption = resolve_corruption(str(options["corruption"]))
+    params = {str(k): v for k, v in dict(options.get("params") or {}).items()}
+    n_events = None
+    if corruption == "event_permutation":
+        try:
+            n_events = int(params.get("n_events", 4))
+        except ValueError:
+            raise AudiometricError(f"--param n_events={params['n_events']}: expected an integer count") from None
+    protocol = str(options.get("protocol") or "split")
+    if protocol not in PROTOCOLS:
+        raise AudiometricError(f"--protocol {protocol}: choose split or paired")
+    if corruption == "event_permutation":
+        if not options.get("pool"):
+            raise AudiometricError("--corruption permute needs --pool (event clips, a folder per class or a "
+                                   "path,label CSV)")
+    elif not options.get("ref"):
+        raise AudiometricError(f"--corruption {options['corruption']} needs --ref REF_DIR (the clean reference clips)")
+    if corruption in ("interference", "interference_fraction") and not options.get("pool"):
+        raise AudiometricError(f"--corruption {options['corruption']} needs --pool (interferers: a folder per class "
+                               "or a path,label CSV)")
+    metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
+    for metric in metrics:
+        get_metric(metric)
+    spec = SweepSpec(
+        corruption=corruption, out=str(options["out"]), ref=_opt(options.get("ref")), pool=_opt(options.get("pool")),
+        labels=_opt(options.get("labels")), levels=parse_levels(options.get("levels"), corruption, n_events),
+        metrics=metrics, backbone=str(options.get("backbone") or "panns-cnn14-16k"),
+        fad_backbone=str(options.get("fad_backbone") or "vggish"), seeds=_number(options, "seeds", int, 3),
+        bootstrap=_number(options, "bootstrap", int, 0), confidence=_number(options, "confidence", float, 0.95),
+        protocol=protocol, params=params, keep_audio=bool(options.get("keep_audio")), pdf=bool(options.get("pdf")))
+    if spec.seeds < 1 or spec.bootstrap < 0 or not 0 < spec.confidence < 1:
+        raise AudiometricError("--seeds must be >= 1, --bootstrap >= 0 and --confidence in (0, 1)")
+    return spec
+
+
+def _number(options: Mapping[str, Any], key: str, kind: type, default: float) -> Any:
+    value = options.get(key)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise AudiometricError(f"--{key.replace('_', '-')} {value}: expected a {kind.__name__}") from None
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def levels_help() -> str:
+    """The default levels of every corruption, for ``--help``."""
+    names = {v: k for k, v in ALIASES.items()}
+    return "; ".join(f"{names.get(c, c)}: {_fmt(s.levels)}" for c, s in SCALES.items())
