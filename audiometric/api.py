@@ -54,7 +54,7 @@ def _check_backbone(name: str, option: str) -> str:
 
 def extraction_options(device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
                        max_seconds: float | None = None, strict: bool = False, cache: bool = True,
-                       progress: bool = True):
+                       progress: bool = True, allow_truncated: bool = False):
     """Checked :class:`audiometric.score.ExtractionOptions` (one-line errors naming the bad argument)."""
     from .audio import Preprocess
     from .device import parse_device
@@ -71,7 +71,7 @@ def extraction_options(device: str = "auto", batch_size: int = 16, workers: int 
         raise AudiometricError(f"max_seconds must be > 0 seconds (or None for whole files), got {max_seconds!r}")
     return ExtractionOptions(device=device, batch_size=batch_size, workers=workers,
                              preprocess=Preprocess(channels=channels, max_seconds=max_seconds), strict=strict,
-                             use_cache=cache, progress=progress)
+                             use_cache=cache, progress=progress, allow_truncated=allow_truncated)
 
 
 @contextmanager
@@ -91,7 +91,8 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
           bootstrap: int = 0, confidence: float = 0.95, ci_method: str = "percentile", fd_inf: bool = False,
           seed: int = 0, strict: bool = False, per_clip: str | Path | None = None, device: str = "auto",
           batch_size: int = 16, workers: int = 2, channels: str = "first", max_seconds: float | None = None,
-          checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True, progress: bool = True) -> Result | None:
+          checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True, allow_truncated: bool = False,
+          progress: bool = True) -> Result | None:
     """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
 
     ``generated``: a folder of audio files or an ``audiometric embed`` ``.npz``; ``reference``: the same,
@@ -99,8 +100,10 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
     list or ``"fd,is"``). ``bootstrap`` replicates give ``confidence`` intervals (``ci_method``
     ``"percentile"`` or the bias-correcting ``"basic"``); ``fd_inf`` adds FD∞/FAD∞; ``per_clip`` writes the
     per-clip outlier ranking CSV there (:mod:`audiometric.per_clip`); ``max_seconds`` keeps the first
-    seconds of each file; ``checkpoints`` maps backbone names to local weight files. Metrics that cannot be computed are listed in ``result.not_computed`` with the reason.
-    Under ``torchrun``, ranks other than 0 return ``None``.
+    seconds of each file; ``checkpoints`` maps backbone names to local weight files; ``allow_truncated``
+    scores files that decode shorter than their header says (a warning) instead of skipping them.
+    Metrics that cannot be computed are listed in ``result.not_computed`` with the reason. Under
+    ``torchrun``, ranks other than 0 return ``None``.
     """
     from .evaluate import Settings
     from .score import score as run
@@ -119,7 +122,8 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
                       "(use 1000 for intervals you report)", UserWarning, stacklevel=2)
     settings = Settings(names, _check_backbone(backbone, "backbone"), _check_backbone(fad_backbone, "fad_backbone"),
                         compat, bootstrap, confidence, fd_inf, int(seed), ci_method)
-    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
+    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress,
+                              allow_truncated)
     with _checkpoints(checkpoints):
         data = run(str(generated), str(reference), settings, opts, None if per_clip is None else str(per_clip))
     return None if data is None else Result(data)
@@ -128,7 +132,7 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
 def embed(folder: str | Path, output: str | Path | None = None, backbones: Sequence[str] = (DEFAULT_BACKBONE,), *,
           strict: bool = False, device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
           max_seconds: float | None = None, checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True,
-          progress: bool = True) -> dict[str, np.ndarray] | None:
+          allow_truncated: bool = False, progress: bool = True) -> dict[str, np.ndarray] | None:
     """Every output of each backbone for the audio files in ``folder``, as the arrays of the ``.npz`` that
     ``audiometric embed`` writes (layout: :mod:`audiometric.export`); also written to ``output`` when given.
     Under ``torchrun`` each rank embeds a share of the files; rank 0 writes and returns, others ``None``."""
@@ -142,7 +146,8 @@ def embed(folder: str | Path, output: str | Path | None = None, backbones: Seque
                                                                          else backbones)))
     if not names:
         raise AudiometricError("embed: give at least one backbone")
-    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
+    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress,
+                              allow_truncated)
     rank, size = init(opts.device)
     with _checkpoints(checkpoints):
         extractor = make_extractor({name: set() for name in names}, opts, progress=rank == 0)
@@ -160,7 +165,7 @@ def stats(folder: str | Path, output: str | Path | None = None, metrics: str | S
           backbone: str = DEFAULT_BACKBONE, *, fad_backbone: str = DEFAULT_FAD_BACKBONE, strict: bool = False,
           device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
           max_seconds: float | None = None, checkpoints: Mapping[str, str | Path] | None = None, cache: bool = True,
-          progress: bool = True) -> ReferenceStats | None:
+          allow_truncated: bool = False, progress: bool = True) -> ReferenceStats | None:
     """Mean and covariance of ``folder``'s embeddings for the Fréchet ``metrics`` (fd, fad), streamed clip by
     clip: a :class:`audiometric.reference.ReferenceStats`, also written to ``output`` when given (what
     ``audiometric stats`` writes, to score against later). Under ``torchrun`` each rank folds a share of
@@ -175,7 +180,8 @@ def stats(folder: str | Path, output: str | Path | None = None, metrics: str | S
         raise AudiometricError(f"statistics files serve {' and '.join(STATS_METRICS)} only; got metrics "
                                f"{', '.join(metric_names(metrics))}")
     settings = Settings(frechet, _check_backbone(backbone, "backbone"), _check_backbone(fad_backbone, "fad_backbone"))
-    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress)
+    opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress,
+                              allow_truncated)
     needs = needed_outputs(settings)
     rank, size = init(opts.device)
     with _checkpoints(checkpoints):

@@ -30,7 +30,7 @@ from corruptions.pool import Pool, read_audio, sha256_file
 
 from . import __version__
 from .atomic import atomic_write, atomic_write_text
-from .files import AUDIO_EXTENSIONS
+from .files import AUDIO_EXTENSIONS, walk_audio
 from .errors import AudiometricError
 
 MANIFEST = "manifest.json"
@@ -54,15 +54,12 @@ def set_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, stable_hash("\0set-selection")]))
 
 
-def list_audio(in_dir: Path, exclude: Path | None = None) -> list[str]:
-    """Relative POSIX names of the audio files under ``in_dir`` (recursive, sorted), skipping ``exclude``."""
-    names = []
-    for path in sorted(in_dir.rglob("*")):
-        if exclude is not None and exclude in path.parents:
-            continue
-        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
-            names.append(path.relative_to(in_dir).as_posix())
-    return names
+def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """Relative POSIX names of the audio files under ``in_dir`` (recursive, sorted; ``exclude`` not entered),
+    and every other entry with why it is not corrupted (the walk ``score`` does, :func:`files.walk_audio`)."""
+    listing = walk_audio(in_dir, exclude=exclude)
+    passed = [{"name": listing.name(p), "reason": r} for p, r in listing.skipped + listing.ignored]
+    return [listing.name(p) for p in listing.files], sorted(passed, key=lambda e: e["name"])
 
 
 def output_name(name: str) -> str:
@@ -192,9 +189,14 @@ class _Run:
         write_json(self.records / f"{stable_hash(entry['name']):016x}.json", entry)
         return entry
 
-    def close(self, entries: Iterable[dict]) -> dict:
-        """Write ``manifest.json`` and remove the resume records; return the manifest."""
+    def close(self, entries: Iterable[dict], passed_over: list[dict[str, str]] | None = None) -> dict:
+        """Write ``manifest.json`` and remove the resume records; return the manifest.
+
+        ``passed_over`` lists the input entries that were not corrupted (not audio, hidden) with the reason.
+        """
         manifest = {"run": self.header, "files": sorted(entries, key=lambda e: e["name"])}
+        if passed_over:
+            manifest["passed_over"] = passed_over
         write_json(self.out_dir / MANIFEST, manifest)
         shutil.rmtree(self.records, ignore_errors=True)
         return manifest
@@ -233,11 +235,21 @@ def corrupt_set(
     :func:`compose_set` and ``pool`` defaults to the pool recorded in its manifest.
     """
     in_dir, out_dir = Path(in_dir).resolve(), Path(out_dir).resolve()
+    entry = corruptions.get(corruption)
+    if not float(severity) >= 0:  # every corruption's severity starts at 0 (= unchanged)
+        raise AudiometricError(f"--severity {severity}: must be >= 0 for {corruption} "
+                               f"({entry.severity.range}, 0 = unchanged; see --list)")
+    if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
+        raise AudiometricError(f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
+                               "event_permutation do); drop --pool")
+    for flag, value in (("--labels", labels), ("--target-label", target_label)):
+        if value is not None and corruption not in _POOL_CORRUPTIONS:
+            raise AudiometricError(f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} "
+                                   f"do); drop {flag}")
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
     if out_dir == in_dir:
         raise AudiometricError(f"{out_dir}: OUT_DIR must differ from IN_DIR")
-    entry = corruptions.get(corruption)
     resolved = parse_params(entry, params or {})
     header: dict[str, Any] = {
         "kind": "corruption",
@@ -249,11 +261,12 @@ def corrupt_set(
         "in_dir": str(in_dir),
     }
     inputs: dict[str, Any] = {}
+    passed_over: list[dict[str, str]] = []
     if corruption == "event_permutation":
         names, inputs, composition = _composition_inputs(in_dir, pool, resolved, params or {})
         header["pool"] = str(inputs["pool"].source)
     else:
-        names = list_audio(in_dir, exclude=out_dir)
+        names, passed_over = list_audio(in_dir, exclude=out_dir)
         composition = {}
         if corruption in _POOL_CORRUPTIONS:
             if pool is None:
@@ -294,11 +307,13 @@ def corrupt_set(
             if entry.select is not None:
                 record = {**record, "selected": name in selected}
         except AudiometricError as err:
+            if str(err).startswith(f"{corruption}: severity must be"):  # the flag's fault, not the file's
+                raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
             raise _named(err, str(input_path)) from None
         item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate,
                 "seed_entropy": [int(seed), stable_hash(name)], "record": record}
         entries.append(run.save(item, out, rate))
-    return run.close(entries)
+    return run.close(entries, passed_over)
 
 
 def _composition_inputs(

@@ -1,15 +1,17 @@
-"""Per-clip backbone outputs for a list of files: decode once, resample once per rate, batch, cache.
+"""Per-clip backbone outputs for a list of files: decode once, resample once per view and rate, batch, cache.
 
-Clips are batched only with clips of the same length (after resampling and padding), so batching
-never changes a number beyond float rounding. Outputs are cached per clip and backbone as soon as
-they exist, so an interrupted run resumes where it stopped. torch is imported, the device resolved and
-lazy backbones built only when some clip misses the cache, so a fully cached run needs none of them.
+Each backbone sees one :class:`Preprocess` view of the file (the extractor's, or a per-backbone override
+such as ``--compat``'s FAD view); every view comes from the same single streaming decode. Clips are
+batched only with clips of the same length (after resampling and padding), so batching never changes a
+number beyond float rounding. Outputs are cached per clip and backbone as soon as they exist, so an
+interrupted run resumes where it stopped. torch is imported, the device resolved and lazy backbones
+built only when some clip misses the cache, so a fully cached run needs none of them.
 """
 
 from __future__ import annotations
 
-import io
 import time
+import warnings
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
-from .audio import Preprocess, decode, read_and_hash, to_mono
+from .audio import Preprocess
 from .cache import EmbeddingCache, entry_key
+from .decode import header, load, sha256_of
 from .device import resolve_device
 from .errors import AudioDecodeError
+from .kaiser import kaiser_settings, require_resampy, resample_kaiser_best
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 
 #: The resampler's settings, part of every cache key (``resample.resample`` defaults).
 RESAMPLER = {"method": "sinc_interp_hann", "lowpass_filter_width": 6, "rolloff": 0.99}
+
+#: Cache entry key of a clip a backbone left out (``Preprocess.short == "drop"``): its resampled length.
+EXCLUDED = "excluded_samples"
 
 #: Samples held in partly filled batches before the largest is run early (256 MB of float32).
 PENDING_SAMPLES = 1 << 26
@@ -48,10 +54,12 @@ class Clip:
     channels: int
     seconds: float
     outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: backbone -> why this clip has no output from it (shorter than its input under ``short="drop"``)
+    excluded: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        """File name without folder (what KL pairs on)."""
+        """File name without folder (a set names its clips by relative path, see ``ClipSet.names``)."""
         return Path(self.path).name
 
 
@@ -71,9 +79,14 @@ def pick_device(device: str | torch.device) -> torch.device:
     return resolve_device(device)
 
 
+def resampler_settings(pre: Preprocess) -> dict:
+    """The settings of the resampler ``pre`` names, for cache keys and provenance."""
+    return kaiser_settings() if pre.resampler == "kaiser_best" else RESAMPLER
+
+
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
     """Everything besides audio bytes and weights that determines a backbone's outputs."""
-    return {"preprocess": pre.as_dict(), "resampler": RESAMPLER,
+    return {"preprocess": pre.as_dict(), "resampler": resampler_settings(pre),
             "sample_rate": backbone.sample_rate, "min_samples": backbone.min_samples}
 
 
@@ -86,31 +99,36 @@ class _Item:
     channels: int = 0
     frames: int = 0
     cached: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    waves: dict[int, torch.Tensor] = field(default_factory=dict)
+    #: (view, backbone rate) -> (mono wave, the rate it is at: the backbone's, or the file's when the
+    #: main process resamples it on the device)
+    waves: dict[tuple[Preprocess, int], tuple[torch.Tensor, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    float_pcm: bool = False  # IEEE float samples (audioldm_eval's int16 read would quantise them)
     error: str = ""
 
 
-def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache) -> tuple[_Item, bytes]:
-    """Read and hash one file and collect its cached outputs; header metadata when all are cached."""
+def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache) -> _Item:
+    """Hash one file (streamed) and collect its cached outputs; header metadata when all are cached."""
     item = _Item(index=index, path=str(path))
-    data, item.sha256 = read_and_hash(path)
+    item.sha256 = sha256_of(path)
     for name, settings in keys.items():
         hit = cache.get(entry_key(item.sha256, name, settings["checkpoint"], settings["settings"]))
         if hit is not None:
             item.cached[name] = hit
     if len(item.cached) == len(keys):
-        info = _header(data)
-        item.sample_rate, item.channels, item.frames = info.samplerate, info.channels, info.frames
-    return item, data
+        info = header(path)
+        item.sample_rate, item.channels, item.frames = info.sample_rate, info.channels, info.frames
+        item.float_pcm = info.float_pcm
+    return item
 
 
 class _Files:  # a map-style dataset for torch's DataLoader (len and integer indexing)
     """Decodes and resamples (for the backbones the cache lacks) the files ``todo`` names."""
 
-    def __init__(self, todo: list[tuple[int, Path]], keys: dict[str, dict], rates: dict[str, int], pre: Preprocess,
-                 cache: EmbeddingCache, resample_here: bool):
-        self.todo, self.keys, self.rates, self.pre = todo, keys, rates, pre
-        self.cache, self.resample_here = cache, resample_here
+    def __init__(self, todo: list[tuple[int, Path]], keys: dict[str, dict], rates: dict[str, int],
+                 views: dict[str, Preprocess], cache: EmbeddingCache, resample_here: bool, allow_truncated: bool):
+        self.todo, self.keys, self.rates, self.views = todo, keys, rates, views
+        self.cache, self.resample_here, self.allow_truncated = cache, resample_here, allow_truncated
 
     def __len__(self) -> int:
         return len(self.todo)
@@ -122,25 +140,28 @@ class _Files:  # a map-style dataset for torch's DataLoader (len and integer ind
 
         index, path = self.todo[position]
         try:
-            item, data = _probe(index, path, self.keys, self.cache)
+            item = _probe(index, path, self.keys, self.cache)
             missing = [name for name in self.keys if name not in item.cached]
-            decoded = decode(data, item.sha256)
-            item.sample_rate, (item.channels, item.frames) = decoded.sample_rate, decoded.audio.shape
-            mono = torch.from_numpy(to_mono(decoded, self.pre))
-            for rate in sorted({self.rates[name] for name in missing}):
-                item.waves[rate] = resample(mono, item.sample_rate, rate) if self.resample_here else mono
+            if not missing:  # cached since the main process looked
+                return item
+            views = list(dict.fromkeys(self.views[name] for name in missing))
+            loaded = load(path, views, self.allow_truncated, item.sha256)
+            item.sample_rate, item.channels = loaded.info.sample_rate, loaded.info.channels
+            item.frames, item.notes = loaded.length, loaded.notes
+            info = loaded.info
+            item.float_pcm = info.float_pcm
+            for view, rate in sorted({(self.views[name], self.rates[name]) for name in missing}, key=repr):
+                mono = loaded.views[view]
+                if view.resampler == "kaiser_best":  # numpy (resampy's filter), always here
+                    wave = torch.from_numpy(resample_kaiser_best(mono, item.sample_rate, rate))
+                    item.waves[(view, rate)] = (wave, rate)
+                elif self.resample_here:
+                    item.waves[(view, rate)] = (resample(torch.from_numpy(mono), item.sample_rate, rate), rate)
+                else:
+                    item.waves[(view, rate)] = (torch.from_numpy(mono), item.sample_rate)
         except AudioDecodeError as err:
             item = _Item(index=index, path=str(path), error=str(err))
         return item
-
-
-def _clip(item: _Item) -> Clip:
-    return Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels, item.frames / item.sample_rate,
-                dict(item.cached))
-
-
-def _header(data: bytes) -> sf._SoundFileInfo:
-    return sf.info(io.BytesIO(data))
 
 
 def _keep(item: _Item) -> _Item:
@@ -157,13 +178,24 @@ class Extractor:
     """Runs ``backbones`` over files with caching; see the module docstring."""
 
     def __init__(self, backbones: dict[str, Backbone | LazyBackbone], device: torch.device | str, pre: Preprocess,
-                 cache: EmbeddingCache, batch_size: int = 16, workers: int = 2, progress: bool = True):
+                 cache: EmbeddingCache, batch_size: int = 16, workers: int = 2, progress: bool = True,
+                 views: dict[str, Preprocess] | None = None, allow_truncated: bool = False):
+        """``views`` overrides ``pre`` per backbone name (e.g. ``--compat``'s FAD view for VGGish);
+        ``allow_truncated`` scores files that decode shorter than their header says, with a warning."""
         self.backbones, self.pre, self.cache = backbones, pre, cache
         self._device, self.resolved = device, None if isinstance(device, str) else device
         self.batch_size, self.workers, self.progress = max(1, batch_size), max(0, workers), progress
+        self.views = {name: (views or {}).get(name, pre) for name in backbones}
+        self.allow_truncated = allow_truncated
+        if any(view.resampler == "kaiser_best" for view in self.views.values()):
+            require_resampy()  # fail here in one line, not inside a worker
         self._sink: Callable[[Clip], None] | None = None
         self._missing: set[str] = set()  # backbones some clip of the current run lacks in the cache
-        self.keys = {name: {"checkpoint": model.checkpoint_sha256, "settings": cache_settings(model, pre)}
+        # a truncated file's outputs exist only under --allow-truncated: keyed apart, so a run without the
+        # flag decodes the file again and skips it instead of serving those outputs from the cache
+        extra = {"allow_truncated": True} if allow_truncated else {}
+        self.keys = {name: {"checkpoint": model.checkpoint_sha256,
+                            "settings": {**cache_settings(model, self.views[name]), **extra}}
                      for name, model in backbones.items()}
 
     @property
@@ -184,9 +216,14 @@ class Extractor:
         start = time.perf_counter()
         clips: dict[int, Clip] = {}
         skipped: dict[int, dict[str, str]] = {}
+        self._float_compat: list[str] = []
         with tqdm(total=len(files), desc=desc, unit="file", disable=not self.progress, leave=False) as bar:
             todo, hits = self._from_cache(files, clips, skipped, bar)
             more_hits, misses = self._compute(todo, clips, skipped, bar)
+        if self._float_compat:
+            warnings.warn(f"{len(self._float_compat)} float WAV file(s) (first: {self._float_compat[0]}) under --compat: "
+                          "audioldm_eval's int16 read would quantise them to {-1, 0, 1}; their float samples are used",
+                          stacklevel=2)
         return Extraction([clips[i] for i in sorted(clips)], [skipped[i] for i in sorted(skipped)],
                           hits + more_hits, misses, time.perf_counter() - start)
 
@@ -200,7 +237,7 @@ class Extractor:
         hits = 0
         for index, path in enumerate(files):
             try:
-                item, _ = _probe(index, path, self.keys, self.cache)
+                item = _probe(index, path, self.keys, self.cache)
             except AudioDecodeError as err:
                 skipped[index] = {"file": str(path), "reason": str(err)}
                 bar.update(1)
@@ -209,7 +246,8 @@ class Extractor:
                 todo.append((index, path))
                 self._missing.update(name for name in self.keys if name not in item.cached)
                 continue
-            clips[index] = _clip(item)
+            clips[index] = self._clip(item)
+            self._note_float(item)
             self._complete(clips[index])
             hits += len(item.cached)
             bar.update(1)
@@ -230,8 +268,8 @@ class Extractor:
         workers = min(self.workers, len(todo))
         for model in self.backbones.values():  # never fork workers while a network loads in a thread
             getattr(model, "wait", lambda: None)()
-        loader = DataLoader(_Files(todo, self.keys, rates, self.pre, self.cache, resample_here), batch_size=None,
-                            shuffle=False, num_workers=workers, collate_fn=_keep,
+        dataset = _Files(todo, self.keys, rates, self.views, self.cache, resample_here, self.allow_truncated)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_keep,
                             worker_init_fn=_worker_init if workers else None)
         items = iter(loader)  # forks the workers; only then start threads
         for name in self._missing:  # build the needed networks while the first clips decode
@@ -243,22 +281,32 @@ class Extractor:
             if item.error:
                 skipped[item.index] = {"file": item.path, "reason": item.error}
                 continue
-            clips[item.index] = _clip(item)
-            self._complete(clips[item.index])
+            for note in item.notes:
+                warnings.warn(f"{item.path}: {note}", stacklevel=2)
+            self._note_float(item)
+            clips[item.index] = clip = self._clip(item)
             hits += len(item.cached)
             for name, model in self.backbones.items():
                 if name in item.cached:
                     continue
                 misses += 1
-                wave = item.waves[model.sample_rate].to(self.device)
-                if not resample_here:
-                    wave = resample(wave, item.sample_rate, model.sample_rate)
+                wave, rate = item.waves[(self.views[name], model.sample_rate)]
+                wave = wave.to(self.device)
+                if rate != model.sample_rate:
+                    wave = resample(wave, rate, model.sample_rate)
+                if wave.shape[-1] < model.min_samples and self.views[name].short == "drop":
+                    clip.excluded[name] = self._excluded_reason(name, wave.shape[-1])
+                    key = self.keys[name]
+                    self.cache.put(entry_key(clip.sha256, name, key["checkpoint"], key["settings"]),
+                                   {EXCLUDED: np.array([wave.shape[-1]])})
+                    continue
                 if wave.shape[-1] < model.min_samples:
                     wave = F.pad(wave, (0, model.min_samples - wave.shape[-1]))
                 bucket = buckets.setdefault((name, wave.shape[-1]), [])
                 bucket.append((item.index, wave))
                 if len(bucket) >= self.batch_size:
                     self._flush(name, buckets.pop((name, wave.shape[-1])), clips)
+            self._complete(clip)
             while sum(len(b) * length for (_, length), b in buckets.items()) > PENDING_SAMPLES:
                 largest = max(buckets, key=lambda k: len(buckets[k]) * k[1])
                 self._flush(largest[0], buckets.pop(largest), clips)
@@ -279,8 +327,28 @@ class Extractor:
             self.cache.put(entry_key(clip.sha256, name, key["checkpoint"], key["settings"]), clip.outputs[name])
             self._complete(clip)
 
+    def _note_float(self, item: _Item) -> None:
+        """Remember float files an int16 (``--compat``) view reads, for the one warning at the end of :meth:`run`."""
+        if item.float_pcm and any(view.pcm == "int16" for view in self.views.values()):
+            self._float_compat.append(item.path)
+
+    def _clip(self, item: _Item) -> Clip:
+        clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels,
+                    item.frames / item.sample_rate)
+        for name, outputs in item.cached.items():
+            if EXCLUDED in outputs:
+                clip.excluded[name] = self._excluded_reason(name, int(outputs[EXCLUDED][0]))
+            else:
+                clip.outputs[name] = outputs
+        return clip
+
+    def _excluded_reason(self, name: str, samples: int) -> str:
+        model = self.backbones[name]
+        return (f"{samples} samples at {model.sample_rate} Hz after resampling, shorter than {name}'s "
+                f"{model.min_samples}: left out of its metrics, as audioldm_eval's FAD does")
+
     def _complete(self, clip: Clip) -> None:
-        """Hand a clip whose every backbone output exists to the sink, then drop its outputs."""
-        if self._sink is not None and len(clip.outputs) == len(self.backbones):
+        """Hand a clip whose every backbone output exists (or was left out) to the sink, then drop its outputs."""
+        if self._sink is not None and len(clip.outputs) + len(clip.excluded) == len(self.backbones):
             self._sink(clip)
             clip.outputs = {}

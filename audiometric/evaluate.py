@@ -88,7 +88,11 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
     data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
     estimates = info.run(data)
     intervals = _bootstrap(info, settings, data, estimates)
-    n_generated = len(gen.extraction.clips)
+    n_generated = len(gen.names(backbone))  # clips the backbone left out (--compat's FAD) do not count
+    left_out = [len(s.excluded().get(backbone, [])) if s is not None else 0 for s in (gen, ref)]
+    if any(left_out):
+        notes = [*notes, f"{left_out[0]} generated and {left_out[1]} reference clips shorter than one {backbone} "
+                         "input left out, as audioldm_eval's FAD does (listed under excluded)"]
     base = {"backbone": backbone, "output": output, "better": "lower" if info.lower_is_better else "higher",
             "n_generated": n_generated, "n_reference": data.n_reference, "source": info.source}
     if info.defined_on and backbone not in info.defined_on:
@@ -125,10 +129,10 @@ def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | N
                                    f"the {side} set gives {count}")
     notes = []
     if info.paired:
-        pairs, note = pair_clips(gen.names(), ref.names())
+        pairs, note = pair_clips(gen.names(backbone), ref.names(backbone))
         gen_clips, ref_clips = [gen_clips[i] for i, _ in pairs], [ref_clips[j] for _, j in pairs]
         notes += [note] if note else []
-    n_reference = len(ref.extraction.clips) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
+    n_reference = len(ref.names(backbone)) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
     bars = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if progress else no_progress
     data = MetricInput(info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf,
                        settings.seed, bars)

@@ -84,8 +84,8 @@ class StoredClipSet(ClipSet):
     stored_names: tuple[str, ...] = ()
     meta: dict | None = None
 
-    def names(self) -> list[str]:
-        """The names saved with the rows (what KL pairs on)."""
+    def names(self, backbone: str | None = None) -> list[str]:
+        """The names saved with the rows (what KL pairs on); every stored clip has every stored output."""
         return list(self.stored_names)
 
     def summary(self) -> dict:

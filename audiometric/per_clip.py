@@ -57,7 +57,8 @@ def per_clip(settings: Settings, gen: ClipSet, ref: ClipSet | None, ref_stats: R
     for metric in (m for m in FRECHET if m in settings.metrics):
         backbone, output = backbone_for(metric, settings)
         reference = _reference(ref, ref_stats, backbone, output)
-        for row, clip_rows in zip(rows, gen.rows(backbone, output)):
+        kept = set(gen.names(backbone))  # clips the backbone left out (--compat's FAD) have no rows
+        for row, clip_rows in zip([r for r in rows if r["clip"] in kept], gen.rows(backbone, output)):
             row[f"{metric}_clip"] = reference.distance(clip_rows)
         sort_key = sort_key or f"{metric}_clip"
     if "kl" in settings.metrics and ref is not None:

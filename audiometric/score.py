@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__, backbones
-from .audio import Preprocess
+from .audio import Preprocess, compat_fad
 from .cache import EmbeddingCache
 from .device import checked_device
 from .distributed import finish, init
-from .embed import RESAMPLER, Extractor
+from .embed import RESAMPLER, Extractor, resampler_settings
 from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
@@ -48,6 +48,10 @@ class ExtractionOptions:
     strict: bool = False
     use_cache: bool = True
     progress: bool = True
+    #: per-backbone preprocessing overrides (``--compat`` gives the FAD backbone audioldm_eval's FAD input)
+    views: dict[str, Preprocess] = field(default_factory=dict)
+    #: score files that decode shorter than their header says (a warning) instead of skipping them
+    allow_truncated: bool = False
 
 
 def versions() -> dict[str, str]:
@@ -81,7 +85,8 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
     """Backbones (built on first use) for the chosen device, wrapped in an extractor with the default cache."""
     device = checked_device(opts.device)
     return Extractor(load_models(needs, device), device, opts.preprocess, EmbeddingCache.default(opts.use_cache),
-                     opts.batch_size, opts.workers, opts.progress and progress)
+                     opts.batch_size, opts.workers, opts.progress and progress, views=opts.views,
+                     allow_truncated=opts.allow_truncated)
 
 
 def _stored_side(path: str, side: str, needs: dict[str, set[str]]) -> StoredClipSet | ReferenceStats | None:
@@ -104,7 +109,9 @@ def _provenance(extractor: Extractor | None, stored: list[StoredClipSet], opts: 
         return ({name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
                         "min_samples": m.min_samples, "outputs": sorted(needs[name])}
                  for name, m in extractor.backbones.items()},
-                {**opts.preprocess.as_dict(), "resampler": RESAMPLER})
+                {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
+                 **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
+                                      for name, view in sorted(opts.views.items())}} if opts.views else {})})
     meta = stored[0].meta
     return ({name: {"checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
                     "sample_rate": meta["backbones"][name]["sample_rate"],
@@ -124,6 +131,8 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     start = time.perf_counter()
     rank, size = init(opts.device)
     needs = needed_outputs(settings)
+    if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
+        opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     gen_stored = _stored_side(generated, "generated", needs)
     ref_stored = _stored_side(reference, "reference", needs)
     ref_stats = ref_stored if isinstance(ref_stored, ReferenceStats) else None
@@ -138,9 +147,11 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
             raise AudiometricError(f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
                                    f"exported (first: {first['file']}: {first['reason']}); --strict refuses it")
     for side in [s for s in (gen_stored, ref_stored) if s is not None]:
-        fix = (side.recompute_hint() if isinstance(side, ReferenceStats) else
-               f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`") + " using the same options"
-        check_provenance(side.path, side.meta, checkpoints, preprocessing, fix)
+        if isinstance(side, ReferenceStats):  # --compat's FAD view never reads statistics (it needs the folder)
+            fix, current = side.recompute_hint(), {k: v for k, v in preprocessing.items() if k != "per_backbone"}
+        else:
+            fix, current = f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`", preprocessing
+        check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options")
     gen: ClipSet = gen_stored or extract_folder(generated, extractor, opts.strict, rank, size, "generated")
     ref: ClipSet | None = None
     if ref_stats is None:

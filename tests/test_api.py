@@ -155,8 +155,7 @@ def test_api_defaults_equal_the_cli_defaults():
         cli = dict(command.make_context(command.name, args).params)  # every option at its default, parsed
         for argument in [p.name for p in command.params if isinstance(p, click.Argument)]:
             cli.pop(argument)
-        extraction = {k: cli.pop(k) for k in ("device", "batch_size", "workers", "channels", "max_seconds",
-                                              "checkpoints", "no_cache", "quiet")}
+        extraction = {k: cli.pop(k) for k in inspect.signature(extraction_kwargs).parameters}
         cli.update(extraction_kwargs(**extraction))
         signature = {name: p.default for name, p in inspect.signature(func).parameters.items()
                      if p.default is not inspect.Parameter.empty}

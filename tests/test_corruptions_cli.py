@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import click
 import numpy as np
 import pytest
 import soundfile as sf
@@ -214,3 +215,81 @@ def test_user_errors_are_one_line(in_dir, tmp_path):
         result = _run(*args)
         assert isinstance(result.exception, AudiometricError), (args, result.output)
         assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_severity_errors_blame_the_flag_not_a_file(in_dir, tmp_path):
+    for name, severity in (("gaussian_noise", -1), ("mel_mask", 2), ("mel_noise", "-0.5")):
+        result = _run(in_dir, tmp_path / "o", "-c", name, "-s", severity)
+        assert isinstance(result.exception, AudiometricError)
+        message = str(result.exception)
+        assert message.startswith(f"--severity {float(severity)}: ") and "clip" not in message and "\n" not in message
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.wav"))
+
+
+def test_options_that_mean_nothing_for_the_corruption_are_errors(in_dir, pool_dir, tmp_path):
+    cases = [(("-c", "gaussian_noise", "-s", 0.1, "--pool", pool_dir), "--pool: gaussian_noise uses no pool"),
+             (("-c", "mel_mask", "-s", 0.1, "--target-label", "dog"), "--target-label: mel_mask uses no target"),
+             (("--compose", "-s", 1), "--severity: --compose takes no --severity")]
+    for args, message in cases:
+        result = _run(in_dir, tmp_path / "o", *args)
+        assert isinstance(result.exception, AudiometricError) and message in str(result.exception), result.output
+
+
+def test_every_option_has_help_and_help_ends_with_real_examples(in_dir, pool_dir, tmp_path, monkeypatch):
+    assert all(param.help for param in corrupt.params if isinstance(param, click.Option))
+    text = CliRunner().invoke(corrupt, ["--help"]).output
+    examples = [line.strip().split("  #")[0].split() for line in text.split("Examples:")[1].strip().splitlines()]
+    assert len(examples) == 3 and all(e[:2] == ["audiometric", "corrupt"] for e in examples)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref").symlink_to(in_dir)
+    (tmp_path / "events").symlink_to(pool_dir)
+    for example in examples:  # each runs as written (quiet) on a small set
+        result = CliRunner().invoke(corrupt, example[2:] + ["-q"])
+        assert result.exit_code == 0, (example, result.output, result.exception)
+
+
+def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_path):
+    import torch
+
+    from audiometric.audio import Preprocess
+    from audiometric.cache import EmbeddingCache
+    from audiometric.embed import Extractor
+    from audiometric.sets import extract_folder
+    from conftest import ToyBackbone
+
+    (in_dir / "sub").mkdir()
+    _write(in_dir / "sub" / "deep.flac", 7)
+    corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
+    extractor = Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), EmbeddingCache(None), 4, 0, False)
+    clips = extract_folder(str(tmp_path / "out"), extractor, strict=True)
+    summary = clips.summary()
+    assert summary["skipped"] == [] and summary["scored"] == 6 and "sub/deep.wav" in clips.names()
+    assert [(e["file"].rsplit("/", 1)[1], "corrupt" in e["reason"]) for e in summary["ignored"]] == [("manifest.json", True)]
+
+
+def test_entries_not_corrupted_are_named(in_dir, tmp_path):
+    (in_dir / "notes.txt").write_text("hi")
+    (in_dir / ".DS_Store").write_bytes(b"x")
+    result = _run(in_dir, tmp_path / "out", "-c", "gaussian_noise", "-s", 0.1)
+    assert result.exit_code == 0, result.output
+    assert "not corrupted: 2 other entries in IN_DIR: .DS_Store (hidden file), notes.txt (not an audio" in result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [e["name"] for e in manifest["passed_over"]] == [".DS_Store", "notes.txt"]
+
+
+def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp_path, monkeypatch):
+    import audiometric.score as score_module
+    from audiometric.cli import main
+    from conftest import ToyBackbone
+
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
+    _write(in_dir / "sub" / "deep.wav", 7)
+    corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(in_dir), "--metrics", "fd,kl", "--strict",
+                                       "--workers", "0", "-q", "--json", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["generated"]["skipped"] == [] and report["generated"]["scored"] == 6
+    assert [e["file"].rsplit("/", 1)[1] for e in report["generated"]["ignored"]] == ["manifest.json"]
+    assert report["metrics"]["kl_softmax"]["n_pairs"] == 6  # sub/deep.wav paired with sub/deep.wav

@@ -145,3 +145,64 @@ def test_frame_level_outputs_keep_frames(tmp_path):
     frames = {c.name: c.outputs["toy"]["embedding"].shape[0] for c in result.clips}
     assert frames["m00.wav"] == 1 + (16000 - 400) // 160
     assert frames["m04.wav"] == 1 + (3200 - 400) // 160  # padded to min_samples
+
+
+def _toy_extractor(cache=None, **kwargs):
+    return Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), cache or EmbeddingCache(None), 4, 0,
+                     False, **kwargs)
+
+
+def test_sub_folders_are_clips_named_by_relative_path_and_kl_pairs_them(tmp_path):
+    from audiometric.evaluate import Settings, compute
+    from audiometric.sets import extract_folder
+
+    for side, seed in (("gen", 1), ("ref", 2)):
+        for sub in ("a", "b", ""):
+            tone_set(tmp_path / side / sub, 2, seed=seed + len(sub), prefix="x")
+    gen, ref = (extract_folder(str(tmp_path / side), _toy_extractor()) for side in ("gen", "ref"))
+    expected = ["a/x000.wav", "a/x001.wav", "b/x000.wav", "b/x001.wav", "x000.wav", "x001.wav"]
+    assert gen.names() == ref.names() == expected
+    values, not_computed = compute(Settings(("kl",), "toy", "toy"), gen, ref, None)
+    assert not not_computed and values["kl_softmax"]["n_pairs"] == 6
+
+
+def test_truncated_file_is_a_skip_naming_it_and_both_lengths_unless_allowed(tmp_path):
+    from audiometric.sets import extract_folder
+
+    folder = tmp_path / "gen"
+    tone_set(folder, 2)
+    full = write_wav(tmp_path / "full.wav", np.zeros(32000, np.float32), 16000)
+    (folder / "cut.wav").write_bytes(full.read_bytes()[: 44 + 2 * 10000])
+    clips = extract_folder(str(folder), _toy_extractor())
+    assert clips.names() == ["clip000.wav", "clip001.wav"]
+    cache = EmbeddingCache(tmp_path / "cache")  # outputs computed under the flag are not served without it
+    with pytest.warns(UserWarning, match="truncated"):
+        extract_folder(str(folder), _toy_extractor(allow_truncated=True, cache=cache))
+    assert extract_folder(str(folder), _toy_extractor(cache=cache)).names() == ["clip000.wav", "clip001.wav"]
+    (skip,) = clips.summary()["skipped"]
+    assert skip["file"] == str(folder / "cut.wav")
+    assert "header promises 32000 frames" in skip["reason"] and "10000 decoded" in skip["reason"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        allowed = extract_folder(str(folder), _toy_extractor(allow_truncated=True))
+    assert allowed.names() == ["clip000.wav", "clip001.wav", "cut.wav"] and not allowed.summary()["skipped"]
+    (message,) = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    assert message.startswith(f"{folder / 'cut.wav'}: truncated") and "\n" not in message
+
+
+def test_decoder_messages_name_their_file(tmp_path, capfd):
+    import soundfile as sf
+
+    rate = 44100
+    full = tmp_path / "full.mp3"
+    sf.write(full, 0.3 * np.random.default_rng(0).standard_normal(3 * rate), rate, format="MP3")
+    cut = tmp_path / "gen" / "cut.mp3"
+    cut.parent.mkdir()
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _toy_extractor(allow_truncated=True).run([cut])
+    assert len(result.clips) == 1
+    xing = [str(w.message) for w in caught if "Xing stream size" in str(w.message)]
+    assert len(xing) == 1 and xing[0].startswith(f"{cut}: ")
+    assert "Xing" not in capfd.readouterr().err  # not also printed anonymously by libmpg123

@@ -64,3 +64,17 @@ def test_batched_leading_dims_equal_per_row():
     for a in range(3):
         for b in range(2):
             torch.testing.assert_close(y[a, b], resample(x[a, b], 22050, 16000), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("orig,new", [(44100, 16000), (48000, 16000), (22050, 32000), (8000, 16000)])
+def test_streamed_blocks_equal_the_whole_signal_bit_for_bit(orig, new):
+    """Long inputs go through the polyphase convolution block by block with overlap: the same output."""
+    x = torch.randn(2, 3001)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny convolutions: thread hand-offs would dominate on a busy machine
+    try:
+        whole = resample(x, orig, new, stream_blocks=1 << 30)
+        for blocks in (2, 7, 250):
+            assert torch.equal(resample(x, orig, new, stream_blocks=blocks), whole)
+    finally:
+        torch.set_num_threads(threads)

@@ -58,7 +58,9 @@ def test_warm_score_imports_no_torch_and_matches_the_cold_run(tmp_path):
     assert b["cache"]["misses"] == 0 and b["cache"]["hits"] == 6 and a["cache"]["misses"] == 6
     assert a["metrics"]["fd"]["value"] == b["metrics"]["fd"]["value"]
     assert a["versions"]["torch"] == b["versions"]["torch"]
-    assert a["device"] == "cpu" and b["device"] == "auto (unused: every output was cached)"
+    from audiometric.device import resolve_device
+
+    assert a["device"] == str(resolve_device("auto")) and b["device"] == "auto (unused: every output was cached)"
 
 
 def test_backbone_is_built_only_when_a_clip_misses_the_cache(tmp_path):

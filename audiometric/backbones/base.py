@@ -14,7 +14,8 @@ so ``frames`` is the same for the whole batch.
 
 A backbone module also exposes ``load(checkpoint: str | None, device) -> Backbone`` which builds the
 network and loads its weights (``checkpoint`` overrides the default file), and registers that
-function in ``audiometric/backbones/__init__.py`` with one line.
+function in ``audiometric/backbones/__init__.py`` with one line that also states ``sample_rate``,
+``min_samples`` and ``outputs`` (so cached runs never import the module; a test checks they match).
 """
 
 from __future__ import annotations

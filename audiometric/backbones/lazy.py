@@ -35,7 +35,9 @@ class LazyBackbone:
     def prefetch(self) -> None:
         """Start building in a background thread (loading overlaps decoding); :meth:`build` waits for it."""
         if self.model is None and self._thread is None:
-            self._thread = threading.Thread(target=self._build_in_background, name=f"load {self.name}", daemon=True)
+            device = self._target()  # in this thread: CUDA's current device (torchrun's LOCAL_RANK) is per thread
+            self._thread = threading.Thread(target=self._build_in_background, args=(device,), name=f"load {self.name}",
+                                            daemon=True)
             self._thread.start()
 
     def wait(self) -> None:
@@ -51,17 +53,23 @@ class LazyBackbone:
             error, self._error = self._error, None
             raise error
         if self.model is None:
-            self._build()
+            self.model = load(self.name, self.checkpoint, self._target())
         return self.model
 
-    def _build(self) -> None:
+    def _target(self) -> torch.device:
+        """The resolved device, with the calling thread's current CUDA device made explicit."""
+        import torch
+
         from ..device import resolve_device
 
-        self.model = load(self.name, self.checkpoint, resolve_device(self.device))
+        device = resolve_device(self.device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        return device
 
-    def _build_in_background(self) -> None:
+    def _build_in_background(self, device: torch.device) -> None:
         try:
-            self._build()
+            self.model = load(self.name, self.checkpoint, device)
         except BaseException as err:  # re-raised by build() in the calling thread
             self._error = err
 

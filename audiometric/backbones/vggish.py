@@ -87,7 +87,9 @@ class VGGish(Backbone):
     ``{"embedding": (batch, n_patches, 128)}`` with ``n_patches = (1 + (samples - 400) // 160) // 96``
     (a trailing partial patch is dropped, as in VGGish). Clips shorter than ``min_samples`` (15600
     samples, 0.975 s: the shortest input holding one full patch) are zero-padded at the end to it, so
-    every clip yields at least one patch.
+    every clip yields at least one patch. Under ``--compat`` the extractor leaves such clips out instead,
+    as audioldm_eval's FAD does (``Preprocess.short == "drop"``), and feeds audioldm_eval's FAD input
+    (:func:`audiometric.audio.compat_fad`).
     """
 
     name = "vggish"
@@ -141,7 +143,7 @@ class VGGish(Backbone):
         patches = self.log_mel_patches(wav)
         batch, n_patches = patches.shape[:2]
         emb = self.embed_patches(patches.reshape(batch * n_patches, PATCH_FRAMES, N_MELS))
-        return {"embedding": emb.reshape(batch, n_patches, EMBEDDING_DIM)}
+        return {"embedding": emb.reshape(batch, n_patches, emb.shape[-1])}
 
 
 def _check_layout(state: object, path: Path) -> None:

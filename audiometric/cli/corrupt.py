@@ -27,8 +27,16 @@ def _listing() -> str:
     return "\n\n".join(blocks)
 
 
-@click.command("corrupt")
-@click.argument("in_dir", required=False, type=click.Path())
+_EXAMPLES = """\b
+Examples:
+  audiometric corrupt ref/ noisy/ -c gaussian_noise -s 0.1          # 10 dB SNR white noise
+  audiometric corrupt ref/ masked/ -c mel_mask -s 0.25 -p mode=time  # mask 25 % of the frames
+  audiometric corrupt ref/ mixed/ -c interference -s 2 --pool events/ --target-label dog
+"""
+
+
+@click.command("corrupt", epilog=_EXAMPLES)
+@click.argument("in_dir", required=False, type=click.Path(), metavar="IN_DIR")
 @click.argument("out_dir", required=False, type=click.Path())
 @click.option("--corruption", "-c", metavar="NAME", help="Registered corruption (see --list).")
 @click.option("--severity", "-s", type=float, help="Severity in the corruption's unit (0 = unchanged).")
@@ -41,11 +49,15 @@ def _listing() -> str:
               help="CSV path,label giving each IN_DIR file's class (interference).")
 @click.option("--target-label", help="Class of every IN_DIR file (interference), when not in --labels or folders.")
 @click.option("--compose", is_flag=True,
-              help="Write composed reference clips: IN_DIR is an event pool, OUT_DIR the reference set.")
+              help="Write composed reference clips: IN_DIR is an event pool (a folder per class or a path,label "
+                   "CSV), OUT_DIR the reference set for event_permutation.")
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, target_label, compose, show_list, quiet):
-    """Write a corrupted copy of IN_DIR to OUT_DIR (same file names, as float32 WAV, plus manifest.json)."""
+    """Write a corrupted copy of IN_DIR to OUT_DIR (same relative names, as float32 WAV, plus manifest.json).
+
+    IN_DIR is walked recursively; `audiometric score` ignores the manifest.json written here.
+    """
     if show_list:
         click.echo(_listing())
         return
@@ -54,6 +66,10 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
     if in_dir is None or out_dir is None:
         raise AudiometricError("give IN_DIR and OUT_DIR (or --list)")
     if compose:
+        for flag, value in (("--corruption", corruption), ("--severity", severity), ("--pool", pool),
+                            ("--labels", labels), ("--target-label", target_label)):
+            if value is not None:
+                raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
         manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not quiet)
     else:
         if corruption is None or severity is None:
@@ -61,3 +77,8 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
         manifest = corrupt_set(in_dir, out_dir, corruption, severity, seed=seed, params=params, pool=pool,
                                labels=labels, target_label=target_label, progress=not quiet)
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
+    passed = manifest.get("passed_over", [])
+    if passed:
+        shown = ", ".join(f"{e['name']} ({e['reason']})" for e in passed[:3])
+        click.echo(f"not corrupted: {len(passed)} other entr{'y' if len(passed) == 1 else 'ies'} in IN_DIR: {shown}"
+                   f"{', ...' if len(passed) > 3 else ''} (listed in manifest.json under passed_over)")

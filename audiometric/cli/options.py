@@ -25,6 +25,8 @@ def extraction_options(func: Callable) -> Callable:
         click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
                      help="Use a local checkpoint file for backbone NAME (repeatable)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
+        click.option("--allow-truncated", is_flag=True,
+                     help="Score files that decode shorter than their header says (warn) instead of skipping them."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -33,11 +35,11 @@ def extraction_options(func: Callable) -> Callable:
 
 
 def extraction_kwargs(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                      checkpoints: tuple[str, ...], no_cache: bool, quiet: bool) -> dict:
+                      checkpoints: tuple[str, ...], no_cache: bool, allow_truncated: bool, quiet: bool) -> dict:
     """The parsed options as keyword arguments of :mod:`audiometric.api` (``NAME=PATH`` values checked here)."""
     return {"device": device, "batch_size": batch_size, "workers": workers, "channels": channels,
             "max_seconds": max_seconds, "checkpoints": dict(parse_override(v) for v in checkpoints),
-            "cache": not no_cache, "progress": not quiet}
+            "cache": not no_cache, "allow_truncated": allow_truncated, "progress": not quiet}
 
 
 backbone_choice = click.Choice(backbones.available())

@@ -35,7 +35,9 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
               help="Network for FD, IS, KL and KAD.")
 @click.option("--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True,
               help="Network for FAD.")
-@click.option("--compat", is_flag=True, help="Fréchet distances computed exactly as audioldm_eval (scipy sqrtm).")
+@click.option("--compat", is_flag=True,
+              help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
+                   "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].")
 @click.option("--bootstrap", default=0, show_default=True, type=click.IntRange(0), metavar="N",
               help=f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).")
 @click.option("--confidence", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),

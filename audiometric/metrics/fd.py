@@ -23,17 +23,20 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
     if data.ref is not None:
         ref = ClipRows(data.ref, "reference")
         value = frechet_from_features(gen.rows, ref.rows, compat=data.compat)
-        ref_acc = MomentAccumulator(d).update(ref.rows)
+        n_reference = len(ref.rows)
         replicate = frechet_replicate(gen, ref)
 
         def factored() -> ReferenceGaussian:  # fewer rows than dims: the rows are the factor, no eigh
-            return ReferenceGaussian.from_rows(ref.rows) if len(ref.rows) < d else ReferenceGaussian(
-                ref_acc.mean, ref_acc.cov())
+            if len(ref.rows) < d:
+                return ReferenceGaussian.from_rows(ref.rows)
+            ref_acc = MomentAccumulator(d).update(ref.rows)  # d x d: only when FD-infinity needs it
+            return ReferenceGaussian(ref_acc.mean, ref_acc.cov())
     else:
         if data.compat:
             raise AudiometricError("--compat needs the reference folder: audioldm_eval forms the reference "
                                    "statistics from float32 features, which a statistics file does not keep")
         ref_acc = data.ref_moments
+        n_reference = ref_acc.count
         if ref_acc.dim != d:
             raise AudiometricError(f"generated features have dimension {d} but the reference statistics "
                                    f"{ref_acc.dim}; the reference was computed with a different backbone or output")
@@ -42,7 +45,7 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
         value = reference.distance(gen.rows)
         replicate = _fixed_reference_replicate(gen, reference)
         factored = lambda: reference  # noqa: E731
-    fields = {"rows_generated": int(gen.rows.shape[0]), "rows_reference": int(ref_acc.count), "compat": data.compat}
+    fields = {"rows_generated": int(gen.rows.shape[0]), "rows_reference": int(n_reference), "compat": data.compat}
     out: dict[str, Estimate | str] = {data.name: Estimate(value, fields, replicate)}
     if data.fd_inf:
         out[f"{data.name}_inf"] = _infinity(data, factored)

@@ -10,7 +10,6 @@ import inspect
 import warnings
 
 import numpy as np
-import scipy.linalg
 
 from ..errors import AudiometricError
 from ..stats import MomentAccumulator
@@ -23,9 +22,13 @@ class MetricWarning(UserWarning):
 #: Offset audioldm_eval adds to both covariance diagonals when sqrtm of the product is not finite.
 COMPAT_EPS = 1e-6
 
-# SciPy < 1.16 prints a message unless disp=False (then returns (X, errest)); 1.16 deprecates disp, 1.18 drops it.
-_SQRTM_DISP = inspect.signature(scipy.linalg.sqrtm).parameters.get("disp")
-_SQRTM_NEEDS_DISP_FALSE = _SQRTM_DISP is not None and _SQRTM_DISP.default is True
+
+
+def _linalg():
+    """``scipy.linalg``, imported on first use: the low-rank FD path and cached runs need none of it."""
+    import scipy.linalg
+
+    return scipy.linalg
 
 
 def frechet_distance(
@@ -87,16 +90,16 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[float, 
     inner = None
     for a, b in ((sigma1, sigma2), (sigma2, sigma1)):
         try:
-            factor = scipy.linalg.cholesky(a, lower=True, check_finite=False)
+            factor = _linalg().cholesky(a, lower=True, check_finite=False)
         except np.linalg.LinAlgError:
             continue
         inner = factor.T @ b @ factor
         break
     if inner is None:
-        w, v = scipy.linalg.eigh(sigma1, driver="evr", check_finite=False)
+        w, v = _linalg().eigh(sigma1, driver="evr", check_finite=False)
         factor = v * np.sqrt(np.clip(w, 0.0, None))
         inner = factor.T @ sigma2 @ factor
-    eig = scipy.linalg.eigh(inner, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
+    eig = _linalg().eigh(inner, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
     # Eigenvalues below the rounding level of the largest are zeros of a rank-deficient product: their
     # square roots (~1e-8 relative each) would otherwise add up to a visible bias.
     tol = inner.shape[0] * np.finfo(np.float64).eps * max(float(eig[-1]), 0.0)
@@ -221,9 +224,9 @@ class ReferenceGaussian:
         mu, sigma, _, _ = _as_stats(mu, sigma, mu, sigma)
         self.mu, self.trace, self.dim = mu, float(np.trace(sigma)), mu.shape[0]
         try:
-            self.factor = scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
+            self.factor = _linalg().cholesky(sigma, lower=True, check_finite=False)
         except np.linalg.LinAlgError:
-            w, v = scipy.linalg.eigh(sigma, driver="evr", check_finite=False)
+            w, v = _linalg().eigh(sigma, driver="evr", check_finite=False)
             self.factor = v * np.sqrt(np.clip(w, 0.0, None))
 
     @classmethod
@@ -255,7 +258,7 @@ class ReferenceGaussian:
             c = (x - mean) * scale
             m = (p - p.mean(axis=0)) * scale  # = c @ R
             gram = m @ m.T if n <= m.shape[1] else m.T @ m
-            eig = scipy.linalg.eigh(gram, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
+            eig = _linalg().eigh(gram, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
             tol = gram.shape[0] * np.finfo(np.float64).eps * max(float(eig[-1]), 0.0)  # as _trace_sqrt_product
             tr_sqrt = float(np.sqrt(np.where(eig > tol, eig, 0.0)).sum())
             tr_own = float(np.einsum("ij,ij->", c, c))
@@ -276,11 +279,14 @@ def frechet_from_stats(gen: MomentAccumulator, ref: MomentAccumulator) -> float:
 
 def _sqrtm(a: np.ndarray) -> np.ndarray:
     """``scipy.linalg.sqrtm(a)`` without printing (old SciPy), deprecation or singular-matrix warnings."""
+    linalg = _linalg()
+    # SciPy < 1.16 prints a message unless disp=False (then returns (X, errest)); 1.16 deprecates disp, 1.18 drops it.
+    disp = inspect.signature(linalg.sqrtm).parameters.get("disp")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        if _SQRTM_NEEDS_DISP_FALSE:
-            return scipy.linalg.sqrtm(a, disp=False)[0]
-        return scipy.linalg.sqrtm(a)
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        if disp is not None and disp.default is True:
+            return linalg.sqrtm(a, disp=False)[0]
+        return linalg.sqrtm(a)
 
 
 def _rows(x: np.ndarray, label: str) -> np.ndarray:
