@@ -96,8 +96,8 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
     """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
 
     ``generated``: a folder of audio files or an ``audiometric embed`` ``.npz``; ``reference``: the same,
-    or an ``audiometric stats`` ``.npz``. ``metrics``: names from ``fd, is, kl, fad, kad`` (any case, a
-    list or ``"fd,is"``). ``bootstrap`` replicates give ``confidence`` intervals (``ci_method``
+    or an ``audiometric stats`` ``.npz``. ``metrics``: registered names (``audiometric.metrics.METRICS``:
+    fd, is, kl, fad, kad, kid, ...; any case, a list or ``"fd,is"``). ``bootstrap`` replicates give ``confidence`` intervals (``ci_method``
     ``"percentile"`` or the bias-correcting ``"basic"``); ``fd_inf`` adds FD∞/FAD∞; ``per_clip`` writes the
     per-clip outlier ranking CSV there (:mod:`audiometric.per_clip`); ``max_seconds`` keeps the first
     seconds of each file; ``checkpoints`` maps backbone names to local weight files; ``allow_truncated``
