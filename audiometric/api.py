@@ -117,16 +117,21 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
         raise AudiometricError(f"ci_method must be 'percentile' or 'basic', got {ci_method!r}")
     if per_clip is not None and not set(PER_CLIP_METRICS) & set(names):
         raise AudiometricError(f"--per-clip ranks clips by {', '.join(PER_CLIP_METRICS)}: add one of them to the metrics")
-    if 0 < bootstrap < MIN_BOOTSTRAP:
-        warnings.warn(f"bootstrap with {bootstrap} replicates: interval ends are unstable below {MIN_BOOTSTRAP} "
-                      "(use 1000 for intervals you report)", UserWarning, stacklevel=2)
+    few = (f"bootstrap with {bootstrap} replicates: interval ends are unstable below {MIN_BOOTSTRAP} "
+           "(use 1000 for intervals you report)") if 0 < bootstrap < MIN_BOOTSTRAP else None
+    if few:
+        warnings.warn(few, UserWarning, stacklevel=2)
     settings = Settings(names, _check_backbone(backbone, "backbone"), _check_backbone(fad_backbone, "fad_backbone"),
                         compat, bootstrap, confidence, fd_inf, int(seed), ci_method)
     opts = extraction_options(device, batch_size, workers, channels, max_seconds, strict, cache, progress,
                               allow_truncated)
     with _checkpoints(checkpoints):
         data = run(str(generated), str(reference), settings, opts, None if per_clip is None else str(per_clip))
-    return None if data is None else Result(data)
+    if data is None:
+        return None
+    if few:  # recorded with the result it qualifies
+        data["warnings"] = sorted({*data["warnings"], few})
+    return Result(data)
 
 
 def embed(folder: str | Path, output: str | Path | None = None, backbones: Sequence[str] = (DEFAULT_BACKBONE,), *,

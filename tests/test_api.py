@@ -77,6 +77,7 @@ def test_cli_and_api_give_identical_json(sfx, scored, tmp_path):
     assert _stable(scored.as_dict()) == _stable(cli)
     assert scored.to_csv(tmp_path / "api.csv").read_text() == csv.read_text()
     assert cli["settings"]["metrics"] == ["fd", "kad"] and cli["cache"]["dir"] is None
+    assert any("7 replicates" in w for w in cli["warnings"])
 
 
 def test_result_gives_typed_access_to_the_json(scored, tmp_path):
