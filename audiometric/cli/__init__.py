@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "corrupt": "corrupt:corrupt",
     "generate": "generate:generate",
     "datasets": "datasets:datasets",
+    "finetune": "finetune:finetune",
     "sweep": "sweep:sweep",
 }
 

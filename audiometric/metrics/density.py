@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AudiometricError
 from .bootstrap import ClipRows
+from .arrays import feature_rows
 from .protocol import Estimate, MetricInput
 
 #: Nearest neighbours defining the reference balls (Naeem et al. 2020 use k = 5).
@@ -27,7 +28,7 @@ _KEEP_BALLS_MAX = 1 << 26  # up to 64 M (reference, generated) pairs the ball me
 
 def knn_radii(ref: np.ndarray, k: int = DEFAULT_K, block: int = _BLOCK) -> np.ndarray:
     """Distance of each row of ``ref`` ``(m, d)`` to its ``k``-th nearest other row, ``(m,)``."""
-    x = _rows(ref, "reference")
+    x = feature_rows(ref, "density/coverage", "reference")
     x = x - x.mean(axis=0)  # distances are translation invariant; centring keeps the Gram identity accurate
     if not 1 <= k < len(x):
         raise AudiometricError(f"density/coverage with k = {k} needs more than {k} reference rows, got {len(x)}")
@@ -41,7 +42,8 @@ def knn_radii(ref: np.ndarray, k: int = DEFAULT_K, block: int = _BLOCK) -> np.nd
 
 def ball_membership(gen: np.ndarray, ref: np.ndarray, radii: np.ndarray, block: int = _BLOCK) -> np.ndarray:
     """``inside[i, j] = ||gen_j - ref_i|| < radii[i]``, bool ``(m, n)``."""
-    x, y = _rows(ref, "reference"), _rows(gen, "generated", min_rows=1)
+    x = feature_rows(ref, "density/coverage", "reference")
+    y = feature_rows(gen, "density/coverage", "generated", min_rows=1)
     if x.shape[1] != y.shape[1]:
         raise AudiometricError(f"density/coverage: generated features have dimension {y.shape[1]} but reference "
                                f"features {x.shape[1]}; compute both with the same backbone")
@@ -94,15 +96,6 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d2 = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :] - 2.0 * (a @ b.T)
     return np.sqrt(np.maximum(d2, 0.0, out=d2), out=d2)
 
-
-def _rows(x: np.ndarray, label: str, min_rows: int = 2) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < min_rows:
-        raise AudiometricError(f"density/coverage: {label} features must be a (rows >= {min_rows}, dim) array, "
-                               f"got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise AudiometricError(f"density/coverage: {label} features contain NaN or Inf; recompute the features")
-    return arr
 
 
 __all__ = ["DEFAULT_K", "ball_membership", "compute", "density_coverage", "knn_radii"]

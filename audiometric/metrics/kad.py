@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import AudiometricError
+from .arrays import feature_rows
 from .protocol import Estimate, MetricInput, gather
 
 #: kadtk multiplies MMD^2 by 100 so typical values read like FAD numbers (Chung et al. 2025, kadtk SCALE_FACTOR).
@@ -36,7 +37,7 @@ def kernel_audio_distance(
     ``scale`` defaults to 100 as in the paper's kadtk toolkit; pass 1.0 for raw MMD^2. Unbiased, so it
     can be slightly negative when both sets come from one distribution.
     """
-    x, y = _rows(gen, "generated"), _rows(ref, "reference")
+    x, y = feature_rows(gen, "KAD", "generated"), feature_rows(ref, "KAD", "reference")
     if x.shape[1] != y.shape[1]:
         raise AudiometricError(
             f"KAD: generated features have dimension {x.shape[1]} but reference features {y.shape[1]}; "
@@ -65,7 +66,7 @@ def median_pairwise_distance(x: np.ndarray, block_size: int = _BLOCK) -> float:
     sets are sorted directly; large ones are narrowed with histogram passes over distance blocks until
     at most a few million candidates remain.
     """
-    x = _rows(x, "reference")
+    x = feature_rows(x, "KAD", "reference")
     x = x - x.mean(axis=0)
     m = x.shape[0]
     total = m * (m - 1) // 2
@@ -131,14 +132,6 @@ def _kernel_sum(a: np.ndarray, b: np.ndarray, gamma: float, block: int, same: bo
                 total += float(k.sum())
     return total
 
-
-def _rows(x: np.ndarray, label: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < 2:
-        raise AudiometricError(f"KAD: {label} features must be a (rows >= 2, dim) array, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise AudiometricError(f"KAD: {label} features contain NaN or Inf; recompute the features")
-    return arr
 
 
 def compute(data: MetricInput) -> dict[str, Estimate]:

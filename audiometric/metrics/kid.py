@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import AudiometricError
 from .bootstrap import ClipRows
+from .arrays import feature_rows
 from .protocol import Estimate, MetricInput
 
 #: audioldm_eval eval.py's settings: subsets=100, subset_size=1000, rng_seed=2020 (degree 3, gamma 1/d, coef0 1).
@@ -76,7 +77,7 @@ def kernel_inception_distance(
     seed: int = KID_SEED,
 ) -> tuple[float, float]:
     """KID mean and std over ``subsets`` subsets; ``gen`` ``(n, d)``, ``ref`` ``(m, d)`` feature rows."""
-    kernels = _Kernels(_rows(gen, "generated"), _rows(ref, "reference"))
+    kernels = _Kernels(feature_rows(gen, "KID", "generated"), feature_rows(ref, "KID", "reference"))
     if kernels.x.shape[1] != kernels.y.shape[1]:
         raise AudiometricError(f"KID: generated features have dimension {kernels.x.shape[1]} but reference "
                                f"features {kernels.y.shape[1]}; compute both with the same backbone")
@@ -99,14 +100,6 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
     fields = {"std": std, "subsets": KID_SUBSETS, "subset_size": min(KID_SUBSET_SIZE, len(gen.rows), len(ref.rows))}
     return {data.name: Estimate(mean, fields, replicate)}
 
-
-def _rows(x: np.ndarray, label: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < 2:
-        raise AudiometricError(f"KID: {label} features must be a (rows >= 2, dim) array, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise AudiometricError(f"KID: {label} features contain NaN or Inf; recompute the features")
-    return arr
 
 
 __all__ = ["KID_SEED", "KID_SUBSETS", "KID_SUBSET_SIZE", "compute", "kernel_inception_distance", "mmd2_unbiased",

@@ -1,0 +1,288 @@
+"""The fine-tuning loop: AudioLDM's U-Net trained on cached latents under ``accelerate`` (1 process or DDP).
+
+Only the U-Net trains; the VAE, the CLAP towers and the vocoder are frozen (checked once at start). Each
+optimizer step runs ``grad_accum`` micro-batches per rank (gradients synchronised on the last one only),
+clips the global gradient norm, steps AdamW and the warm-up schedule, and updates the EMA. Everything
+random is drawn from ``(seed, micro-step, rank)`` (see :mod:`.data`), so a resumed run repeats an
+uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import json
+import math
+import signal
+import time
+
+import torch
+from tqdm import tqdm
+
+from ...errors import AudiometricError
+from ..ema import EMA
+from . import checkpoint
+from .config import DEFAULT_EVAL_SIZE, TrainConfig
+from .data import check_size, draws, indices
+from .features import encode, module_digest
+from .logs import CsvLog, Events
+from .runfolder import check_world_size, prepare, recorded, with_unet, write_final
+from .step import diffusion_loss
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the run after saving a checkpoint (the message says which)."""
+
+
+class TrainState:
+    """The data position (= optimizer steps done), checkpointed with the rest of the state."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+
+class StopSignals(contextlib.AbstractContextManager):
+    """SIGINT/SIGTERM set a flag checked between steps; a second Ctrl-C interrupts at once."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = {}
+        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def freeze(modules: dict[str, torch.nn.Module]) -> None:
+    """Eval mode and no gradients for every frozen network, then check it held."""
+    for module in modules.values():
+        module.eval().requires_grad_(False)
+    trainable = [name for name, m in modules.items() if m.training or any(p.requires_grad for p in m.parameters())]
+    if trainable:
+        raise RuntimeError(f"frozen networks still trainable: {', '.join(trainable)}")
+
+
+def warmup_factor(warmup_steps: int):
+    """LR multiplier at optimizer step s (from 0): linear warm-up over ``warmup_steps``, then constant."""
+    return lambda s: min(1.0, (s + 1) / warmup_steps) if warmup_steps else 1.0
+
+
+#: How long ranks wait for each other: the other ranks idle while rank 0 evaluates (NCCL's default is 10 min).
+COLLECTIVE_TIMEOUT = datetime.timedelta(hours=6)
+
+
+def _accelerator(cfg: TrainConfig):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import InitProcessGroupKwargs
+
+    # accelerate keeps one mixed-precision setting per process: a second run in the same process (the Table II
+    # grid, tests) with another --precision would be refused; the process group itself is kept
+    AcceleratorState._reset_state(reset_partial_state=False)
+    try:
+        # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
+        # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
+        return Accelerator(mixed_precision=cfg.precision, cpu=not torch.cuda.is_available(),
+                           kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)])
+    except ValueError as err:
+        raise AudiometricError(f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no "
+                               "(or bf16) on this device") from err
+
+
+def _load(cfg: TrainConfig, device: torch.device):
+    """Pipeline components (U-Net re-initialised for --from-scratch) and, for audio conditioning, CLAP audio."""
+    from ..components import load_components
+
+    components = load_components(cfg.model, device=device)
+    clap_audio = None
+    if cfg.condition == "audio" or cfg.eval_candidates > 1:
+        from ..clap import load_clap_audio
+
+        if not cfg.clap:
+            raise AudiometricError("--condition audio (and --eval-candidates > 1) needs --clap, a CLAP folder or hub "
+                                   "id with an audio tower, e.g. laion/clap-htsat-unfused")
+        clap_audio = load_clap_audio(cfg.clap, device=device)
+        dim = components.unet.config.projection_class_embeddings_input_dim
+        if cfg.condition == "audio" and clap_audio.model.config.projection_dim != dim:
+            raise AudiometricError(f"--clap {cfg.clap}: projection dim {clap_audio.model.config.projection_dim} but "
+                                   f"{cfg.model} is conditioned on {dim}; pass the CLAP the model was trained with")
+    if cfg.from_scratch:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            components = with_unet(components, type(components.unet).from_config(components.unet.config).to(device))
+    frozen = {"vae": components.vae, "text_encoder": components.text_encoder, "vocoder": components.vocoder}
+    if clap_audio is not None:
+        frozen["clap_audio"] = clap_audio.model
+    freeze(frozen)
+    return components, clap_audio
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or continue) the fine-tuning ``cfg`` describes; returns a summary (rank 0's is complete)."""
+    try:
+        from accelerate.utils import gather_object
+        from diffusers import DDPMScheduler
+        import transformers  # noqa: F401
+    except ImportError as err:
+        raise AudiometricError(f"finetune needs the ldm extra ({err.name} is not installed): "
+                               "pip install 'audiometric[ldm]'") from None
+
+    from ...datasets import get as get_dataset
+
+    accelerator = _accelerator(cfg)
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    check_world_size(cfg.world_size, world)
+    resume_from = prepare(cfg, world, main)
+    accelerator.wait_for_everyone()
+    dataset = get_dataset(cfg.dataset)
+    items = dataset.items(cfg.data_dir, split=cfg.train_split, prompt_template=cfg.prompt_template,
+                          skip_missing=cfg.skip_missing)
+    check_size(len(items), cfg.batch_size, world)
+    device = accelerator.device
+    components, clap_audio = _load(cfg, device)
+    with accelerator.main_process_first():  # rank 0 fills the cache, the others read it
+        feats = encode(items, components, cfg.condition, cfg.duration, cfg.seed, device, clap_audio,
+                       cfg.encode_batch_size, cfg.progress and main)
+    alphas = DDPMScheduler.from_config(components.noise_scheduler_config).alphas_cumprod
+    scaling = float(components.vae.config.scaling_factor)
+
+    unet = components.unet.float().train().requires_grad_(True)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(cfg.warmup_steps))
+    unet, optimizer = accelerator.prepare(unet, optimizer)
+    ema = EMA(accelerator.unwrap_model(unet), cfg.ema)
+    state = TrainState()
+    accelerator.register_for_checkpointing(schedule, ema, state)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+        _apply_settings(cfg, optimizer, schedule, ema)  # identical unless --force changed them
+
+    run = cfg.run
+    log = CsvLog(run / "train.csv") if main else None
+    if log is not None:
+        log.truncate(state.step)
+    events = Events(run / "tensorboard", enabled=main)
+    evaluator = None
+    state_json = lambda: json.dumps({"step": state.step, "settings": recorded(cfg, world)}, indent=2)  # noqa: E731
+    latent_shape = tuple(feats.mean.shape[1:])
+    n_clips, accum, batch = len(feats.clip_ids), cfg.grad_accum, cfg.batch_size
+    bar = tqdm(total=cfg.max_steps, initial=state.step, desc="fine-tuning", unit="step",
+               disable=not (cfg.progress and main))
+    last_eval = None
+    with StopSignals() as stop:
+        while state.step < cfg.max_steps:
+            start, step = time.perf_counter(), state.step
+            lr = optimizer.param_groups[0]["lr"]
+            losses = []
+            try:
+                for micro in range(accum):
+                    g = step * accum + micro
+                    idx = indices(n_clips, batch, world, rank, cfg.seed, g)
+                    draw = draws((batch, *latent_shape), len(alphas), cfg.cfg_dropout, cfg.seed, g, rank)
+                    sync = contextlib.nullcontext() if micro == accum - 1 else accelerator.no_sync(unet)
+                    with sync:
+                        loss = diffusion_loss(unet, alphas, scaling, feats.mean[idx].to(device),
+                                              feats.std[idx].to(device), feats.cond[idx].to(device),
+                                              feats.empty, draw)
+                        accelerator.backward(loss / accum)
+                    losses.append(loss.detach().float())
+            except torch.OutOfMemoryError as err:
+                raise AudiometricError(f"out of memory at step {step + 1} on {device}: lower --batch-size (raise "
+                                       "--grad-accum to keep the effective batch) or use --precision fp16/bf16") from err
+            mean_loss = accelerator.reduce(torch.stack(losses).mean().reshape(1), "mean").item()
+            if not math.isfinite(mean_loss):
+                kept = checkpoint.latest(run)
+                raise AudiometricError(f"step {step + 1}: the loss is {mean_loss} (not finite); stopped without "
+                                       f"saving; {kept or 'no checkpoint'} is the last good state; lower --lr, "
+                                       "or use --precision no or bf16, then --resume latest")
+            grad_norm = accelerator.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm or math.inf).item()
+            optimizer.step()
+            if not accelerator.optimizer_step_was_skipped:
+                schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update(accelerator.unwrap_model(unet))
+            state.step = step + 1
+            seconds = time.perf_counter() - start
+            row = {"step": state.step, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
+                   "clips_per_s": batch * accum * world / seconds}
+            if log is not None:
+                log.append(row)
+                events.scalars(state.step, {k: v for k, v in row.items() if k != "step"}, "train")
+            bar.set_postfix(loss=f"{mean_loss:.4f}")
+            bar.update(1)
+            done = state.step == cfg.max_steps
+            if state.step % cfg.checkpoint_every == 0 or done:
+                checkpoint.save(accelerator, run, state.step, cfg.keep_checkpoints, state_json())
+            if cfg.eval_every and (state.step % cfg.eval_every == 0 or done):
+                if evaluator is None:
+                    with accelerator.main_process_first():  # rank 0 exports the reference
+                        evaluator = _evaluator(cfg, components, device, clap_audio, main)
+                # every rank generates its share with the (identical) EMA weights, then rank 0 scores
+                evaluator.generate(state.step, _averaged(accelerator.unwrap_model(unet), ema), rank, world)
+                accelerator.wait_for_everyone()
+                if main:
+                    last_eval = evaluator.score(state.step)
+                    events.scalars(state.step, last_eval, "eval")
+                accelerator.wait_for_everyone()
+            flag = torch.tensor([float(stop.requested)], device=device)
+            if accelerator.reduce(flag, "sum").item() and not done:
+                saved = checkpoint.save(accelerator, run, state.step, cfg.keep_checkpoints, state_json())
+                raise TrainingInterrupted(f"interrupted at step {state.step}: saved {saved}; run the same command "
+                                          "with --resume latest to continue")
+    bar.close()
+    # every rank's U-Net must be identical after DDP's all-reduced steps: record each rank's weight digest
+    digests = gather_object([module_digest(accelerator.unwrap_model(unet))])
+    final = None
+    if main:
+        final = write_final(cfg, components, accelerator.unwrap_model(unet), ema, state.step)
+    events.close()
+    accelerator.wait_for_everyone()
+    return {"run": str(run), "steps": state.step, "final": str(final) if final else None, "last_eval": last_eval,
+            "clips": n_clips, "cache_hits": feats.hits, "cache_misses": feats.misses, "world_size": world,
+            "rank_weight_digests": digests}
+
+
+def _apply_settings(cfg: TrainConfig, optimizer, schedule, ema: EMA) -> None:
+    """Make a restored optimizer, LR schedule and EMA follow ``cfg`` (what ``--force`` promises)."""
+    factor = warmup_factor(cfg.warmup_steps)(schedule.last_epoch)
+    schedule.base_lrs = [cfg.lr] * len(optimizer.param_groups)
+    for group in optimizer.param_groups:
+        group.update(initial_lr=cfg.lr, lr=cfg.lr * factor, weight_decay=cfg.weight_decay)
+    ema.decay = cfg.ema
+
+
+def _evaluator(cfg: TrainConfig, components, device: torch.device, tower, is_main: bool):
+    from ...datasets import get as get_dataset
+    from ...datasets.base import subset
+    from .evaluation import Evaluator
+
+    items = get_dataset(cfg.dataset).items(cfg.data_dir, split=cfg.eval_split, eval_size=cfg.eval_size,
+                                           seed=cfg.seed, prompt_template=cfg.prompt_template,
+                                           skip_missing=cfg.skip_missing)
+    default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
+    if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
+        items = subset(items, default, cfg.seed)
+    return Evaluator(cfg, components, items, device, tower, is_main)
+
+
+def _averaged(unet: torch.nn.Module, ema: EMA) -> torch.nn.Module:
+    """A copy of ``unet`` holding the EMA weights (for evaluation; training weights untouched)."""
+    averaged = copy.deepcopy(unet)
+    ema.copy_to(averaged)
+    return averaged.eval()
