@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import atomic_write
-from .audio import Preprocess
 from .distributed import merge_moments
 from .embed import RESAMPLER, Clip, Extractor
 from .errors import AudiometricError
 from .sets import extract_folder
 from .stats import MomentAccumulator
-
-if TYPE_CHECKING:
-    from .backbones import Backbone
 
 FORMAT = "audiometric-reference-v1"
 
@@ -51,11 +46,6 @@ class ReferenceStats:
         folder = self.meta.get("folder")
         source = folder if folder and Path(folder).is_dir() else "REF_DIR"
         return f"recompute it with `audiometric stats {source} -o {self.path or 'ref.npz'}`"
-
-    def check_compatible(self, models: dict[str, Backbone], pre: Preprocess) -> None:
-        """Refuse to compare against statistics made with other weights or preprocessing (naming what differs)."""
-        check_provenance(str(self.path), self.meta, {n: m.checkpoint_sha256 for n, m in models.items()},
-                         {**pre.as_dict(), "resampler": RESAMPLER}, f"{self.recompute_hint()} using the current options")
 
     def summary(self) -> dict:
         """Provenance of the reference side of a result."""
