@@ -7,13 +7,10 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from .atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -81,11 +78,13 @@ class Result(Mapping[str, MetricValue]):
         return copy.deepcopy(self._data)
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The result as indented JSON text; also written atomically to ``path`` when given."""
-        text = json.dumps(self._data, indent=2, ensure_ascii=False, allow_nan=True) + "\n"
+        """The result as indented JSON text (:func:`audiometric.report.json_text`); also written atomically
+        to ``path`` when given."""
+        from .report import json_text, write_json
+
         if path is not None:
-            atomic_write_text(path, text)
-        return text
+            write_json(self._data, path)
+        return json_text(self._data)
 
     def to_csv(self, path: str | Path) -> Path:
         """One row per metric (see :func:`audiometric.report.write_csv`), written atomically to ``path``."""
