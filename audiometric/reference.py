@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .atomic import atomic_write
-from .audio import Preprocess
 from .distributed import merge_moments
 from .embed import RESAMPLER, Clip, Extractor
 from .errors import AudiometricError
 from .sets import extract_folder
 from .stats import MomentAccumulator
-
-if TYPE_CHECKING:
-    from .backbones import Backbone
 
 FORMAT = "audiometric-reference-v1"
 
@@ -41,26 +36,49 @@ class ReferenceStats:
         key = f"{backbone}:{output}"
         if key not in self.moments:
             have = ", ".join(sorted(self.moments)) or "nothing"
-            raise AudiometricError(f"{self.path} holds statistics for {have}, not {key}; recompute it with "
-                                   f"`audiometric stats REF -o {self.path}` and the same --metrics/--backbone")
+            raise AudiometricError(f"{self.path or 'these statistics'} hold{'s' if self.path else ''} statistics for "
+                                   f"{have}, not {key}; "
+                                   f"{self.recompute_hint()} and the --metrics/--backbone you score with")
         return self.moments[key]
 
-    def check_compatible(self, models: dict[str, Backbone], pre: Preprocess) -> None:
-        """Refuse to compare against statistics made with other weights or preprocessing."""
-        fix = f"recompute it with `audiometric stats REF -o {self.path}` using the current options"
-        if self.meta["preprocessing"] != {**pre.as_dict(), "resampler": RESAMPLER}:
-            raise AudiometricError(f"{self.path} was computed with preprocessing {self.meta['preprocessing']}, "
-                                   f"not the current one; {fix}")
-        for name, model in models.items():
-            saved = self.meta["backbones"].get(name)
-            if saved is not None and saved["checkpoint_sha256"] != model.checkpoint_sha256:
-                raise AudiometricError(f"{self.path} was computed with {name} checkpoint "
-                                       f"{saved['checkpoint_sha256']}, not {model.checkpoint_sha256}; {fix}")
+    def recompute_hint(self) -> str:
+        """How to rebuild this file, naming its reference folder only while that folder still exists."""
+        folder = self.meta.get("folder")
+        source = folder if folder and Path(folder).is_dir() else "REF_DIR"
+        return f"recompute it with `audiometric stats {source} -o {self.path or 'ref.npz'}`"
 
     def summary(self) -> dict:
         """Provenance of the reference side of a result."""
         return {"path": self.path, "statistics": sorted(self.moments), "files": self.meta["files"],
                 "scored": self.meta["clips"], "skipped": self.meta["skipped"], "folder": self.meta["folder"]}
+
+
+def setting_difference(saved: dict, current: dict) -> str | None:
+    """The first key whose value differs between ``saved`` and ``current``, as one phrase; ``None`` if equal."""
+    for key in sorted(set(saved) | set(current), key=str):
+        if key not in saved:
+            return f"{key} is not recorded in it (now {current[key]!r})"
+        if key not in current:
+            return f"it records {key}={saved[key]!r}, which this version does not use"
+        if saved[key] != current[key]:
+            if isinstance(saved[key], dict) and isinstance(current[key], dict):
+                inner = setting_difference(saved[key], current[key])
+                return f"{key}: {inner}" if inner else None
+            return f"{key}={saved[key]!r} there, {current[key]!r} now"
+    return None
+
+
+def check_provenance(path: str, meta: dict, checkpoints: dict[str, str | None], preprocessing: dict, fix: str) -> None:
+    """Raise a one-line error when a stored file (statistics or embeddings) was made with other preprocessing
+    or other weights than ``checkpoints`` (backbone -> sha256) for a backbone both share."""
+    differs = setting_difference(meta.get("preprocessing", {}), preprocessing)
+    if differs:
+        raise AudiometricError(f"{path} was computed with other preprocessing ({differs}); {fix}")
+    for name, sha in checkpoints.items():
+        saved = meta.get("backbones", {}).get(name)
+        if saved is not None and saved["checkpoint_sha256"] != sha:
+            raise AudiometricError(f"{path} was computed with {name} checkpoint {saved['checkpoint_sha256']}, "
+                                   f"not {sha}; {fix}")
 
 
 def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], strict: bool = False,

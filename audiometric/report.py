@@ -56,9 +56,14 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def json_text(result: dict) -> str:
+    """The full result with provenance as indented JSON text."""
+    return json.dumps(result, indent=2, ensure_ascii=False, allow_nan=True) + "\n"
+
+
 def write_json(result: dict, path: str | Path) -> Path:
-    """The full result with provenance as indented JSON."""
-    return atomic_write_text(path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=True) + "\n")
+    """:func:`json_text` of ``result``, written atomically to ``path``."""
+    return atomic_write_text(path, json_text(result))
 
 
 def write_csv(result: dict, path: str | Path) -> Path:

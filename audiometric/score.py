@@ -1,6 +1,7 @@
 """``audiometric score``: extract both sets once, then compute every requested metric with provenance.
 
-The generated set is always a folder; the reference is a folder or a statistics file written by
+Each side is a folder of audio files or an ``.npz`` written by ``audiometric embed`` (per-clip outputs
+already extracted, see :mod:`audiometric.export`). The reference may also be a statistics file written by
 ``audiometric stats`` (then only metrics that need no per-clip reference data are available).
 """
 
@@ -25,11 +26,12 @@ from .cache import EmbeddingCache
 from .device import checked_device
 from .distributed import finish, init
 from .embed import RESAMPLER, Extractor, resampler_settings
+from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
 from .per_clip import per_clip, write_per_clip_csv
-from .reference import load_reference
-from .sets import extract_folder
+from .reference import ReferenceStats, check_provenance, load_reference
+from .sets import ClipSet, extract_folder
 
 if TYPE_CHECKING:
     import torch
@@ -87,9 +89,40 @@ def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress
                      allow_truncated=opts.allow_truncated)
 
 
+def _stored_side(path: str, side: str, needs: dict[str, set[str]]) -> StoredClipSet | ReferenceStats | None:
+    """What a file given as ``side`` holds: an embedding file's clips, statistics (reference only), or
+    ``None`` for a folder."""
+    if not Path(path).is_file():
+        return None
+    if is_embedding_file(path):
+        return load_embeddings(path, needs)
+    if side == "generated":
+        raise AudiometricError(f"{path}: the generated side must be a folder of audio files or an `audiometric "
+                               "embed` .npz (a statistics file can only be the reference: it holds no clips)")
+    return load_reference(path)
+
+
+def _provenance(extractor: Extractor | None, stored: list[StoredClipSet], opts: ExtractionOptions,
+                needs: dict[str, set[str]]) -> tuple[dict, dict]:
+    """``(backbones, preprocessing)`` records of this run: the loaded models, or the first stored file's."""
+    if extractor is not None:
+        return ({name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
+                        "min_samples": m.min_samples, "outputs": sorted(needs[name])}
+                 for name, m in extractor.backbones.items()},
+                {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
+                 **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
+                                      for name, view in sorted(opts.views.items())}} if opts.views else {})})
+    meta = stored[0].meta
+    return ({name: {"checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
+                    "sample_rate": meta["backbones"][name]["sample_rate"],
+                    "min_samples": meta["backbones"][name].get("min_samples"), "outputs": sorted(needs[name])}
+             for name in needs}, meta["preprocessing"])
+
+
 def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions,
           per_clip_csv: str | None = None) -> dict | None:
-    """Score the folder ``generated`` against ``reference`` (folder or stats ``.npz``): a JSON-able result.
+    """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
+    statistics ``.npz``): a JSON-able result.
 
     ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.per_clip`).
 
@@ -100,12 +133,29 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     needs = needed_outputs(settings)
     if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
         opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
-    ref_stats = load_reference(reference) if Path(reference).is_file() else None
-    extractor = make_extractor(needs, opts, progress=rank == 0)
-    if ref_stats is not None:
-        ref_stats.check_compatible(extractor.backbones, opts.preprocess)
-    gen = extract_folder(generated, extractor, opts.strict, rank, size, "generated")
-    ref = None if ref_stats else extract_folder(reference, extractor, opts.strict, rank, size, "reference")
+    gen_stored = _stored_side(generated, "generated", needs)
+    ref_stored = _stored_side(reference, "reference", needs)
+    ref_stats = ref_stored if isinstance(ref_stored, ReferenceStats) else None
+    stored = [s for s in (gen_stored, ref_stored) if isinstance(s, StoredClipSet)]
+    folders = gen_stored is None or ref_stored is None
+    extractor = make_extractor(needs, opts, progress=rank == 0) if folders else None
+    backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
+    checkpoints = {name: info["checkpoint_sha256"] for name, info in backbone_info.items()}
+    for side in stored:
+        if opts.strict and side.extraction.skipped:
+            first = side.extraction.skipped[0]
+            raise AudiometricError(f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
+                                   f"exported (first: {first['file']}: {first['reason']}); --strict refuses it")
+    for side in [s for s in (gen_stored, ref_stored) if s is not None]:
+        if isinstance(side, ReferenceStats):  # --compat's FAD view never reads statistics (it needs the folder)
+            fix, current = side.recompute_hint(), {k: v for k, v in preprocessing.items() if k != "per_backbone"}
+        else:
+            fix, current = f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`", preprocessing
+        check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options")
+    gen: ClipSet = gen_stored or extract_folder(generated, extractor, opts.strict, rank, size, "generated")
+    ref: ClipSet | None = None
+    if ref_stats is None:
+        ref = ref_stored or extract_folder(reference, extractor, opts.strict, rank, size, "reference")
     finish()
     extracted = time.perf_counter()
     if rank != 0:
@@ -120,7 +170,7 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         warnings.warn(message, stacklevel=2)
     done = time.perf_counter()
     extractions = [gen.extraction] + ([ref.extraction] if ref else [])
-    cache = extractor.cache
+    cache = extractor.cache if extractor else None
     return {
         "audiometric": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -129,19 +179,15 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "warnings": messages,
         "generated": gen.summary(),
         "reference": ref.summary() if ref else ref_stats.summary(),
-        "backbones": {name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
-                             "min_samples": m.min_samples, "outputs": sorted(needs[name])}
-                      for name, m in extractor.backbones.items()},
-        "preprocessing": {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
-                          **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
-                                               for name, view in sorted(opts.views.items())}} if opts.views else {})},
+        "backbones": backbone_info,
+        "preprocessing": preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
-        "device": (str(extractor.resolved) if extractor.resolved is not None
-                   else f"{opts.device} (unused: every output was cached)"),
+        "device": (str(extractor.resolved) if extractor and extractor.resolved is not None else
+                   f"{opts.device} (unused: every output was {'cached' if extractor else 'read from embedding files'})"),
         "world_size": size,
         "batch_size": opts.batch_size,
-        "cache": {"dir": str(cache.root) if cache.root else None,
+        "cache": {"dir": str(cache.root) if cache and cache.root else None,
                   "hits": sum(e.cache_hits for e in extractions), "misses": sum(e.cache_misses for e in extractions)},
         "timings_s": {"extraction": round(extracted - start, 3), "metrics": round(done - extracted, 3),
                       "total": round(done - start, 3)},

@@ -285,9 +285,12 @@ def _fetch(url: str, part: Path, dest: Path, progress: bool) -> None:
 def _user_file(value: str | Path, source: str, entry: WeightFile) -> Path:
     path = Path(value).expanduser()
     if not path.is_file():
+        cached = weights_dir() / entry.filename  # name a fallback only where it exists
+        fallback = (f"use the cached {cached}" if cached.is_file() else
+                    f"use the copy in the installed {entry.package.partition('/')[0]} package" if entry.package else
+                    f"download {entry.filename} into {weights_dir()}")
         raise WeightsError(
-            f"checkpoint for {entry.name} given by {source} does not exist: {path}; "
-            f"fix the path, or drop it to use the cached {entry.filename}"
+            f"checkpoint for {entry.name} given by {source} does not exist: {path}; fix the path, or drop it to {fallback}"
         )
     return path
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -122,7 +123,8 @@ def test_kl_skipped_with_reason_when_names_differ(checkpoints, tmp_path):
     out = tmp_path / "r.json"
     res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--metrics", "kl,is", "--workers", "0", "-q",
               "--json", str(out), *checkpoints)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # nothing computed: non-zero, with the reasons and the JSON kept
+    assert res.output.strip().splitlines()[-1].startswith("error: none of the requested metrics (kl, is)")
     result = json.loads(out.read_text())
     assert "only 0 of 4 generated names" in result["not_computed"]["kl"]
     assert "not computed: kl" in res.output.lower() or "not computed: KL" in res.output
@@ -206,7 +208,7 @@ def test_one_file_only_reports_instead_of_crashing(tmp_path):
     out = tmp_path / "r.json"
     res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--backbone", "aisfx", "--metrics", "fd,kad",
               "--workers", "0", "-q", "--json", str(out))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
     result = json.loads(out.read_text())
     assert "at least 2" in result["not_computed"]["fd"] and "at least 2" in result["not_computed"]["kad"]
     assert "not computed: FD" in res.output
@@ -252,6 +254,36 @@ def test_two_concurrent_runs_share_one_cache_safely(sfx_sets, tmp_path):
     for entry in entries:
         with np.load(entry) as data:
             assert data["embedding"].shape[1] == 512
+
+
+def test_score_help_documents_every_option_and_ends_with_examples():
+    from audiometric.cli.score import score
+
+    undocumented = [p.name for p in score.params if isinstance(p, click.Option) and not p.help]
+    assert undocumented == []
+    res = run("score", "--help")
+    assert res.exit_code == 0
+    tail = res.output.rstrip().splitlines()[-4:]
+    assert tail[0].strip() == "Examples:" and all(line.strip().startswith("audiometric score ") for line in tail[1:])
+
+
+def test_unknown_metric_names_the_choices(sfx_sets):
+    res = run("score", str(sfx_sets / "gen"), str(sfx_sets / "ref"), "--metrics", "FD,fid", *SFX)
+    from audiometric.metrics import METRICS
+
+    assert res.exit_code == 2 and f"unknown metric(s) fid; choose from {', '.join(METRICS)}" in res.output
+
+
+def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _isolated_home):
+    args = ["score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fad", "-q", "--checkpoint",
+            f"vggish={tmp_path / 'nope.pth'}"]
+    res = run(*args)
+    assert res.exit_code == 2 and "nope.pth" in res.output and "cached" not in res.output, res.output
+    assert f"drop it to download vggish-10086976.pth into {_isolated_home / 'weights'}" in res.output
+    cached = _isolated_home / "weights" / "vggish-10086976.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert f"drop it to use the cached {cached}" in run(*args).output
 
 
 def _torchrun(*args: str, ranks: int = 2) -> subprocess.CompletedProcess:

@@ -73,3 +73,29 @@ def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
         np.testing.assert_allclose(acc.cov(), np.cov(rows, rowvar=False), rtol=1e-10, atol=1e-12)
     streamed = extractor.run(sorted((tmp_path / "ref").glob("*.wav")), sink=lambda clip: None)
     assert len(streamed.clips) == 7 and all(c.outputs == {} for c in streamed.clips)
+
+
+def test_mismatch_names_the_setting_that_differs_and_hints_only_existing_folders(tmp_path):
+    from audiometric.audio import Preprocess
+    from audiometric.embed import RESAMPLER
+    from audiometric.reference import check_provenance
+
+    def check(stats, pre):
+        check_provenance(stats.path, stats.meta, {}, {**pre.as_dict(), "resampler": RESAMPLER}, stats.recompute_hint())
+
+    stats = _stats()
+    stats.meta["preprocessing"] = {**Preprocess().as_dict(), "resampler": RESAMPLER}
+    stats.meta["folder"] = str(tmp_path / "gone")
+    back = load_reference(save(stats, tmp_path / "ref.npz"))
+    with pytest.raises(AudiometricError) as err:
+        check(back, Preprocess(channels="mean"))
+    message = str(err.value)
+    assert "channels='first' there, 'mean' now" in message and "remove_dc" not in message and "\n" not in message
+    assert "audiometric stats REF_DIR -o" in message and "gone" not in message  # the folder no longer exists
+    (tmp_path / "gone").mkdir()
+    with pytest.raises(AudiometricError, match=f"audiometric stats {tmp_path / 'gone'} -o"):
+        check(back, Preprocess(max_seconds=5.0))
+    check(back, Preprocess())  # same settings: accepted
+    with pytest.raises(AudiometricError, match="panns-cnn14-16k checkpoint abc, not def"):
+        back.meta["backbones"] = {"panns-cnn14-16k": {"checkpoint_sha256": "abc"}}
+        check_provenance(back.path, back.meta, {"panns-cnn14-16k": "def"}, back.meta["preprocessing"], "fix")

@@ -1,12 +1,12 @@
-"""``audiometric embed DIR -o OUT.npz``: parse options and call :func:`audiometric.export.export`."""
+"""``audiometric embed DIR -o OUT.npz``: parse options and call :func:`audiometric.api.embed`."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from ..distributed import world
-from ..export import export
-from .options import backbone_choice, extraction_options, extraction_settings
+from .options import backbone_choice, extraction_kwargs, extraction_options
 
 EXAMPLES = """Examples:
 
@@ -27,13 +27,17 @@ EXAMPLES = """Examples:
 def embed(folder, output, names, strict, **extraction):
     """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz.
 
-    Layout: names, paths, sha256 per clip; "BACKBONE:OUTPUT" rows of all clips concatenated and
-    "BACKBONE:OUTPUT:offsets" so clip i is rows[offsets[i]:offsets[i+1]]; meta (JSON). Under torchrun
+    Layout (README, "Embedding files"): names, paths, sha256, sample_rates, channels, seconds per clip;
+    "BACKBONE:OUTPUT" rows of all clips concatenated and "BACKBONE:OUTPUT:offsets" so clip i is
+    rows[offsets[i]:offsets[i+1]]; meta (JSON). `score` takes the file for either side. Under torchrun
     each rank embeds a share of the files and rank 0 writes the file.
     """
-    summary = export(folder, output, list(dict.fromkeys(names)), extraction_settings(strict=strict, **extraction))
-    if world()[0] != 0:
+    from ..api import embed as run
+    from ..export import output_keys
+
+    arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
+    if arrays is None:  # a non-zero torchrun rank: rank 0 reports
         return
-    click.echo(f"wrote {output}: {summary['clips']} clips, outputs {', '.join(summary['outputs'])}")
-    for skip in summary["skipped"]:
+    click.echo(f"wrote {output}: {len(arrays['names'])} clips, outputs {', '.join(output_keys(arrays))}")
+    for skip in json.loads(str(arrays["meta"]))["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")

@@ -7,9 +7,7 @@ from collections.abc import Callable
 import click
 
 from .. import backbones
-from ..audio import Preprocess
-from ..score import ExtractionOptions
-from ..weights import parse_override, set_overrides
+from ..weights import parse_override
 
 
 def extraction_options(func: Callable) -> Callable:
@@ -36,14 +34,12 @@ def extraction_options(func: Callable) -> Callable:
     return func
 
 
-def extraction_settings(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                        checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, strict: bool = False,
-                        allow_truncated: bool = False) -> ExtractionOptions:
-    """Register ``--checkpoint NAME=PATH`` overrides and bundle the other options."""
-    set_overrides(dict(parse_override(v) for v in checkpoints))
-    return ExtractionOptions(device=device, batch_size=batch_size, workers=workers,
-                             preprocess=Preprocess(channels=channels, max_seconds=max_seconds), strict=strict,
-                             use_cache=not no_cache, progress=not quiet, allow_truncated=allow_truncated)
+def extraction_kwargs(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
+                      checkpoints: tuple[str, ...], no_cache: bool, allow_truncated: bool, quiet: bool) -> dict:
+    """The parsed options as keyword arguments of :mod:`audiometric.api` (``NAME=PATH`` values checked here)."""
+    return {"device": device, "batch_size": batch_size, "workers": workers, "channels": channels,
+            "max_seconds": max_seconds, "checkpoints": dict(parse_override(v) for v in checkpoints),
+            "cache": not no_cache, "allow_truncated": allow_truncated, "progress": not quiet}
 
 
 backbone_choice = click.Choice(backbones.available())

@@ -1,14 +1,10 @@
-"""``audiometric stats REF_DIR -o ref.npz``: parse options and compute reference statistics."""
+"""``audiometric stats REF_DIR -o ref.npz``: parse options and call :func:`audiometric.api.stats`."""
 
 from __future__ import annotations
 
 import click
 
-from ..distributed import finish, init
-from ..evaluate import Settings, needed_outputs
-from ..reference import accumulate, save
-from ..score import make_extractor
-from .options import backbone_choice, extraction_options, extraction_settings
+from .options import backbone_choice, extraction_kwargs, extraction_options
 from .score import metric_list
 
 EXAMPLES = """Examples:
@@ -36,18 +32,12 @@ def stats(reference, output, metrics, backbone, fad_backbone, strict, **extracti
 
     Under torchrun each rank embeds a share of the files and rank 0 writes the file.
     """
-    frechet = tuple(m for m in metrics if m in ("fd", "fad"))
-    if not frechet:
-        raise click.BadParameter("statistics files serve fd and fad only", param_hint="--metrics")
-    opts = extraction_settings(strict=strict, **extraction)
-    needs = needed_outputs(Settings(frechet, backbone, fad_backbone))
-    rank, size = init(opts.device)
-    extractor = make_extractor(needs, opts, progress=rank == 0)
-    result = accumulate(reference, extractor, needs, opts.strict, rank, size)
-    finish()
-    if rank != 0:
+    from ..api import stats as run
+
+    result = run(reference, output, metrics, backbone, fad_backbone=fad_backbone, strict=strict,
+                 **extraction_kwargs(**extraction))
+    if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
-    save(result, output)
     click.echo(f"wrote {output}: {result.meta['clips']} clips, statistics for {', '.join(sorted(result.moments))}")
     for skip in result.meta["skipped"]:
         click.echo(f"skipped: {skip['file']}: {skip['reason']}")
