@@ -5,16 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import AudiometricError
-
-
-def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{value}' is not KEY=VALUE")
-        pairs[key.strip()] = text.strip()
-    return pairs
+from .options import key_values
 
 
 def _listing() -> str:
@@ -41,7 +32,7 @@ Examples:
 @click.option("--corruption", "-c", metavar="NAME", help="Registered corruption (see --list).")
 @click.option("--severity", "-s", type=float, help="Severity in the corruption's unit (0 = unchanged).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Run seed; each file's draws derive from (seed, name).")
-@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=_key_values,
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values,
               help="Corruption (or --compose) parameter, repeatable; see --list.")
 @click.option("--pool", type=click.Path(exists=True),
               help="Labelled clips: a folder per class or a path,label CSV (interference; optional for event_permutation).")

@@ -43,3 +43,14 @@ def extraction_kwargs(device: str, batch_size: int, workers: int, channels: str,
 
 
 backbone_choice = click.Choice(backbones.available())
+
+
+def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    """Click callback parsing repeated ``KEY=VALUE`` options (``--param``) into a dict."""
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{value}' is not KEY=VALUE")
+        pairs[key.strip()] = text.strip()
+    return pairs

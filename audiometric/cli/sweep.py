@@ -10,17 +10,7 @@ from click.core import ParameterSource
 from .. import backbones
 from ..metrics import METRICS
 from ..sweep.spec import ALIASES, CONFIG_KEYS, levels_help
-from .options import extraction_options
-
-
-def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{value}' is not KEY=VALUE")
-        pairs[key.strip()] = text.strip()
-    return pairs
+from .options import extraction_options, key_values
 
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
@@ -66,7 +56,7 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
               type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Level of the bootstrap CIs.")
 @click.option("--protocol", type=click.Choice(["split", "paired"]), default="split", show_default=True,
               help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.")
-@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=_key_values,
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values,
               help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
                    "the --compose parameters.")
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
