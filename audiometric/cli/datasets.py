@@ -65,12 +65,16 @@ def datasets(ctx: click.Context, show: bool) -> None:
                        f"(default {spec.default_split})")
 
 
-@datasets.command("check")
+@datasets.command("check", epilog="""\b
+Examples:
+  audiometric datasets check --dataset us8k --data-dir UrbanSound8K
+  audiometric datasets check --dataset esc50 --data-dir ESC-50-master --split test
+  audiometric datasets check --dataset audiocaps --data-dir audiocaps --audio-dir audiocaps/wav""")
 @click.option("--dataset", required=True, help=f"One of: {', '.join(registry.available())}.")
-@click.option("--data-dir", required=True, type=click.Path())
+@click.option("--data-dir", required=True, type=click.Path(), help="The dataset's folder (official layout).")
 @click.option("--split", "splits", multiple=True, help="Splits to check (default: the dataset's usual partition).")
-@click.option("--file-pattern", default=None)
-@click.option("--audio-dir", type=click.Path(), default=None)
+@click.option("--file-pattern", default=None, help="AudioCaps/AudioSet audio names, e.g. {youtube_id}_{start_time}.wav.")
+@click.option("--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio).")
 def check(dataset, data_dir, splits, file_pattern, audio_dir):
     """Count clips per split and class, and list missing audio files."""
     from ..datasets.check import check as run_check, format_check
@@ -79,12 +83,16 @@ def check(dataset, data_dir, splits, file_pattern, audio_dir):
     click.echo(format_check(run_check(registry.get(dataset), data_dir, splits or None, **options)))
 
 
-@datasets.command("export")
+@datasets.command("export", epilog="""\b
+Examples:
+  audiometric datasets export --dataset esc50 --data-dir ESC-50-master --split test --eval-size 400 --out ref/esc50
+  audiometric datasets export --dataset us8k --data-dir UrbanSound8K --split all --eval-size 870 --out ref/us8k
+  audiometric datasets export --dataset csv --data-dir clips.csv --out ref/mine --duration 5""")
 @dataset_options()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for {clip_id}.wav files.")
 @click.option("--duration", default=10.24, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Seconds each clip is cut or zero-padded to.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def export(out, duration, no_progress, **options):
     """Write the reference clips as 16 kHz PCM_16 WAVs named as `generate` names its outputs."""
     from ..datasets.export import export as run_export

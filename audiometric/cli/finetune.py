@@ -17,7 +17,11 @@ def _metrics(ctx, param, value):
     return None if value is None else tuple(m.strip() for m in value.split(",") if m.strip())
 
 
-@click.command("finetune")
+@click.command("finetune", epilog="""\b
+Examples:
+  audiometric finetune --dataset us8k --data-dir UrbanSound8K --model cvssp/audioldm-s-full-v2 --condition text --out runs/us8k-text
+  audiometric finetune --config experiments/fig2_esc50.yaml --data-dir ESC-50-master --out runs/esc50 --resume latest
+  accelerate launch --multi_gpu --num_processes 8 -m audiometric finetune --dataset esc50 --data-dir ESC-50-master --model cvssp/audioldm-s-full-v2 --out runs/esc50-8gpu --world-size 8""")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of these options "
               "(keys as the option names); options given on the command line win.")
 @click.option("--dataset", help="Training dataset (see `audiometric datasets --list`), e.g. us8k, esc50.")

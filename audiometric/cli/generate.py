@@ -8,7 +8,14 @@ from ..errors import AudiometricError
 from .datasets import dataset_options, load_items
 
 
-@click.command("generate")
+EXAMPLES = """\b
+Examples:
+  audiometric generate --model cvssp/audioldm-s-full-v2 --dataset esc50 --data-dir ESC-50-master --eval-size 400 --out gen/esc50-text
+  audiometric generate --model cvssp/audioldm-s-full-v2 --dataset us8k --data-dir UrbanSound8K --condition audio --clap laion/clap-htsat-unfused --out gen/us8k-audio
+  audiometric generate --model runs/esc50/final --prompts prompts.txt --out gen/prompts --steps 100 --precision fp16"""
+
+
+@click.command("generate", epilog=EXAMPLES)
 @click.option("--model", required=True, help="AudioLDM diffusers folder or hub id (e.g. cvssp/audioldm-s-full-v2).")
 @dataset_options(required=False)
 @click.option("--prompts", type=click.Path(dir_okay=False), default=None,
@@ -23,11 +30,13 @@ from .datasets import dataset_options, load_items
 @click.option("--candidates", default=1, show_default=True, type=click.IntRange(1),
               help="Samples per clip; the best by CLAP similarity is kept.")
 @click.option("--seed", default=0, show_default=True, help="Base seed; each clip's seed is derived from it and its name.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1),
+              help="Clips sampled together (the same seed gives the same audio at any batch size).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="Weights and activations (fp16/bf16 on a GPU halve memory).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present).")
 @click.option("--original-attention", is_flag=True, help="Run the U-Net with AudioLDM's original 32 channels per head.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def generate(model, prompts, condition, clap, out, steps, guidance, duration, candidates, seed, batch_size, precision,
              device, original_attention, no_progress, **dataset):
     """Generate one WAV per reference clip (named after it, so `score OUT REF` pairs them) or per prompt."""

@@ -32,7 +32,11 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
                              use_cache=not no_cache, progress=not quiet, **more)
 
 
-@click.command("sweep")
+@click.command("sweep", epilog="""\b
+Examples:
+  audiometric sweep --corruption noise --ref examples/data/ref --out runs/noise --backbone aisfx --metrics fd,kad --seeds 2
+  audiometric sweep --corruption permute --pool esc50_by_class/ --out runs/permute --levels 0,2,3,4 --bootstrap 200
+  audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference""")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False),
               help="YAML file holding these options (keys as the flags, with _); flags override it.")
 @click.option("--corruption", "-c", metavar="NAME",
@@ -47,7 +51,8 @@ def _extraction(device: str, batch_size: int, workers: int, channels: str, max_s
               help=f"Comma-separated, from: {', '.join(METRICS)}.")
 @click.option("--backbone", type=click.Choice(backbones.available()), default="panns-cnn14-16k", show_default=True,
               help="Network for FD, IS, KL and KAD.")
-@click.option("--fad-backbone", type=click.Choice(backbones.available()), default="vggish", show_default=True)
+@click.option("--fad-backbone", type=click.Choice(backbones.available()), default="vggish", show_default=True,
+              help="Network for FAD.")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(1),
               help="Seeds 0..N-1; each redraws the corruption (and the split).")
 @click.option("--bootstrap", default=0, show_default=True, type=click.IntRange(0),
