@@ -12,6 +12,8 @@ from pathlib import Path
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64")
 
 _CHUNK_BYTES = 1 << 20
+#: The key naming the command that wrote a JSON record kept beside audio (``"audiometric generate"``).
+WRITTEN_BY = "written_by"
 _SIDECAR_BYTES = 1 << 22  # JSON sidecars larger than 4 MiB are not sniffed (the project writes small ones)
 
 
@@ -46,14 +48,18 @@ class Listing:
 def sidecar_kind(path: Path) -> str | None:
     """What audiometric sidecar ``path`` is (``"corrupt manifest"``, ``"score result"``, ...), or ``None``.
 
-    Recognised by content, so a user's own JSON or CSV is still reported: a manifest of ``corrupt`` has
-    ``run.audiometric_version``, a ``score --json`` result an ``audiometric`` version key, a ``score --csv``
-    table the header ``metric,value,...``.
+    Recognised by content, so a user's own JSON or CSV is still reported: a record that ``generate`` or
+    ``datasets export`` writes beside its WAVs names its writer under :data:`WRITTEN_BY`, a manifest of
+    ``corrupt`` has ``run.audiometric_version``, a ``score --json`` result an ``audiometric`` version key, a
+    ``score --csv`` table the header ``metric,value,...``.
     """
     suffix = path.suffix.lower()
     try:
         if suffix == ".json" and path.stat().st_size <= _SIDECAR_BYTES:
             data = json.loads(path.read_text(encoding="utf-8"))
+            writer = data.get(WRITTEN_BY) if isinstance(data, dict) else None
+            if isinstance(writer, str) and writer.startswith("audiometric "):
+                return f"record written by {writer}"
             if isinstance(data, dict) and isinstance(data.get("run"), dict) and "audiometric_version" in data["run"]:
                 return f"{data['run'].get('kind', 'corrupt')} manifest written by audiometric corrupt"
             if isinstance(data, dict) and "audiometric" in data and "metrics" in data:

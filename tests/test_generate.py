@@ -93,7 +93,10 @@ def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
 
     extractor = Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), EmbeddingCache(tmp_path / "c"),
                           batch_size=4, workers=0, progress=False)
-    sets = [extract_folder(str(folder), extractor) for folder in (out, ref)]
+    sets = [extract_folder(str(folder), extractor, strict=True) for folder in (out, ref)]  # records aren't skips
+    for clip_set, record in zip(sets, ("manifest.json", "export.json")):
+        summary = clip_set.summary()
+        assert summary["skipped"] == [] and [Path(i["file"]).name for i in summary["ignored"]] == [record]
     values, skipped = compute(Settings(("kl",), "toy", "toy"), sets[0], sets[1], None)
     assert "kl" not in skipped and values["kl_softmax"]["n_pairs"] == 4
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ..atomic import atomic_write, atomic_write_text
 from ..audio import decode, read_and_hash
 from ..errors import AudioDecodeError, AudiometricError
+from ..files import WRITTEN_BY
 from ..resample import resample
 from .base import Item
 
@@ -61,7 +62,7 @@ def export(items: list[Item], out: str | Path, duration: float | None = 10.24, p
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "export.json"
-    record = {**(provenance or {}), "sample_rate": RATE, "duration": duration, "subtype": "PCM_16"}
+    record = {WRITTEN_BY: "audiometric datasets export", **(provenance or {}), "sample_rate": RATE, "duration": duration, "subtype": "PCM_16"}
     if record_path.exists():
         old = json.loads(record_path.read_text())
         changed = [k for k in ("dataset", "split", "duration", "eval_size", "seed") if old.get(k) != record.get(k)]

@@ -23,6 +23,7 @@ from ..atomic import atomic_write_text
 from ..datasets import Item
 from ..datasets.export import fit, read_mono, write_pcm16
 from ..errors import AudiometricError
+from ..files import WRITTEN_BY
 from . import clap
 from .components import Components, load_components
 from .sample import sample
@@ -206,7 +207,8 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
     if not todo:  # a finished run: nothing to load
         return json.loads(manifest_path.read_text())
     components, tower, info = prepare(settings, device)
-    manifest = {"settings": asdict(settings), **info, **provenance, "clips": dict(done)}
+    manifest = {WRITTEN_BY: "audiometric generate", "settings": asdict(settings), **info, **provenance,
+                "clips": dict(done)}
     out.mkdir(parents=True, exist_ok=True)
     uncond = clap.empty_embedding(components)
     per_batch = max(1, batch_size // settings.candidates)
