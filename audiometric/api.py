@@ -55,10 +55,10 @@ def _check_backbone(name: str, option: str) -> str:
 def extraction_options(device: str = "auto", batch_size: int = 16, workers: int = 2, channels: str = "first",
                        max_seconds: float | None = None, strict: bool = False, cache: bool = True,
                        progress: bool = True, allow_truncated: bool = False):
-    """Checked :class:`audiometric.score.ExtractionOptions` (one-line errors naming the bad argument)."""
+    """Checked :class:`audiometric.scoring.ExtractionOptions` (one-line errors naming the bad argument)."""
     from .audio import Preprocess
     from .device import parse_device
-    from .score import ExtractionOptions
+    from .scoring import ExtractionOptions
 
     parse_device(device)  # the spelling now; a named GPU is checked when the extractor is made
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -106,7 +106,7 @@ def score(generated: str | Path, reference: str | Path, metrics: str | Sequence[
     ``torchrun``, ranks other than 0 return ``None``.
     """
     from .evaluate import Settings
-    from .score import score as run
+    from .scoring import score as run
 
     names = metric_names(metrics)
     if not isinstance(bootstrap, int) or bootstrap < 0:
@@ -142,9 +142,9 @@ def embed(folder: str | Path, output: str | Path | None = None, backbones: Seque
     ``audiometric embed`` writes (layout: :mod:`audiometric.export`); also written to ``output`` when given.
     Under ``torchrun`` each rank embeds a share of the files; rank 0 writes and returns, others ``None``."""
     from .distributed import finish, init
-    from .embed import RESAMPLER
+    from .extract import RESAMPLER
     from .export import embedding_arrays, save_embeddings
-    from .score import make_extractor
+    from .scoring import make_extractor
     from .sets import extract_folder
 
     names = list(dict.fromkeys(_check_backbone(b, "backbones") for b in ([backbones] if isinstance(backbones, str)
@@ -178,7 +178,7 @@ def stats(folder: str | Path, output: str | Path | None = None, metrics: str | S
     from .distributed import finish, init
     from .evaluate import Settings, needed_outputs
     from .reference import accumulate, save
-    from .score import make_extractor
+    from .scoring import make_extractor
 
     frechet = tuple(m for m in metric_names(metrics) if m in STATS_METRICS)
     if not frechet:

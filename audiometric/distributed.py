@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from .embed import Clip, Extraction
-    from .stats import MomentAccumulator
+    from .extract import Clip, Extraction
+    from .moments import MomentAccumulator
 
 
 def world() -> tuple[int, int]:
@@ -60,7 +60,7 @@ def gather(local: Extraction, indices: list[int], size: int) -> Extraction:
         return local
     import torch.distributed as dist
 
-    from .embed import Extraction
+    from .extract import Extraction
 
     parts: list[Extraction | None] = [None] * size
     dist.all_gather_object(parts, local)
@@ -105,7 +105,7 @@ def merge_moments(local: dict[str, MomentAccumulator], size: int) -> dict[str, M
         return local
     import torch.distributed as dist
 
-    from .stats import MomentAccumulator
+    from .moments import MomentAccumulator
 
     parts: list[dict | None] = [None] * size
     dist.all_gather_object(parts, {key: acc.state() for key, acc in local.items()})

@@ -98,7 +98,7 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
 
     One-line errors name the file and what it lacks (an output a metric needs, offsets, ``meta``).
     """
-    from .embed import Clip, Extraction
+    from .extract import Clip, Extraction
 
     fix = f"re-export it with `audiometric embed DIR -o {path}`"
     try:

@@ -30,7 +30,7 @@ from .metrics import kl_sigmoid, kl_softmax, pair_clips
 from .metrics.frechet import ReferenceGaussian
 from .reference import ReferenceStats
 from .sets import ClipSet
-from .stats import MomentAccumulator
+from .moments import MomentAccumulator
 
 #: Fréchet metrics that get a per-clip distance column, in column order.
 FRECHET = ("fd", "fad")

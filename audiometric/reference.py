@@ -15,10 +15,10 @@ import numpy as np
 
 from .atomic import atomic_write
 from .distributed import merge_moments
-from .embed import RESAMPLER, Clip, Extractor
+from .extract import RESAMPLER, Clip, Extractor
 from .errors import AudiometricError
 from .sets import extract_folder
-from .stats import MomentAccumulator
+from .moments import MomentAccumulator
 
 FORMAT = "audiometric-reference-v1"
 

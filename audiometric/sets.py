@@ -10,7 +10,7 @@ import numpy as np
 
 from .audio import list_audio_files
 from .distributed import gather, shard
-from .embed import Clip, Extraction, Extractor
+from .extract import Clip, Extraction, Extractor
 from .errors import AudiometricError
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiometric.audio import Preprocess, compat_fad  # noqa: E402
 from audiometric.backbones.vggish import VGGish  # noqa: E402
 from audiometric.cache import EmbeddingCache  # noqa: E402
-from audiometric.embed import Extractor  # noqa: E402
+from audiometric.extract import Extractor  # noqa: E402
 from audiometric.metrics import frechet_from_features  # noqa: E402
 from audiometric.sets import extract_folder  # noqa: E402
 

@@ -6,7 +6,7 @@ child process so that each peak is its own (``getrusage`` ``ru_maxrss``):
 - ``baseline``: the imports only (torch, numpy, soundfile, audiometric);
 - ``whole``: the path before streaming: the file's bytes read and hashed at once, decoded whole to float32
   ``(channels, samples)``, channel 0 copied, DC removed, resampled to 16 kHz in one convolution;
-- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.embed._Files`
+- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.extract._Files`
   on one file): streamed hash, block-wise decode into the mono view, streamed resampling to 16 kHz;
 - ``max10``: the same with ``--max-seconds 10`` (frames read are counted: only what is kept is read);
 - ``compat``: ``--compat``'s two views (Cnn14's, and VGGish's audioldm_eval FAD input streamed through resampy).
@@ -56,7 +56,7 @@ def child(mode: str, path: Path) -> dict:
 
     from audiometric.audio import Preprocess, compat_fad
     from audiometric.cache import EmbeddingCache
-    from audiometric.embed import _Files, cache_settings
+    from audiometric.extract import _Files, cache_settings
     from audiometric.resample import resample
 
     torch.set_num_threads(1)

@@ -30,13 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric.embed import Clip, Extraction  # noqa: E402
+from audiometric.extract import Clip, Extraction  # noqa: E402
 from audiometric.evaluate import Settings, compute  # noqa: E402
 from audiometric.metrics import MetricWarning, frechet_distance  # noqa: E402
 from audiometric.metrics.extrapolated import subset_sizes  # noqa: E402
 from audiometric.reference import ReferenceStats  # noqa: E402
 from audiometric.sets import ClipSet  # noqa: E402
-from audiometric.stats import MomentAccumulator  # noqa: E402
+from audiometric.moments import MomentAccumulator  # noqa: E402
 
 
 def clip_set(rows: np.ndarray) -> ClipSet:

@@ -40,7 +40,7 @@ from audiometric import backbones  # noqa: E402
 from audiometric.audio import Preprocess  # noqa: E402
 from audiometric.backbones.panns import CONFIGS, Cnn14At16k, cnn14_flops  # noqa: E402
 from audiometric.cache import EmbeddingCache  # noqa: E402
-from audiometric.embed import Extractor, pick_device  # noqa: E402
+from audiometric.extract import Extractor, pick_device  # noqa: E402
 from audiometric.memory import retain_freed_memory  # noqa: E402
 from audiometric.metrics.frechet import frechet_distance, frechet_distance_compat  # noqa: E402
 

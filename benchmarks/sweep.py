@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audiometric.backbones.base import Backbone  # noqa: E402
-from audiometric.score import ExtractionOptions  # noqa: E402
+from audiometric.scoring import ExtractionOptions  # noqa: E402
 from audiometric.sweep import make_spec, run_sweep  # noqa: E402
 
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from audiometric.errors import AudiometricError
-from audiometric.score import ExtractionOptions
+from audiometric.scoring import ExtractionOptions
 from audiometric.sweep import load_config, make_spec, run_sweep
 from audiometric.sweep.figure import draw_row, plt, save
 from audiometric.sweep.summary import read_rows, verdicts

@@ -75,7 +75,7 @@ def cells(config: dict, only: list[str]) -> list[tuple[str, str]]:
 def run_cell(config: dict, dataset: str, condition: str, out: Path, device: str | None, progress: bool) -> dict:
     """Export (once per dataset), generate and score one cell; returns the score result."""
     from audiometric.ldm.generate import GenerateSettings, generate, jobs_from_items
-    from audiometric.score import ExtractionOptions, score
+    from audiometric.scoring import ExtractionOptions, score
 
     entry = dict(config["datasets"][dataset])
     spec = datasets.get(dataset)

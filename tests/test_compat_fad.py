@@ -19,7 +19,7 @@ from audiometric import kaiser
 from audiometric.audio import Preprocess, compat_fad
 from audiometric.backbones.vggish import N_MELS, PATCH_FRAMES, VGGish
 from audiometric.cache import EmbeddingCache
-from audiometric.embed import Extractor
+from audiometric.extract import Extractor
 from audiometric.errors import AudiometricError
 from audiometric.evaluate import Settings, compute
 from audiometric.per_clip import per_clip
@@ -175,7 +175,7 @@ def test_score_compat_cli_feeds_vggish_audioldm_evals_input(sets, model, tmp_pat
 
     from click.testing import CliRunner
 
-    import audiometric.score as score_module
+    import audiometric.scoring as score_module
     from audiometric.cli import main
 
     stand_ins = {"panns-cnn14-16k": ToyBackbone(), "vggish": model}

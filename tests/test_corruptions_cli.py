@@ -253,7 +253,7 @@ def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_pat
 
     from audiometric.audio import Preprocess
     from audiometric.cache import EmbeddingCache
-    from audiometric.embed import Extractor
+    from audiometric.extract import Extractor
     from audiometric.sets import extract_folder
     from conftest import ToyBackbone
 
@@ -278,7 +278,7 @@ def test_entries_not_corrupted_are_named(in_dir, tmp_path):
 
 
 def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp_path, monkeypatch):
-    import audiometric.score as score_module
+    import audiometric.scoring as score_module
     from audiometric.cli import main
     from conftest import ToyBackbone
 

@@ -9,7 +9,7 @@ import torch
 
 from audiometric.audio import Preprocess
 from audiometric.cache import EmbeddingCache
-from audiometric.embed import Extractor
+from audiometric.extract import Extractor
 
 from conftest import ToyBackbone, tone_set, write_wav
 

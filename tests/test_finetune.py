@@ -255,7 +255,7 @@ def test_out_of_memory_is_one_line_of_advice(assets, tmp_path, monkeypatch):
 
 
 def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
-    import audiometric.score as score_module
+    import audiometric.scoring as score_module
 
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
     (tmp_path / "cfg.yaml").write_text(
@@ -325,7 +325,7 @@ def test_two_process_ddp_through_accelerate(assets, tmp_path):
 
 
 def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
-    import audiometric.score as score_module
+    import audiometric.scoring as score_module
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
     import table2

@@ -66,7 +66,7 @@ def _wav(path: Path) -> np.ndarray:
 def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
     from audiometric.audio import Preprocess
     from audiometric.cache import EmbeddingCache
-    from audiometric.embed import Extractor
+    from audiometric.extract import Extractor
     from audiometric.evaluate import Settings, compute
     from audiometric.sets import extract_folder
     from conftest import ToyBackbone

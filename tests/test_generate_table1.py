@@ -14,7 +14,7 @@ import torch
 pytest.importorskip("diffusers")
 yaml = pytest.importorskip("yaml")
 
-from audiometric import score as score_module  # noqa: E402
+from audiometric import scoring as score_module  # noqa: E402
 from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
 from conftest import ToyBackbone  # noqa: E402
 

@@ -75,7 +75,7 @@ def test_class_labels_csv(tmp_path) -> None:
 
 
 def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> None:
-    import audiometric.score as score_module
+    import audiometric.scoring as score_module
     from audiometric.cli import main
 
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})

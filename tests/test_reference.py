@@ -7,7 +7,7 @@ import pytest
 
 from audiometric.errors import AudiometricError
 from audiometric.reference import FORMAT, ReferenceStats, load_reference, save
-from audiometric.stats import MomentAccumulator
+from audiometric.moments import MomentAccumulator
 
 
 def _stats() -> ReferenceStats:
@@ -52,7 +52,7 @@ def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
 
     from audiometric.audio import Preprocess
     from audiometric.cache import EmbeddingCache
-    from audiometric.embed import Extractor
+    from audiometric.extract import Extractor
     from audiometric.reference import accumulate
     from conftest import ToyBackbone, tone_set
 
@@ -77,7 +77,7 @@ def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
 
 def test_mismatch_names_the_setting_that_differs_and_hints_only_existing_folders(tmp_path):
     from audiometric.audio import Preprocess
-    from audiometric.embed import RESAMPLER
+    from audiometric.extract import RESAMPLER
     from audiometric.reference import check_provenance
 
     def check(stats, pre):

@@ -13,14 +13,14 @@ import pytest
 from scipy.spatial.distance import cdist
 
 import audiometric.evaluate as evaluate
-from audiometric.embed import Clip, Extraction
+from audiometric.extract import Clip, Extraction
 from audiometric.metrics import METRICS, Estimate, MetricInfo, MetricWarning, frechet_distance
 from audiometric.metrics import density as density_module
 from audiometric.metrics import kid as kid_module
 from audiometric.metrics.protocol import gather
 from audiometric.reference import ReferenceStats
 from audiometric.sets import ClipSet
-from audiometric.stats import MomentAccumulator
+from audiometric.moments import MomentAccumulator
 
 
 def clip_set(arrays: list[np.ndarray], names: list[str] | None = None, logits: list[np.ndarray] | None = None) -> ClipSet:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from audiometric import backbones
-from audiometric.score import ExtractionOptions, make_extractor
+from audiometric.scoring import ExtractionOptions, make_extractor
 from audiometric.sets import extract_folder
 
 from conftest import tone_set

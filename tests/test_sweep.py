@@ -13,9 +13,9 @@ import torch
 import audiometric.sweep.cells as cells_module
 import audiometric.sweep.core as sweep_core
 from audiometric.cache import EmbeddingCache
-from audiometric.embed import Extractor
+from audiometric.extract import Extractor
 from audiometric.errors import AudiometricError
-from audiometric.score import ExtractionOptions
+from audiometric.scoring import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 from audiometric.sweep.summary import COLUMNS, read_rows, verdicts
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiometric.score import ExtractionOptions
+from audiometric.scoring import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

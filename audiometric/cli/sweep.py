@@ -19,11 +19,11 @@ _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("para
 
 def _extraction(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
                 checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, **more):
-    """The shared extraction flags as :class:`~audiometric.score.ExtractionOptions` (checkpoint overrides set).
+    """The shared extraction flags as :class:`~audiometric.scoring.ExtractionOptions` (checkpoint overrides set).
 
     Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
     from ..audio import Preprocess
-    from ..score import ExtractionOptions
+    from ..scoring import ExtractionOptions
     from ..weights import parse_override, set_overrides
 
     set_overrides(dict(parse_override(v) for v in checkpoints))

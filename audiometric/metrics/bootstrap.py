@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import AudiometricError
-from ..stats import MomentAccumulator
+from ..moments import MomentAccumulator
 from .frechet import MetricWarning, frechet_distance, frechet_from_rows
 
 #: Default number of replicates (about 200 suffice for 95 % percentile intervals; Efron & Tibshirani 1993, ch. 13).

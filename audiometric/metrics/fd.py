@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AudiometricError
-from ..stats import MomentAccumulator
+from ..moments import MomentAccumulator
 from .bootstrap import ClipRows, frechet_replicate
 from .extrapolated import MIN_R2, fd_infinity, fit_problem, subset_sizes
 from .frechet import ReferenceGaussian, frechet_from_features, warn_few_rows

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..errors import AudiometricError
-from ..stats import MomentAccumulator
+from ..moments import MomentAccumulator
 
 
 class MetricWarning(UserWarning):

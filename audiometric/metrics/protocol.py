@@ -26,7 +26,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from ..stats import MomentAccumulator
+from ..moments import MomentAccumulator
 
 
 class Progress(Protocol):

@@ -1,7 +1,7 @@
 """The sweep's one door into the scoring core (extractor, clip sets, metrics, sharding).
 
 Everything the sweep needs from ``audiometric`` outside this package goes through here, mostly through the
-interfaces fixed across the project (``evaluate.compute``/``Settings``, ``METRICS``, ``score.make_extractor``,
+interfaces fixed across the project (``evaluate.compute``/``Settings``, ``METRICS``, ``scoring.make_extractor``,
 ``Extractor.run``, ``extract_folder``, ``ClipSet``; besides them: the extractor's ``progress`` and ``keys``,
 the sharding helpers of ``distributed``, ``files.AUDIO_EXTENSIONS``), so a change in the core touches this
 one file.
@@ -15,12 +15,12 @@ from pathlib import Path
 import torch.distributed as dist
 
 from ..distributed import finish, gather, init, shard
-from ..embed import Clip, Extraction, Extractor, pick_device
+from ..extract import Clip, Extraction, Extractor, pick_device
 from ..errors import AudiometricError
 from ..evaluate import Settings, compute, needed_outputs
 from ..files import AUDIO_EXTENSIONS
 from ..metrics import get_metric
-from ..score import ExtractionOptions, make_extractor, versions
+from ..scoring import ExtractionOptions, make_extractor, versions
 from ..sets import ClipSet, extract_folder
 
 __all__ = ["ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]

@@ -21,7 +21,7 @@ import torch
 from ...atomic import atomic_write
 from ...datasets.export import export, fit, write_pcm16
 from ...evaluate import Settings, compute, needed_outputs
-from ...score import ExtractionOptions, make_extractor
+from ...scoring import ExtractionOptions, make_extractor
 from ...sets import extract_folder
 from ..generate import clip_seed
 from .logs import CsvLog

@@ -25,7 +25,7 @@ from .audio import Preprocess, compat_fad
 from .cache import EmbeddingCache
 from .device import checked_device
 from .distributed import finish, init
-from .embed import RESAMPLER, Extractor, resampler_settings
+from .extract import RESAMPLER, Extractor, resampler_settings
 from .export import StoredClipSet, is_embedding_file, load_embeddings
 from .errors import AudiometricError
 from .evaluate import Settings, compute, needed_outputs
