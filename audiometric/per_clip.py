@@ -21,16 +21,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from .atomic import atomic_write_text
 from .errors import AudiometricError
 from .evaluate import Settings, backbone_for
 from .metrics import kl_sigmoid, kl_softmax, pair_clips
 from .metrics.frechet import ReferenceGaussian
+from .metrics.special import expit
+from .moments import MomentAccumulator
 from .reference import ReferenceStats
 from .sets import ClipSet
-from .moments import MomentAccumulator
 
 #: Fréchet metrics that get a per-clip distance column, in column order.
 FRECHET = ("fd", "fad")

@@ -448,3 +448,22 @@ def _fd_cov(g: np.ndarray, r: np.ndarray) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricWarning)
         return frechet_distance(g.mean(0), np.cov(g, rowvar=False), r.mean(0), np.cov(r, rowvar=False))
+
+
+def test_special_functions_match_scipy():
+    """The numpy softmax family (metrics/special.py) equals scipy.special's to float64 rounding, extremes included."""
+    import scipy.special as sp
+
+    from audiometric.metrics import special
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 5, (20, 527)), np.full((1, 527), 800.0), np.full((1, 527), -800.0)])
+    x[0, :3] = [-1e4, 1e4, 0.0]
+    for axis in (0, 1):
+        np.testing.assert_allclose(special.logsumexp(x, axis=axis), sp.logsumexp(x, axis=axis), rtol=1e-13)
+        np.testing.assert_allclose(special.log_softmax(x, axis=axis), sp.log_softmax(x, axis=axis), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(special.softmax(x, axis=axis), sp.softmax(x, axis=axis), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(special.expit(x), sp.expit(x), rtol=1e-14, atol=1e-300)
+    p = special.softmax(x, axis=1)
+    np.testing.assert_allclose(special.xlogy(p, p), sp.xlogy(p, p), rtol=1e-14, atol=1e-300)
+    assert special.xlogy(np.zeros(2), np.zeros(2)).tolist() == [0.0, 0.0]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
 
 from ..errors import AudiometricError
 from .protocol import Estimate, MetricInput, gather
+from .special import log_softmax, logsumexp
 
 
 def inception_score(

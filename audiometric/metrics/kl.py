@@ -14,10 +14,10 @@ from collections import Counter
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit, softmax, xlogy
 
 from ..errors import AudiometricError
 from .protocol import Estimate, MetricInput, gather
+from .special import expit, softmax, xlogy
 
 #: Added to the generated probabilities before the log, as in audioldm_eval.
 KL_EPS = 1e-6
