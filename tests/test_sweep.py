@@ -204,6 +204,7 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
     ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
     ({"out": "REF/sweep"}, "is inside --ref"),
     ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
+    ({"metrics": "fd,is", "backbone": "aisfx"}, "no 'logits' output"),  # named before IS's clip count
 ])
 def test_bad_input_is_one_line_before_any_work(options, message, data, tmp_path, toy):
     merged = {"corruption": "mask", "ref": str(data["ref"]), "out": str(tmp_path / "out"), "backbone": "toy",

@@ -32,12 +32,13 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     opts = opts or ExtractionOptions()
     out = Path(spec.out)
     resolved, kwargs = inputs.resolve_params(spec)
+    # first: a metric its backbone cannot give (IS/KL on aisfx) is the error to fix before any count
+    scorer = Scorer.create(spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts)
     names = inputs.preview(spec, resolved)
     inputs.check_sizes(spec, len(names))
     pool, pool_digest = inputs.load_pool(spec, resolved)
     if spec.corruption in ("interference", "interference_fraction"):
         inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
-    scorer = Scorer.create(spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts)
     show = opts.progress and scorer.rank == 0
     ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
     inputs.check_sizes(spec, len(ref.names))
