@@ -119,7 +119,8 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, _dumps(obj))
 
 
-def _read_labels(path: Path) -> dict[str, str]:
+def read_labels(path: Path) -> dict[str, str]:
+    """A ``path,label`` CSV (optional header row) as ``{posix path: label}``; one-line error on a bad row."""
     labels = {}
     with open(path, newline="") as fh:
         for i, row in enumerate(csv.reader(fh)):
@@ -273,7 +274,7 @@ def corrupt_set(
                 raise AudiometricError(f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)")
             inputs["pool"] = Pool.from_path(pool)
             header["pool"] = inputs["pool"].source
-            label_map = _read_labels(Path(labels)) if labels else {}
+            label_map = read_labels(Path(labels)) if labels else {}
             header["labels"] = {n: _target_label(n, label_map, target_label) for n in names}
     if not names:
         raise AudiometricError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")

@@ -6,7 +6,6 @@ the fix: too few pool classes for a level, too few clips for a metric, unknown p
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import corruptions
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
 
-from ..corrupt_set import MANIFEST, compose_set, parse_params
+from ..corrupt_set import MANIFEST, compose_set, parse_params, read_labels
 from ..errors import AudiometricError
 from ..sets import ClipSet
 from .cells import Reference, digest
@@ -122,13 +121,7 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     if labels_csv:
         if not Path(labels_csv).is_file():
             raise AudiometricError(f"--labels {labels_csv}: no such file; pass a path,label CSV")
-        with open(labels_csv, newline="") as fh:
-            for i, row in enumerate(csv.reader(fh)):
-                if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "label"]):
-                    continue
-                if len(row) < 2:
-                    raise AudiometricError(f"--labels {labels_csv}: row {i + 1} is not 'path,label'; fix the CSV")
-                table[Path(row[0].strip()).as_posix()] = row[1].strip()
+        table = read_labels(Path(labels_csv))
     out = []
     for name in names:
         label = table.get(name, table.get(Path(name).name)) or (name.split("/", 1)[0] if "/" in name else None)
