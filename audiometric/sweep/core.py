@@ -81,10 +81,13 @@ class Scorer:
         """
         mine = shard(files, self.rank, self.size)
         shown, self.extractor.progress = self.extractor.progress, self.extractor.progress and progress
+        # decode in this process: forking DataLoader workers while the corruption thread runs hung a cold
+        # sweep (both workers idle, the main process waiting on them); the cells' WAVs are cheap to decode
+        workers, self.extractor.workers = self.extractor.workers, 0
         try:
             result = gather(self.extractor.run([files[i] for i in mine], desc=desc), mine, self.size)
         finally:
-            self.extractor.progress = shown
+            self.extractor.progress, self.extractor.workers = shown, workers
         for clip in result.clips:
             clip.path = str(root / names[clip.index])
         return result
