@@ -88,7 +88,8 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON-able: {type(obj).__name__}")
 
 
-def _dumps(obj: Any) -> str:
+def dumps(obj: Any) -> str:
+    """Sorted, indented JSON (numpy scalars, sets and tuples converted): manifests, records, sweep cells."""
     return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
@@ -116,7 +117,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` atomically as sorted, indented JSON."""
-    atomic_write_text(path, _dumps(obj))
+    atomic_write_text(path, dumps(obj))
 
 
 def read_labels(path: Path) -> dict[str, str]:
@@ -149,7 +150,7 @@ class _Run:
 
     def __init__(self, out_dir: Path, header: dict) -> None:
         self.out_dir = out_dir
-        self.header = json.loads(_dumps(header))
+        self.header = json.loads(dumps(header))
         self.records = out_dir / RECORDS_DIR
         self.done: dict[str, dict] = {}
         manifest = out_dir / MANIFEST
@@ -186,7 +187,7 @@ class _Run:
             write_json(self.records / _RUN_FILE, self.header)
         output = self.out_dir / entry["output"]
         write_wav(output, audio, sample_rate)
-        entry = json.loads(_dumps({**entry, "output_sha256": sha256_file(output)}))
+        entry = json.loads(dumps({**entry, "output_sha256": sha256_file(output)}))
         write_json(self.records / f"{stable_hash(entry['name']):016x}.json", entry)
         return entry
 

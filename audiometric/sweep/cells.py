@@ -23,23 +23,11 @@ from corruptions.event_permutation import load_events
 from corruptions.pool import Pool, read_audio
 
 from ..atomic import atomic_write, atomic_write_text
-from ..corrupt_set import file_rng, set_rng, stable_hash, wav_float32_bytes
+from ..corrupt_set import dumps, file_rng, set_rng, stable_hash, wav_float32_bytes
 from ..errors import AudiometricError
 
 #: Bump when the meaning of a cell file or key changes.
 CELL_FORMAT = 2
-
-
-def dumps(obj: Any) -> str:
-    """Sorted, indented JSON (numpy scalars and tuples converted)."""
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, (set, tuple)):
-            return sorted(o) if isinstance(o, set) else list(o)
-        raise TypeError(f"not JSON-able: {type(o).__name__}")
-
-    return json.dumps(obj, indent=2, sort_keys=True, default=default) + "\n"
 
 
 def digest(obj: Any) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import corruptions
 
 from ..atomic import atomic_write_text
+from ..corrupt_set import dumps
 from . import figure
-from .cells import dumps
 from .spec import ALIASES, SweepSpec
 from .summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
 
