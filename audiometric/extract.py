@@ -74,11 +74,6 @@ class Extraction:
     seconds: float = 0.0
 
 
-def pick_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; see :func:`audiometric.device.resolve_device`."""
-    return resolve_device(device)
-
-
 def resampler_settings(pre: Preprocess) -> dict:
     """The settings of the resampler ``pre`` names, for cache keys and provenance."""
     return kaiser_settings() if pre.resampler == "kaiser_best" else RESAMPLER

@@ -40,7 +40,8 @@ from audiometric import backbones  # noqa: E402
 from audiometric.audio import Preprocess  # noqa: E402
 from audiometric.backbones.panns import CONFIGS, Cnn14At16k, cnn14_flops  # noqa: E402
 from audiometric.cache import EmbeddingCache  # noqa: E402
-from audiometric.extract import Extractor, pick_device  # noqa: E402
+from audiometric.device import resolve_device  # noqa: E402
+from audiometric.extract import Extractor  # noqa: E402
 from audiometric.memory import retain_freed_memory  # noqa: E402
 from audiometric.metrics.frechet import frechet_distance, frechet_distance_compat  # noqa: E402
 
@@ -396,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's allocator as it is (the CLI keeps freed memory; see audiometric/memory.py)")
     args = parser.parse_args(argv)
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     sizes = QUICK if args.quick else FULL
     retained = False if args.system_malloc else retain_freed_memory()  # what the audiometric CLI does
     info = header(device, sizes, args.quick)

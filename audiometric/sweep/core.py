@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from ..device import resolve_device
 from ..distributed import finish, gather, init, shard
-from ..extract import Clip, Extraction, Extractor, pick_device
+from ..extract import Clip, Extraction, Extractor
 from ..errors import AudiometricError
 from ..evaluate import Settings, compute, needed_outputs
 from ..files import AUDIO_EXTENSIONS
@@ -57,7 +58,7 @@ class Scorer:
                opts: ExtractionOptions) -> "Scorer":
         """Load the backbones the metrics read; one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
-        rank, size = init(pick_device(opts.device))
+        rank, size = init(resolve_device(opts.device))
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
         return cls(settings, extractor, rank, size)
 
