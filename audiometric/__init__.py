@@ -8,20 +8,25 @@ stays light)::
     audiometric.embed("gen/", "gen.npz"); audiometric.stats("ref/", "ref.npz")
     audiometric.frechet_distance(x, y); audiometric.inception_score(logits); audiometric.kl(g, r)
 
-The pipeline behind them lives in submodules with other names (``audiometric.scoring``,
-``audiometric.extract``, ``audiometric.moments``), so ``audiometric.score`` is always the function.
+The pipeline behind them lives in submodules with other names (``audiometric.scoring.pipeline``,
+``audiometric.extraction.extract``, ``audiometric.metrics.moments``), so ``audiometric.score`` is always the function.
 """
 
 import importlib
 
-__version__ = "0.1.0"
+from audiometric._version import __version__
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "score": "api", "embed": "api", "stats": "api",
-    "Result": "result", "MetricValue": "result",
-    "frechet_distance": "features", "inception_score": "features", "kl": "features",
-    "kernel_audio_distance": "features",
+    "score": "api",
+    "embed": "api",
+    "stats": "api",
+    "Result": "scoring.result",
+    "MetricValue": "scoring.result",
+    "frechet_distance": "metrics.functional",
+    "inception_score": "metrics.functional",
+    "kl": "metrics.functional",
+    "kernel_audio_distance": "metrics.functional",
     "AudiometricError": "errors",
 }
 

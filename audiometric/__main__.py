@@ -1,5 +1,5 @@
 """``python -m audiometric`` (also what ``torchrun -m audiometric`` runs)."""
 
-from .cli import main
+from audiometric.cli import main
 
 main(prog_name="audiometric")

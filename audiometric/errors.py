@@ -1,5 +1,7 @@
 """Errors that reach the user as one line: what went wrong, which file, and the fix."""
 
+from corruptions.errors import CorruptionError
+
 
 class AudiometricError(Exception):
     """A user-facing failure; the CLI prints ``str(err)`` on one line and exits with status 2."""
@@ -11,3 +13,7 @@ class AudioDecodeError(AudiometricError):
 
 class WeightsError(AudiometricError):
     """A checkpoint is missing, corrupt, or does not match the expected layout."""
+
+
+#: Every error that user input can cause; the CLI prints each as one line (``corruptions`` has its own base).
+USER_ERRORS = (AudiometricError, CorruptionError)

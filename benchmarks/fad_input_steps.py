@@ -5,7 +5,7 @@ some clips shorter than one VGGish patch), FAD is computed on VGGish's front end
 spec) followed by a seeded random projection to 16 dimensions and ``tanh`` in place of the trained CNN
 (the real weights cannot be downloaded here, and a randomly initialised VGGish maps every patch to almost
 the same point, FAD ~1e-5, so magnitudes are indicative only) under ``--compat``'s input
-(:func:`audiometric.audio.compat_fad`), then with one step switched to audiometric's default:
+(:func:`audiometric.audio.preprocess.compat_fad`), then with one step switched to audiometric's default:
 DC removal on, channel 0 instead of the channel mean, the sinc resampler instead of resampy
 ``kaiser_best``, short clips zero-padded instead of left out, and finally all steps at once (the default
 path). Prints FAD and the relative difference to the compat value. Fréchet arithmetic is the same
@@ -31,18 +31,28 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric.audio import Preprocess, compat_fad  # noqa: E402
-from audiometric.backbones.vggish import VGGish  # noqa: E402
-from audiometric.cache import EmbeddingCache  # noqa: E402
-from audiometric.extract import Extractor  # noqa: E402
-from audiometric.metrics import frechet_from_features  # noqa: E402
-from audiometric.sets import extract_folder  # noqa: E402
+from audiometric.audio.preprocess import Preprocess, compat_fad
+from audiometric.backbones.vggish import VGGish
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.clipset import extract_folder
+from audiometric.extraction.extract import Extractor
+from audiometric.metrics import frechet_from_features
 
 SCENARIOS = {
     "16 kHz mono": [(16000, 1, 4.0)] * 10,
     "44.1 kHz stereo": [(44100, 2, 4.0)] * 10,
-    "mixed 0.5-12 s": [(16000, 1, 0.5), (22050, 2, 12.0), (32000, 1, 2.0), (44100, 2, 0.6), (48000, 1, 3.0),
-                       (16000, 2, 6.0), (22050, 1, 0.8), (44100, 1, 5.0), (48000, 2, 1.5), (32000, 2, 4.0)],
+    "mixed 0.5-12 s": [
+        (16000, 1, 0.5),
+        (22050, 2, 12.0),
+        (32000, 1, 2.0),
+        (44100, 2, 0.6),
+        (48000, 1, 3.0),
+        (16000, 2, 6.0),
+        (22050, 1, 0.8),
+        (44100, 1, 5.0),
+        (48000, 2, 1.5),
+        (32000, 2, 4.0),
+    ],
 }
 
 
@@ -53,7 +63,9 @@ def write_set(folder: Path, specs: list[tuple[int, int, float]], seed: int) -> N
     for i, (rate, channels, seconds) in enumerate(specs):
         t = np.arange(int(rate * seconds)) / rate
         f0 = rng.uniform(150, 1500)
-        left = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(2 * np.pi * 3 * f0 * t) + 0.03 * rng.standard_normal(t.size)
+        left = (
+            0.3 * np.sin(2 * np.pi * f0 * t) + 0.1 * np.sin(2 * np.pi * 3 * f0 * t) + 0.03 * rng.standard_normal(t.size)
+        )
         left += rng.uniform(-0.05, 0.05)  # a DC offset, as real recordings have
         right = 0.5 * left + 0.2 * np.sin(2 * np.pi * rng.uniform(2000, 6000) * t)
         audio = np.stack([left, right], 1) if channels == 2 else left
@@ -85,12 +97,14 @@ def main() -> None:
     warnings.simplefilter("ignore")  # N <= d warnings of the short sets; the rows below are what is measured
     model = FrontEndProjection().eval()
     compat = compat_fad(Preprocess())
-    steps = [("compat (audioldm_eval input)", compat),
-             ("+ DC removal", replace(compat, remove_dc=True)),
-             ("channel 0, not channel mean", replace(compat, channels="first")),
-             ("sinc, not resampy kaiser_best", replace(compat, resampler="sinc")),
-             ("short clips padded, not dropped", replace(compat, short="pad")),
-             ("all: audiometric default", Preprocess())]
+    steps = [
+        ("compat (audioldm_eval input)", compat),
+        ("+ DC removal", replace(compat, remove_dc=True)),
+        ("channel 0, not channel mean", replace(compat, channels="first")),
+        ("sinc, not resampy kaiser_best", replace(compat, resampler="sinc")),
+        ("short clips padded, not dropped", replace(compat, short="pad")),
+        ("all: audiometric default", Preprocess()),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for scenario, specs in SCENARIOS.items():
             gen, ref = Path(tmp) / scenario / "gen", Path(tmp) / scenario / "ref"
@@ -101,8 +115,10 @@ def main() -> None:
             for label, view in steps:
                 value, left_out = fad(gen, ref, model, view)
                 base = value if base is None else base
-                print(f"  {label:<33} FAD {value:12.6f}  rel. diff {abs(value / base - 1):9.2e}  "
-                      f"generated clips left out {left_out}")
+                print(
+                    f"  {label:<33} FAD {value:12.6f}  rel. diff {abs(value / base - 1):9.2e}  "
+                    f"generated clips left out {left_out}"
+                )
         compat_vs_reference(Path(tmp) / "check")
 
 
@@ -118,9 +134,11 @@ def compat_vs_reference(root: Path) -> None:
     got = [np.concatenate(t._extract(folder, views, model).rows("vggish", "embedding")) for folder in (gen, ref)]
     plain = [np.concatenate(t._extract(folder, None, model).rows("vggish", "embedding")) for folder in (gen, ref)]
     value, default = frechet_from_features(*got, compat=True), frechet_from_features(*plain, compat=True)
-    print(f"\ncompat vs re-derived audioldm_eval input (tests/test_compat_fad.py sets, 11 vs 11 clips, "
-          f"16-48 kHz, 0.5-12 s): FAD {value:.8f} vs {expected:.8f}, rel. diff {abs(value / expected - 1):.2e}; "
-          f"default path {default:.8f}, rel. diff {abs(default / expected - 1):.2e}")
+    print(
+        f"\ncompat vs re-derived audioldm_eval input (tests/test_compat_fad.py sets, 11 vs 11 clips, "
+        f"16-48 kHz, 0.5-12 s): FAD {value:.8f} vs {expected:.8f}, rel. diff {abs(value / expected - 1):.2e}; "
+        f"default path {default:.8f}, rel. diff {abs(default / expected - 1):.2e}"
+    )
 
 
 if __name__ == "__main__":

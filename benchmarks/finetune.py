@@ -71,8 +71,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bare_steps(model: Path, batch: int, duration: float, steps: int, device: torch.device, precision: str,
-               encode: bool) -> list[float]:
+def bare_steps(
+    model: Path, batch: int, duration: float, steps: int, device: torch.device, precision: str, encode: bool
+) -> list[float]:
     """Seconds per step of forward + backward + AdamW, on precomputed latents or encoding each batch first."""
     components = load_components(model, device=device)
     unet = components.unet.float().train().requires_grad_(True)
@@ -80,10 +81,12 @@ def bare_steps(model: Path, batch: int, duration: float, steps: int, device: tor
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     shape_frames = mel.frames(duration) // components.vae_scale
-    latents = torch.randn(batch, int(unet.config.in_channels), shape_frames, components.n_mels // components.vae_scale,
-                          device=device)
-    cond = torch.nn.functional.normalize(torch.randn(batch, unet.config.projection_class_embeddings_input_dim,
-                                                     device=device), dim=-1)
+    latents = torch.randn(
+        batch, int(unet.config.in_channels), shape_frames, components.n_mels // components.vae_scale, device=device
+    )
+    cond = torch.nn.functional.normalize(
+        torch.randn(batch, unet.config.projection_class_embeddings_input_dim, device=device), dim=-1
+    )
     waves = torch.randn(batch, int(duration * mel.SAMPLE_RATE), device=device) * 0.1
     prompts = [f"a tone number {i}" for i in range(batch)]
     times = []
@@ -111,16 +114,29 @@ def bare_steps(model: Path, batch: int, duration: float, steps: int, device: tor
     return times[1:]
 
 
-def runner_steps(model: Path, data: Path, out: Path, batch: int, duration: float, steps: int,
-                 precision: str) -> tuple[list[float], float | None]:
+def runner_steps(
+    model: Path, data: Path, out: Path, batch: int, duration: float, steps: int, precision: str
+) -> tuple[list[float], float | None]:
     """Seconds per step of the runner (train.csv's clips/s), and its peak CUDA memory (GiB)."""
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    train(TrainConfig(dataset="csv", data_dir=str(data), model=str(model), out=str(out), duration=duration,
-                      batch_size=batch, max_steps=steps + 1, eval_every=0, checkpoint_every=10 ** 9,
-                      precision=precision, progress=False))
+    train(
+        TrainConfig(
+            dataset="csv",
+            data_dir=str(data),
+            model=str(model),
+            out=str(out),
+            duration=duration,
+            batch_size=batch,
+            max_steps=steps + 1,
+            eval_every=0,
+            checkpoint_every=10**9,
+            precision=precision,
+            progress=False,
+        )
+    )
     rows = list(csv.DictReader(open(out / "train.csv")))[1:]
-    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if torch.cuda.is_available() else None
+    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     return [batch / float(r["clips_per_s"]) for r in rows], peak
 
 
@@ -139,26 +155,45 @@ def main() -> None:
         os.environ.setdefault("AUDIOMETRIC_HOME", str(root / "home"))
         model = make_pipeline(args.size, root)
         data = make_dataset(root, args.batch_size, args.duration)
-        run_t, peak = runner_steps(model, data, root / "run", args.batch_size, args.duration, args.steps,
-                                   args.precision)
+        run_t, peak = runner_steps(
+            model, data, root / "run", args.batch_size, args.duration, args.steps, args.precision
+        )
         bare_t = bare_steps(model, args.batch_size, args.duration, args.steps, device, args.precision, encode=False)
         enc_t = bare_steps(model, args.batch_size, args.duration, args.steps, device, args.precision, encode=True)
     # the best step of each: on a shared machine the minimum is the least disturbed measurement
     run_s, bare_s, enc_s = (min(t) for t in (run_t, bare_t, enc_t))
     ratio = bare_s / run_s
-    result = {"size": args.size, "device": str(device), "precision": args.precision, "batch_size": args.batch_size,
-              "duration_s": args.duration, "steps": args.steps, "load_average": os.getloadavg()[0],
-              "runner_steps_s": run_t, "bare_steps_s": bare_t, "encode_steps_s": enc_t,
-              "median_runner_vs_bare": statistics.median(bare_t) / statistics.median(run_t),
-              "runner_s_per_step": run_s, "bare_s_per_step": bare_s, "encode_every_step_s_per_step": enc_s,
-              "runner_clips_per_s": args.batch_size / run_s, "bare_clips_per_s": args.batch_size / bare_s,
-              "runner_vs_bare": ratio, "cache_speedup": enc_s / bare_s, "peak_cuda_gib": peak}
-    print(f"{args.size} on {device}, batch {args.batch_size}, {args.duration} s clips, precision {args.precision}, "
-          f"load average {result['load_average']:.1f} (shared machines read pessimistic)")
+    result = {
+        "size": args.size,
+        "device": str(device),
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "duration_s": args.duration,
+        "steps": args.steps,
+        "load_average": os.getloadavg()[0],
+        "runner_steps_s": run_t,
+        "bare_steps_s": bare_t,
+        "encode_steps_s": enc_t,
+        "median_runner_vs_bare": statistics.median(bare_t) / statistics.median(run_t),
+        "runner_s_per_step": run_s,
+        "bare_s_per_step": bare_s,
+        "encode_every_step_s_per_step": enc_s,
+        "runner_clips_per_s": args.batch_size / run_s,
+        "bare_clips_per_s": args.batch_size / bare_s,
+        "runner_vs_bare": ratio,
+        "cache_speedup": enc_s / bare_s,
+        "peak_cuda_gib": peak,
+    }
+    print(
+        f"{args.size} on {device}, batch {args.batch_size}, {args.duration} s clips, precision {args.precision}, "
+        f"load average {result['load_average']:.1f} (shared machines read pessimistic)"
+    )
     print(f"  runner  {args.batch_size / run_s:8.3f} clips/s   ({run_s:.3f} s/step)")
     print(f"  bare    {args.batch_size / bare_s:8.3f} clips/s   ({bare_s:.3f} s/step)")
-    print(f"  runner / bare = {ratio:.3f} (best steps; medians {result['median_runner_vs_bare']:.3f})  "
-          f"target >= {TARGET_RUNNER}  {'PASS' if ratio >= TARGET_RUNNER else 'FAIL'}")
+    print(
+        f"  runner / bare = {ratio:.3f} (best steps; medians {result['median_runner_vs_bare']:.3f})  "
+        f"target >= {TARGET_RUNNER}  {'PASS' if ratio >= TARGET_RUNNER else 'FAIL'}"
+    )
     print(f"  encoding every step {enc_s:.3f} s/step: caching is {enc_s / bare_s:.2f}x faster per step")
     if peak is not None:
         print(f"  peak CUDA memory of the runner: {peak:.2f} GiB")

@@ -6,7 +6,7 @@ child process so that each peak is its own (``getrusage`` ``ru_maxrss``):
 - ``baseline``: the imports only (torch, numpy, soundfile, audiometric);
 - ``whole``: the path before streaming: the file's bytes read and hashed at once, decoded whole to float32
   ``(channels, samples)``, channel 0 copied, DC removed, resampled to 16 kHz in one convolution;
-- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.extract._Files`
+- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.extraction.extract._Files`
   on one file): streamed hash, block-wise decode into the mono view, streamed resampling to 16 kHz;
 - ``max10``: the same with ``--max-seconds 10`` (frames read are counted: only what is kept is read);
 - ``compat``: ``--compat``'s two views (Cnn14's, and VGGish's audioldm_eval FAD input streamed through resampy).
@@ -54,10 +54,10 @@ def child(mode: str, path: Path) -> dict:
     import soundfile as sf
     import torch
 
-    from audiometric.audio import Preprocess, compat_fad
-    from audiometric.cache import EmbeddingCache
-    from audiometric.extract import _Files, cache_settings
-    from audiometric.resample import resample
+    from audiometric.audio.preprocess import Preprocess, compat_fad
+    from audiometric.audio.resample import resample
+    from audiometric.extraction.cache import EmbeddingCache
+    from audiometric.extraction.extract import _Files, cache_settings
 
     torch.set_num_threads(1)
     frames_read = [0]
@@ -92,8 +92,13 @@ def child(mode: str, path: Path) -> dict:
         samples_out = 0
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"mode": mode, "peak_bytes": peak, "seconds": seconds, "frames_read": frames_read[0],
-            "samples_out": int(samples_out)}
+    return {
+        "mode": mode,
+        "peak_bytes": peak,
+        "seconds": seconds,
+        "frames_read": frames_read[0],
+        "samples_out": int(samples_out),
+    }
 
 
 class _Rate16k:
@@ -114,18 +119,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.wav"
         write_long_wav(path, args.minutes)
-        print(f"file: {args.minutes:g} min, {RATE} Hz stereo PCM_16, {path.stat().st_size / 1e6:.0f} MB; "
-              "each row a fresh child process (timings pessimistic on a shared machine)")
+        print(
+            f"file: {args.minutes:g} min, {RATE} Hz stereo PCM_16, {path.stat().st_size / 1e6:.0f} MB; "
+            "each row a fresh child process (timings pessimistic on a shared machine)"
+        )
         rows = {}
         for mode in modes:
-            out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", mode, str(path)], capture_output=True, text=True, check=True
+            )
             rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     base = rows["baseline"]["peak_bytes"]
     print(f"{'path':<10} {'peak RSS':>10} {'over imports':>13} {'seconds':>8} {'frames read':>12} {'16 kHz out':>11}")
     for mode, row in rows.items():
-        print(f"{mode:<10} {row['peak_bytes'] / 1e6:>8.0f} MB {(row['peak_bytes'] - base) / 1e6:>10.0f} MB "
-              f"{row['seconds']:>8.2f} {row['frames_read']:>12} {row['samples_out']:>11}")
+        print(
+            f"{mode:<10} {row['peak_bytes'] / 1e6:>8.0f} MB {(row['peak_bytes'] - base) / 1e6:>10.0f} MB "
+            f"{row['seconds']:>8.2f} {row['frames_read']:>12} {row['samples_out']:>11}"
+        )
     ok = rows["streamed"]["peak_bytes"] <= TARGET_BYTES
     if "whole" in rows:
         print(f"whole / streamed peak: {rows['whole']['peak_bytes'] / rows['streamed']['peak_bytes']:.1f}x")

@@ -30,17 +30,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric.extract import Clip, Extraction  # noqa: E402
-from audiometric.evaluate import Settings, compute  # noqa: E402
-from audiometric.metrics import MetricWarning, frechet_distance  # noqa: E402
-from audiometric.metrics.extrapolated import subset_sizes  # noqa: E402
-from audiometric.reference import ReferenceStats  # noqa: E402
-from audiometric.sets import ClipSet  # noqa: E402
-from audiometric.moments import MomentAccumulator  # noqa: E402
+from audiometric.extraction.clipset import ClipSet
+from audiometric.extraction.extract import Clip, Extraction
+from audiometric.metrics import MetricWarning, frechet_distance
+from audiometric.metrics.extrapolated import subset_sizes
+from audiometric.metrics.moments import MomentAccumulator
+from audiometric.scoring.compute import Settings, compute
+from audiometric.scoring.reference import ReferenceStats
 
 
 def clip_set(rows: np.ndarray) -> ClipSet:
-    clips = [Clip(i, f"/b/{i}.wav", "x", 16000, 1, 1.0, {"bench": {"embedding": r[None, :]}}) for i, r in enumerate(rows)]
+    clips = [
+        Clip(i, f"/b/{i}.wav", "x", 16000, 1, 1.0, {"bench": {"embedding": r[None, :]}}) for i, r in enumerate(rows)
+    ]
     return ClipSet("/b", len(clips), Extraction(clips, []))
 
 
@@ -74,8 +76,10 @@ def main() -> None:
     acc = MomentAccumulator(d).update(ref)
     gen_set, ref_set = clip_set(gen), clip_set(ref)
     stats = ReferenceStats("ref.npz", {"bench:embedding": acc}, {"clips": n_ref})
-    print(f"metrics_speed: d={d}, {n_gen} generated vs {n_ref} reference clips (one row each), "
-          f"load average {os.getloadavg()[0]:.1f}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+    print(
+        f"metrics_speed: d={d}, {n_gen} generated vs {n_ref} reference clips (one row each), "
+        f"load average {os.getloadavg()[0]:.1f}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}"
+    )
 
     def pipeline(ref_side, **kw) -> tuple[float, dict]:
         return timed(lambda: compute(Settings(("fd",), "bench", "bench", **kw), gen_set, *ref_side, progress=False)[0])
@@ -88,15 +92,22 @@ def main() -> None:
             t_fd, _ = pipeline(side)
             t_inf, inf = pipeline(side, fd_inf=True)
             t_boot, _ = pipeline(side, bootstrap=replicates)
-            rows += [(f"FD, {label}", t_fd, ""),
-                     (f"FD + FD∞ ({len(inf['fd_inf']['points'])} subsets), {label}", t_inf, f"{t_inf / t_fd:.1f}x FD"),
-                     (f"FD + bootstrap {replicates} replicates, {label}", t_boot, f"{t_boot / t_fd:.1f}x FD")]
+            rows += [
+                (f"FD, {label}", t_fd, ""),
+                (f"FD + FD∞ ({len(inf['fd_inf']['points'])} subsets), {label}", t_inf, f"{t_inf / t_fd:.1f}x FD"),
+                (f"FD + bootstrap {replicates} replicates, {label}", t_boot, f"{t_boot / t_fd:.1f}x FD"),
+            ]
         if not args.no_previous:
             clips = [r[None, :] for r in gen]
             t_old, old = timed(lambda: previous_fd_infinity(clips, acc.mean, acc.cov(), seed=0))
             diff = max(abs(a - p[2]) / abs(a) for a, p in zip(old, inf["fd_inf"]["points"]))  # same subset draws
-            rows.append(("FD∞ alone, previous path (full d x d per subset)", t_old,
-                         f"{t_old / rows[0][1]:.1f}x FD; max rel. diff of the subset values {diff:.1e}"))
+            rows.append(
+                (
+                    "FD∞ alone, previous path (full d x d per subset)",
+                    t_old,
+                    f"{t_old / rows[0][1]:.1f}x FD; max rel. diff of the subset values {diff:.1e}",
+                )
+            )
     width = max(len(r[0]) for r in rows)
     for name, seconds, note in rows:
         print(f"{name.ljust(width)}  {seconds:8.2f} s  {note}")

@@ -36,14 +36,14 @@ import torch.utils.mkldnn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric import backbones  # noqa: E402
-from audiometric.audio import Preprocess  # noqa: E402
-from audiometric.backbones.panns import CONFIGS, Cnn14At16k, cnn14_flops  # noqa: E402
-from audiometric.cache import EmbeddingCache  # noqa: E402
-from audiometric.device import resolve_device  # noqa: E402
-from audiometric.extract import Extractor  # noqa: E402
-from audiometric.memory import retain_freed_memory  # noqa: E402
-from audiometric.metrics.frechet import frechet_distance, frechet_distance_compat  # noqa: E402
+from audiometric import backbones
+from audiometric.audio.preprocess import Preprocess
+from audiometric.backbones.panns import CONFIGS, Cnn14At16k, cnn14_flops
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.extract import Extractor
+from audiometric.metrics.frechet import frechet_distance, frechet_distance_compat
+from audiometric.runtime.device import resolve_device
+from audiometric.runtime.malloc import retain_freed_memory
 
 BACKBONE = "panns-cnn14-16k"
 SOURCE_RATE = 44100  # Hz; not a multiple of 16 kHz, so the polyphase resampler does real work
@@ -69,10 +69,10 @@ class Sizes:
     fd_rows: int
 
 
-QUICK = Sizes(matmul_n=2048, matmul_seconds=0.5, clips=4, batch_sizes=(1, 4), forward_clips=2, fd_dim=512,
-              fd_rows=1000)
-FULL = Sizes(matmul_n=2048, matmul_seconds=2.0, clips=64, batch_sizes=(1, 4, 8, 16), forward_clips=8, fd_dim=2048,
-             fd_rows=4000)
+QUICK = Sizes(matmul_n=2048, matmul_seconds=0.5, clips=4, batch_sizes=(1, 4), forward_clips=2, fd_dim=512, fd_rows=1000)
+FULL = Sizes(
+    matmul_n=2048, matmul_seconds=2.0, clips=64, batch_sizes=(1, 4, 8, 16), forward_clips=8, fd_dim=2048, fd_rows=4000
+)
 
 
 @dataclass
@@ -101,7 +101,7 @@ class CpuMeter:
     / (wall seconds x cores). ``nan`` where ``/proc/stat`` is unreadable.
     """
 
-    def __enter__(self) -> "CpuMeter":
+    def __enter__(self) -> CpuMeter:
         self._busy, self._ours, self._wall = _machine_busy_seconds(), _own_cpu_seconds(), time.perf_counter()
         return self
 
@@ -254,38 +254,84 @@ def extraction(sizes: Sizes, device: torch.device, work: Path, floor: Row) -> tu
         with CpuMeter() as fwd:
             bare = forward_rate(model, batch, sizes.forward_clips, device)
         cache_root = work / f"cache-b{batch}"
-        extractor = Extractor({BACKBONE: model}, device, Preprocess(), EmbeddingCache(cache_root),
-                              batch_size=batch, workers=WORKERS, progress=False)
+        extractor = Extractor(
+            {BACKBONE: model},
+            device,
+            Preprocess(),
+            EmbeddingCache(cache_root),
+            batch_size=batch,
+            workers=WORKERS,
+            progress=False,
+        )
         with CpuMeter() as pipe:
             result = extractor.run(files)
         others += [fwd.other, pipe.other]
         if result.cache_misses != len(files) or result.skipped:
             raise RuntimeError(f"batch {batch}: expected {len(files)} fresh extractions, got {result}")
         rate = len(files) / pipe.seconds
-        per_batch[batch] = {"pipeline_clips_s": rate, "pipeline_gflops": rate * flops / 1e9,
-                            "forward_clips_s": bare, "forward_gflops": bare * flops / 1e9,
-                            "pipeline_over_forward": rate / bare, "seconds": pipe.seconds}
+        per_batch[batch] = {
+            "pipeline_clips_s": rate,
+            "pipeline_gflops": rate * flops / 1e9,
+            "forward_clips_s": bare,
+            "forward_gflops": bare * flops / 1e9,
+            "pipeline_over_forward": rate / bare,
+            "seconds": pipe.seconds,
+        }
         cold_run = (batch, extractor, result, pipe.seconds, pipe.other)
     best = max(per_batch, key=lambda b: per_batch[b]["pipeline_clips_s"])
     ratio = per_batch[best]["pipeline_gflops"] / floor.value
-    row2 = Row("2. Cnn14 extraction / floor", ratio * 100, "%",
-               TARGET_EXTRACTION * 100 if device.type == "cpu" else None, max(others),
-               {"flops_per_clip": flops, "multiply_adds_per_clip": flops // 2, "clips": len(files),
-                "source_rate_hz": SOURCE_RATE, "clip_seconds": CLIP_SECONDS, "workers": WORKERS,
-                "best_batch": best, "per_batch": per_batch, "floor_gflops": floor.value})
+    row2 = Row(
+        "2. Cnn14 extraction / floor",
+        ratio * 100,
+        "%",
+        TARGET_EXTRACTION * 100 if device.type == "cpu" else None,
+        max(others),
+        {
+            "flops_per_clip": flops,
+            "multiply_adds_per_clip": flops // 2,
+            "clips": len(files),
+            "source_rate_hz": SOURCE_RATE,
+            "clip_seconds": CLIP_SECONDS,
+            "workers": WORKERS,
+            "best_batch": best,
+            "per_batch": per_batch,
+            "floor_gflops": floor.value,
+        },
+    )
 
     batch, extractor, cold, cold_seconds, cold_other = cold_run
     with CpuMeter() as warm_meter:
-        warm = Extractor({BACKBONE: model}, device, Preprocess(), EmbeddingCache(extractor.cache.root),
-                         batch_size=batch, workers=WORKERS, progress=False).run(files)
-    same = all(np.array_equal(a.outputs[BACKBONE][k], b.outputs[BACKBONE][k])
-               for a, b in zip(cold.clips, warm.clips) for k in a.outputs[BACKBONE])
+        warm = Extractor(
+            {BACKBONE: model},
+            device,
+            Preprocess(),
+            EmbeddingCache(extractor.cache.root),
+            batch_size=batch,
+            workers=WORKERS,
+            progress=False,
+        ).run(files)
+    same = all(
+        np.array_equal(a.outputs[BACKBONE][k], b.outputs[BACKBONE][k])
+        for a, b in zip(cold.clips, warm.clips)
+        for k in a.outputs[BACKBONE]
+    )
     if warm.cache_hits != len(files) or warm.cache_misses or not same:
         raise RuntimeError(f"warm run: {warm.cache_hits} hits, {warm.cache_misses} misses, identical={same}")
-    row3 = Row("3. cache cold / warm", cold_seconds / warm_meter.seconds, "x", TARGET_CACHE,
-               max(cold_other, warm_meter.other),
-               {"clips": len(files), "batch": batch, "cold_seconds": cold_seconds,
-                "warm_seconds": warm_meter.seconds, "warm_hits": warm.cache_hits, "identical_outputs": same})
+    row3 = Row(
+        "3. cache cold / warm",
+        cold_seconds / warm_meter.seconds,
+        "x",
+        TARGET_CACHE,
+        max(cold_other, warm_meter.other),
+        {
+            "clips": len(files),
+            "batch": batch,
+            "cold_seconds": cold_seconds,
+            "warm_seconds": warm_meter.seconds,
+            "warm_hits": warm.cache_hits,
+            "identical_outputs": same,
+        },
+    )
     return row2, row3
 
 
@@ -311,9 +357,22 @@ def frechet(sizes: Sizes) -> Row:
     with CpuMeter() as meter:
         ours_s, ours = _timed(lambda: frechet_distance(*stats, n1=n, n2=n), 3)
         scipy_s, ref = _timed(lambda: frechet_distance_compat(*stats), 1)
-    return Row("4. Frechet eigvalsh vs sqrtm", scipy_s / ours_s, "x", TARGET_FRECHET, meter.other,
-               {"dim": d, "rows": n, "eigvalsh_seconds_median_of_3": ours_s, "sqrtm_seconds": scipy_s,
-                "fd_eigvalsh": ours, "fd_sqrtm": ref, "relative_difference": abs(ours - ref) / abs(ref)})
+    return Row(
+        "4. Frechet eigvalsh vs sqrtm",
+        scipy_s / ours_s,
+        "x",
+        TARGET_FRECHET,
+        meter.other,
+        {
+            "dim": d,
+            "rows": n,
+            "eigvalsh_seconds_median_of_3": ours_s,
+            "sqrtm_seconds": scipy_s,
+            "fd_eigvalsh": ours,
+            "fd_sqrtm": ref,
+            "relative_difference": abs(ours - ref) / abs(ref),
+        },
+    )
 
 
 def header(device: torch.device, sizes: Sizes, quick: bool) -> dict:
@@ -341,17 +400,23 @@ def print_table(info: dict, rows: list[Row]) -> None:
     """The header lines, the table, and the per-row details."""
     load = ", ".join(f"{v:.2f}" for v in info["load_average_start"])
     print(f"audiometric benchmarks ({info['mode']}), {info['date']}")
-    print(f"device {info['device']}{' (' + info['gpu'] + ')' if 'gpu' in info else ''}; CPU {info['cpu']}, "
-          f"{info['cores']} cores; torch {info['torch']} with {info['torch_threads']} threads; "
-          f"numpy {info['numpy']}")
-    print(f"load average at start {load} (1, 5, 15 min; lags); other processes' share of all cores just before "
-          f"the start {info['busy_before_start']:.0%}, per row in the last column")
+    print(
+        f"device {info['device']}{' (' + info['gpu'] + ')' if 'gpu' in info else ''}; CPU {info['cpu']}, "
+        f"{info['cores']} cores; torch {info['torch']} with {info['torch_threads']} threads; "
+        f"numpy {info['numpy']}"
+    )
+    print(
+        f"load average at start {load} (1, 5, 15 min; lags); other processes' share of all cores just before "
+        f"the start {info['busy_before_start']:.0%}, per row in the last column"
+    )
     if "tf32" in info:
         print(f"TF32 allowed: matmul {info['tf32']['matmul']}, cuDNN convolutions {info['tf32']['cudnn']}")
     busy = max([info["busy_before_start"], *(r.other_cpu for r in rows)])
     if busy > BUSY or (np.isnan(busy) and info["load_average_start"][0] > 0.5):
-        print(f"WARNING: the CPU was busy (other processes used {info['busy_before_start']:.0%} of all cores just "
-              f"before the start and up to {max(r.other_cpu for r in rows):.0%} during a row): numbers are pessimistic")
+        print(
+            f"WARNING: the CPU was busy (other processes used {info['busy_before_start']:.0%} of all cores just "
+            f"before the start and up to {max(r.other_cpu for r in rows):.0%} during a row): numbers are pessimistic"
+        )
     if info["mode"] == "quick":
         print("quick mode: sizes are too small for the targets, so PASS/FAIL is indicative only (exit status 0)")
     print()
@@ -363,29 +428,41 @@ def print_table(info: dict, rows: list[Row]) -> None:
     for r in rows:
         d = r.details
         if r.name.startswith("1."):
-            print(f"row 1: {d['n']}x{d['n']} float32 GEMM, best of 3 trials per path: "
-                  f"{', '.join(f'{k} {g:.1f}' for k, g in d['paths'].items())} GFLOP/s")
+            print(
+                f"row 1: {d['n']}x{d['n']} float32 GEMM, best of 3 trials per path: "
+                f"{', '.join(f'{k} {g:.1f}' for k, g in d['paths'].items())} GFLOP/s"
+            )
         elif r.name.startswith("2."):
             floor = d["floor_gflops"]
-            print(f"row 2: {d['clips']} clips x {d['clip_seconds']:g} s at {d['source_rate_hz']} Hz -> 16 kHz, "
-                  f"{d['flops_per_clip'] / 1e9:.2f} GFLOP per clip ({d['multiply_adds_per_clip'] / 1e9:.2f} G "
-                  f"multiply-adds, 1 multiply-add = 2 FLOPs), {d['workers']} loader workers; best batch "
-                  f"{d['best_batch']}")
-            print(f"       {'batch':>5} {'pipeline clips/s':>17} {'GFLOP/s':>8} {'% floor':>8} "
-                  f"{'forward clips/s':>16} {'GFLOP/s':>8} {'% floor':>8} {'pipeline/forward':>17}")
+            print(
+                f"row 2: {d['clips']} clips x {d['clip_seconds']:g} s at {d['source_rate_hz']} Hz -> 16 kHz, "
+                f"{d['flops_per_clip'] / 1e9:.2f} GFLOP per clip ({d['multiply_adds_per_clip'] / 1e9:.2f} G "
+                f"multiply-adds, 1 multiply-add = 2 FLOPs), {d['workers']} loader workers; best batch "
+                f"{d['best_batch']}"
+            )
+            print(
+                f"       {'batch':>5} {'pipeline clips/s':>17} {'GFLOP/s':>8} {'% floor':>8} "
+                f"{'forward clips/s':>16} {'GFLOP/s':>8} {'% floor':>8} {'pipeline/forward':>17}"
+            )
             for batch, v in d["per_batch"].items():
-                print(f"       {batch:>5} {v['pipeline_clips_s']:>17.3f} {v['pipeline_gflops']:>8.1f} "
-                      f"{v['pipeline_gflops'] / floor:>8.0%} {v['forward_clips_s']:>16.3f} "
-                      f"{v['forward_gflops']:>8.1f} {v['forward_gflops'] / floor:>8.0%} "
-                      f"{v['pipeline_over_forward']:>17.0%}")
+                print(
+                    f"       {batch:>5} {v['pipeline_clips_s']:>17.3f} {v['pipeline_gflops']:>8.1f} "
+                    f"{v['pipeline_gflops'] / floor:>8.0%} {v['forward_clips_s']:>16.3f} "
+                    f"{v['forward_gflops']:>8.1f} {v['forward_gflops'] / floor:>8.0%} "
+                    f"{v['pipeline_over_forward']:>17.0%}"
+                )
         elif r.name.startswith("3."):
-            print(f"row 3: {d['clips']} clips, batch {d['batch']}: cold {d['cold_seconds']:.2f} s (empty cache), "
-                  f"warm {d['warm_seconds']:.3f} s ({d['warm_hits']} hits, outputs identical: "
-                  f"{d['identical_outputs']})")
+            print(
+                f"row 3: {d['clips']} clips, batch {d['batch']}: cold {d['cold_seconds']:.2f} s (empty cache), "
+                f"warm {d['warm_seconds']:.3f} s ({d['warm_hits']} hits, outputs identical: "
+                f"{d['identical_outputs']})"
+            )
         elif r.name.startswith("4."):
-            print(f"row 4: d={d['dim']}, N={d['rows']}: eigvalsh path {d['eigvalsh_seconds_median_of_3']:.3f} s "
-                  f"(median of 3), scipy sqrtm path {d['sqrtm_seconds']:.2f} s; FD {d['fd_eigvalsh']:.6f} vs "
-                  f"{d['fd_sqrtm']:.6f}, relative difference {d['relative_difference']:.1e}")
+            print(
+                f"row 4: d={d['dim']}, N={d['rows']}: eigvalsh path {d['eigvalsh_seconds_median_of_3']:.3f} s "
+                f"(median of 3), scipy sqrtm path {d['sqrtm_seconds']:.2f} s; FD {d['fd_eigvalsh']:.6f} vs "
+                f"{d['fd_sqrtm']:.6f}, relative difference {d['relative_difference']:.1e}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,8 +471,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (< 1 min), a smoke test")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to this JSON file")
-    parser.add_argument("--system-malloc", action="store_true",
-                        help="leave glibc's allocator as it is (the CLI keeps freed memory; see audiometric/memory.py)")
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave glibc's allocator as it is (the CLI keeps freed memory; see audiometric/memory.py)",
+    )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else FULL
@@ -411,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = [floor, *extraction(sizes, device, work, floor), frechet(sizes)]
     print_table(info, rows)
     if args.json:
-        args.json.write_text(json.dumps({"info": info, "rows": [asdict(r) | {"verdict": r.verdict} for r in rows]},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"info": info, "rows": [asdict(r) | {"verdict": r.verdict} for r in rows]}, indent=2)
+        )
         print(f"\nsaved {args.json}")
     return 1 if not args.quick and any(r.verdict == "FAIL" for r in rows) else 0
 

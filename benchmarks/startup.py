@@ -121,8 +121,11 @@ def baseline(gen: str, ref: str, checkpoint: str, out: str) -> None:
             outputs[side] = [torch.cat(parts).numpy().astype(np.float64) for parts in zip(*rows)]
     (g_emb, g_logits), (r_emb, r_logits) = outputs["gen"], outputs["ref"]
     start = time.perf_counter()
-    result = {"fd": frechet_from_features(g_emb, r_emb), "is": inception_score(g_logits)[0],
-              "kl_softmax": kl_softmax(g_logits, r_logits)}
+    result = {
+        "fd": frechet_from_features(g_emb, r_emb),
+        "is": inception_score(g_logits)[0],
+        "kl_softmax": kl_softmax(g_logits, r_logits),
+    }
     ours_s = time.perf_counter() - start
     start = time.perf_counter()
     result["fd_audioldm_eval"] = frechet_from_features(g_emb, r_emb, compat=True)  # scipy sqrtm, as audioldm_eval
@@ -146,59 +149,125 @@ def main(argv: list[str] | None = None) -> int:
 
     from audiometric.backbones.panns import CONFIGS, cnn14_flops
 
-    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
-            "load_average_start": os.getloadavg(), "busy_before_start": busy_now()}
+    info = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "load_average_start": os.getloadavg(),
+        "busy_before_start": busy_now(),
+    }
     rows: list[Row] = []
     py = [sys.executable]
     with tempfile.TemporaryDirectory(prefix="audiometric-startup-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "AUDIOMETRIC_OFFLINE": "1",
-               "AUDIOMETRIC_HOME": str(work / "home-help")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "AUDIOMETRIC_OFFLINE": "1",
+            "AUDIOMETRIC_HOME": str(work / "home-help"),
+        }
         help_s, help_other = median_of(py + ["-m", "audiometric", "--help"], env)
         list_s, _ = median_of(py + ["-m", "audiometric", "corrupt", "--list"], env)
         bare_s, _ = median_of(py + ["-c", "pass"], env)
-        rows.append(Row("1. audiometric --help", help_s, "s", None, help_other,
-                        {"corrupt_list_s": list_s, "python_bare_s": bare_s}))
+        rows.append(
+            Row(
+                "1. audiometric --help",
+                help_s,
+                "s",
+                None,
+                help_other,
+                {"corrupt_list_s": list_s, "python_bare_s": bare_s},
+            )
+        )
 
         gen, ref = write_sets(work, args.clips)
         checkpoint = write_checkpoint(work / "cnn14_random.pth")
-        score = py + ["-m", "audiometric", "score", str(gen), str(ref), "--metrics", "fd,is,kl", "-q",
-                      "--checkpoint", f"panns-cnn14-16k={checkpoint}"]
-        first_s, first_other = timed(score + ["--json", str(work / "first.json")],
-                                     {**env, "AUDIOMETRIC_HOME": str(work / "home-first")})
+        score = py + [
+            "-m",
+            "audiometric",
+            "score",
+            str(gen),
+            str(ref),
+            "--metrics",
+            "fd,is,kl",
+            "-q",
+            "--checkpoint",
+            f"panns-cnn14-16k={checkpoint}",
+        ]
+        first_s, first_other = timed(
+            score + ["--json", str(work / "first.json")], {**env, "AUDIOMETRIC_HOME": str(work / "home-first")}
+        )
         (work / "home").mkdir()
         shutil.copy(work / "home-first" / "digests.json", work / "home" / "digests.json")
         env["AUDIOMETRIC_HOME"] = str(work / "home")
         cold_s, cold_other = timed(score + ["--json", str(work / "cold.json")], env)
         warm_s, warm_other = timed(score + ["--json", str(work / "warm.json")], env)
-        base_s, base_other = timed(py + [__file__, "--baseline", str(gen), str(ref), str(checkpoint),
-                                         str(work / "base.json")], env)
+        base_s, base_other = timed(
+            py + [__file__, "--baseline", str(gen), str(ref), str(checkpoint), str(work / "base.json")], env
+        )
         floor = matmul_floor(FULL, torch.device("cpu"))
 
         cold, warm, first = (json.loads((work / f"{n}.json").read_text()) for n in ("cold", "warm", "first"))
         base = json.loads((work / "base.json").read_text())
         if warm["cache"]["misses"] or cold["cache"]["hits"]:
             raise RuntimeError(f"cache: cold {cold['cache']}, warm {warm['cache']}")
-        values = {m: (cold["metrics"][m]["value"], warm["metrics"][m]["value"], base[m]) for m in ("fd", "is",
-                                                                                                "kl_softmax")}
+        values = {
+            m: (cold["metrics"][m]["value"], warm["metrics"][m]["value"], base[m]) for m in ("fd", "is", "kl_softmax")
+        }
         flops = args.clips * cnn14_flops(int(RATE * SECONDS), CONFIGS["panns-cnn14-16k"])
         floor_s = flops / (floor.value * 1e9)
         rows += [
-            Row("2. score cold / warm", cold_s / warm_s, "x", TARGET_WARM, max(cold_other, warm_other),
-                {"cold_s": cold_s, "warm_s": warm_s, "first_ever_s": first_s, "first_ever_other": first_other,
-                 "cold_timings": cold["timings_s"], "warm_timings": warm["timings_s"], "values": values}),
-            Row("3. cold score / FLOP floor", floor_s / cold_s * 100, "%", TARGET_FLOOR * 100, cold_other,
-                {"floor_gflops": floor.value, "gflop": flops / 1e9, "floor_s": floor_s,
-                 "first_ever_pct": floor_s / first_s * 100}),
-            Row("4. batch-1 pipeline / cold", base_s / cold_s, "x", TARGET_PIPELINE, max(cold_other, base_other),
-                {"pipeline_s": base_s, "pipeline_timings": base["timings_s"], "fd_sqrtm": base["fd_audioldm_eval"],
-                 "extraction_only": (base_s - base["timings_s"]["audioldm_eval_fd"]) / cold_s}),
+            Row(
+                "2. score cold / warm",
+                cold_s / warm_s,
+                "x",
+                TARGET_WARM,
+                max(cold_other, warm_other),
+                {
+                    "cold_s": cold_s,
+                    "warm_s": warm_s,
+                    "first_ever_s": first_s,
+                    "first_ever_other": first_other,
+                    "cold_timings": cold["timings_s"],
+                    "warm_timings": warm["timings_s"],
+                    "values": values,
+                },
+            ),
+            Row(
+                "3. cold score / FLOP floor",
+                floor_s / cold_s * 100,
+                "%",
+                TARGET_FLOOR * 100,
+                cold_other,
+                {
+                    "floor_gflops": floor.value,
+                    "gflop": flops / 1e9,
+                    "floor_s": floor_s,
+                    "first_ever_pct": floor_s / first_s * 100,
+                },
+            ),
+            Row(
+                "4. batch-1 pipeline / cold",
+                base_s / cold_s,
+                "x",
+                TARGET_PIPELINE,
+                max(cold_other, base_other),
+                {
+                    "pipeline_s": base_s,
+                    "pipeline_timings": base["timings_s"],
+                    "fd_sqrtm": base["fd_audioldm_eval"],
+                    "extraction_only": (base_s - base["timings_s"]["audioldm_eval_fd"]) / cold_s,
+                },
+            ),
         ]
     rows[0].target = TARGET_HELP
     report(info, rows, args.clips)
     if args.json:
-        args.json.write_text(json.dumps({"info": info, "rows": [r.__dict__ | {"verdict": verdict(r)} for r in rows]},
-                                        indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {"info": info, "rows": [r.__dict__ | {"verdict": verdict(r)} for r in rows]}, indent=2, default=str
+            )
+        )
     return 1 if any(verdict(r) == "FAIL" for r in rows) else 0
 
 
@@ -213,8 +282,10 @@ def report(info: dict, rows: list[Row], clips: int) -> None:
     """Header, table (row 1 passes when *below* its target), details."""
     load = ", ".join(f"{v:.2f}" for v in info["load_average_start"])
     print(f"audiometric start-up benchmarks: CPU {info['cpu']}, {info['cores']} cores, torch {info['torch']}")
-    print(f"load average at start {load}; other processes' share of all cores just before the start "
-          f"{info['busy_before_start']:.0%}, per row in the last column")
+    print(
+        f"load average at start {load}; other processes' share of all cores just before the start "
+        f"{info['busy_before_start']:.0%}, per row in the last column"
+    )
     if max([info["busy_before_start"], *(r.other_cpu for r in rows)]) > 0.10:
         print("WARNING: the CPU was busy (other processes used > 10 % of the cores): numbers are pessimistic")
     print(f"\n{'row':<30} {'measured':>12} {'target':>10}  {'result':<6} {'other CPU':>9}")
@@ -223,20 +294,30 @@ def report(info: dict, rows: list[Row], clips: int) -> None:
         print(f"{r.name:<30} {r.value:>9.3g} {r.unit:<2} {target:>10}  {verdict(r):<6} {r.other_cpu:>9.0%}")
     help_row, warm, floor, pipe = rows
     d = warm.details
-    print(f"\nrow 1: corrupt --list {help_row.details['corrupt_list_s']:.3f} s, bare python "
-          f"{help_row.details['python_bare_s']:.3f} s (medians of 5)")
-    print(f"row 2: {clips} clips x {SECONDS} s at {RATE} Hz; cold {d['cold_s']:.2f} s (digest remembered), first "
-          f"run ever {d['first_ever_s']:.2f} s, warm {d['warm_s']:.3f} s; in-process timings cold "
-          f"{d['cold_timings']}, warm {d['warm_timings']}")
-    print("       values cold / warm / pipeline: "
-          + ", ".join(f"{m} {c:.6g} / {w:.6g} / {b:.6g}" for m, (c, w, b) in d["values"].items()))
+    print(
+        f"\nrow 1: corrupt --list {help_row.details['corrupt_list_s']:.3f} s, bare python "
+        f"{help_row.details['python_bare_s']:.3f} s (medians of 5)"
+    )
+    print(
+        f"row 2: {clips} clips x {SECONDS} s at {RATE} Hz; cold {d['cold_s']:.2f} s (digest remembered), first "
+        f"run ever {d['first_ever_s']:.2f} s, warm {d['warm_s']:.3f} s; in-process timings cold "
+        f"{d['cold_timings']}, warm {d['warm_timings']}"
+    )
+    print(
+        "       values cold / warm / pipeline: "
+        + ", ".join(f"{m} {c:.6g} / {w:.6g} / {b:.6g}" for m, (c, w, b) in d["values"].items())
+    )
     f = floor.details
-    print(f"row 3: {f['gflop']:.0f} GFLOP at the {f['floor_gflops']:.0f} GFLOP/s floor = {f['floor_s']:.2f} s; "
-          f"first run ever {f['first_ever_pct']:.0f} % of the floor")
+    print(
+        f"row 3: {f['gflop']:.0f} GFLOP at the {f['floor_gflops']:.0f} GFLOP/s floor = {f['floor_s']:.2f} s; "
+        f"first run ever {f['first_ever_pct']:.0f} % of the floor"
+    )
     p = pipe.details
-    print(f"row 4: audioldm_eval-style batch-1 pipeline {p['pipeline_s']:.2f} s, of which audioldm_eval's FD "
-          f"(scipy sqrtm, FD {p['fd_sqrtm']:.6g}) {p['pipeline_timings']['audioldm_eval_fd']:.2f} s; without that FD "
-          f"(our metric code on both sides) the ratio is {p['extraction_only']:.2f}x")
+    print(
+        f"row 4: audioldm_eval-style batch-1 pipeline {p['pipeline_s']:.2f} s, of which audioldm_eval's FD "
+        f"(scipy sqrtm, FD {p['fd_sqrtm']:.6g}) {p['pipeline_timings']['audioldm_eval_fd']:.2f} s; without that FD "
+        f"(our metric code on both sides) the ratio is {p['extraction_only']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

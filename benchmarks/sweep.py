@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audiometric.backbones.base import Backbone  # noqa: E402
-from audiometric.scoring import ExtractionOptions  # noqa: E402
+from audiometric.scoring.pipeline import ExtractionOptions  # noqa: E402
 from audiometric.sweep import make_spec, run_sweep  # noqa: E402
 
 
@@ -47,8 +47,12 @@ def write_clips(folder: Path, count: int) -> None:
         label, synth = list(module.CLASSES.items())[i % len(module.CLASSES)]
         rng = np.random.default_rng([i, 99])
         audio = synth(rng, t, 0.0) + 0.01 * rng.standard_normal(t.size)
-        sf.write(folder / f"{label}_{i:03d}.wav", (0.7 * audio / np.abs(audio).max()).astype(np.float32),
-                 module.RATE, subtype="PCM_16")
+        sf.write(
+            folder / f"{label}_{i:03d}.wav",
+            (0.7 * audio / np.abs(audio).max()).astype(np.float32),
+            module.RATE,
+            subtype="PCM_16",
+        )
 
 
 def timed(spec, opts) -> tuple[float, dict]:
@@ -80,8 +84,17 @@ def main() -> None:
         opts = ExtractionOptions(device=args.device, progress=False)
 
         def spec(out: str):
-            return make_spec({"corruption": "noise", "ref": f"{tmp}/ref", "out": f"{tmp}/{out}", "levels": levels,
-                              "seeds": seeds, "metrics": "fd,kad", "backbone": args.backbone})
+            return make_spec(
+                {
+                    "corruption": "noise",
+                    "ref": f"{tmp}/ref",
+                    "out": f"{tmp}/{out}",
+                    "levels": levels,
+                    "seeds": seeds,
+                    "metrics": "fd,kad",
+                    "backbone": args.backbone,
+                }
+            )
 
         cold_s, cold = timed(spec("out"), opts)
         forwards = rows_seen[0]
@@ -93,18 +106,24 @@ def main() -> None:
     naive = n_levels * seeds * (gen + ref)
     passes = cold["reference_backbone_passes"] + cold["cell_backbone_passes"]
     bound = (n_levels * seeds + 1) * clips
-    print(f"sweep benchmark: {clips} clips of 4 s, levels {levels}, {seeds} seeds, protocol split, "
-          f"backbone {args.backbone}, device {args.device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"sweep benchmark: {clips} clips of 4 s, levels {levels}, {seeds} seeds, protocol split, "
+        f"backbone {args.backbone}, device {args.device}, torch threads {torch.get_num_threads()}"
+    )
     print(f"{'row':<52}{'value':>12}{'ratio':>10}")
     print(f"{'1. naive clip passes (score per cell, no cache)':<52}{naive:>12}")
     print(f"{'   sweep clip passes (cache-miss counters)':<52}{passes:>12}{naive / passes:>9.2f}x")
     print(f"{'   sweep clip passes (forward hook, rows)':<52}{forwards:>12}{naive / max(forwards, 1):>9.2f}x")
     print(f"{'   bound (levels x seeds + 1) x N':<52}{bound:>12}")
     print(f"{'2. cold sweep wall time (s)':<52}{cold_s:>12.2f}")
-    print(f"{'   finished sweep rerun (s), cells resumed: ' + str(resumed['cells_resumed']):<52}"
-          f"{resumed_s:>12.2f}{cold_s / resumed_s:>9.1f}x")
-    print(f"{'   new OUT_DIR, warm cache (s), backbone passes: ' + str(warm['cell_backbone_passes']):<52}"
-          f"{warm_s:>12.2f}{cold_s / warm_s:>9.1f}x")
+    print(
+        f"{'   finished sweep rerun (s), cells resumed: ' + str(resumed['cells_resumed']):<52}"
+        f"{resumed_s:>12.2f}{cold_s / resumed_s:>9.1f}x"
+    )
+    print(
+        f"{'   new OUT_DIR, warm cache (s), backbone passes: ' + str(warm['cell_backbone_passes']):<52}"
+        f"{warm_s:>12.2f}{cold_s / warm_s:>9.1f}x"
+    )
     assert resumed["cells_computed"] == 0 and passes <= bound and forwards == passes
 
 

@@ -17,7 +17,9 @@ def as_channels(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     if mono:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise CorruptionError(f"audio must be (samples,) or (channels, samples) and non-empty, got shape {np.shape(audio)}")
+        raise CorruptionError(
+            f"audio must be (samples,) or (channels, samples) and non-empty, got shape {np.shape(audio)}"
+        )
     if not np.all(np.isfinite(arr)):
         raise CorruptionError("audio contains NaN or Inf samples; clean the input first")
     return arr.astype(np.float64), mono
@@ -38,8 +40,10 @@ def target_power(name: str, x: np.ndarray) -> float:
     """:func:`mean_power` of a target that an SNR is defined against; :class:`SilentTargetError` if it is 0."""
     power = mean_power(x)
     if power == 0.0:
-        raise SilentTargetError(f"{name}: the target is silent, so an SNR relative to it is undefined; "
-                                "remove silent files from the set or use a mel-domain corruption")
+        raise SilentTargetError(
+            f"{name}: the target is silent, so an SNR relative to it is undefined; "
+            "remove silent files from the set or use a mel-domain corruption"
+        )
     return power
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from audiometric.dsp import hann, mel_filterbank_slaney
-
+from .dsp import hann, mel_filterbank_slaney
 from .errors import ClipTooShortError, CorruptionError
 
 # Power floor of the log-mel (as librosa.power_to_db's ``amin``), so that silence has a finite log.
@@ -36,7 +35,9 @@ class MelConfig:
     def validate(self, sample_rate: int) -> None:
         """Raise :class:`CorruptionError` on a grid that cannot be analysed and resynthesised at ``sample_rate`` Hz."""
         if self.n_fft < 16 or self.hop_length < 1 or self.hop_length > self.n_fft // 2:
-            raise CorruptionError(f"need n_fft >= 16 and 1 <= hop_length <= n_fft / 2, got {self.n_fft}, {self.hop_length}")
+            raise CorruptionError(
+                f"need n_fft >= 16 and 1 <= hop_length <= n_fft / 2, got {self.n_fft}, {self.hop_length}"
+            )
         fmax = self.top_hz(sample_rate)
         if not 0.0 <= self.fmin < fmax <= sample_rate / 2.0:
             raise CorruptionError(f"need 0 <= fmin < fmax <= {sample_rate / 2} Hz, got fmin={self.fmin}, fmax={fmax}")

@@ -1,9 +1,7 @@
 """Errors raised by corruptions; each is user-facing and reads as one line (cause and fix)."""
 
-from audiometric.errors import AudiometricError
 
-
-class CorruptionError(AudiometricError):
+class CorruptionError(ValueError):
     """A corruption cannot be applied to this input."""
 
 
@@ -17,3 +15,7 @@ class SilentTargetError(CorruptionError):
 
 class PoolError(CorruptionError):
     """An interference or event pool is missing, unreadable, or has too few eligible classes."""
+
+
+class AudioReadError(CorruptionError):
+    """A file could not be decoded into usable audio (unreadable, empty, NaN/Inf)."""

@@ -10,7 +10,7 @@ the event list of one clip from a labelled pool (``n_events`` distinct classes).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -93,7 +93,9 @@ def event_permutation(
     """
     k = int(check_severity("event_permutation", severity, 0, len(events)))
     if k != severity or k == 1:
-        raise CorruptionError(f"event_permutation: severity must be 0 or an integer in 2..{len(events)}, got {severity}")
+        raise CorruptionError(
+            f"event_permutation: severity must be 0 or an integer in 2..{len(events)}, got {severity}"
+        )
     if k == 0:
         return audio, {"severity": 0}
     expected = sum(as_channels(e)[0].shape[-1] for e in events)
@@ -111,7 +113,9 @@ def draw_events(
     """``n_events`` mono events from distinct pool classes, each cropped to ``event_max_s`` seconds (0: whole clip)."""
     classes = pool.classes()
     if len(classes) < n_events:
-        raise CorruptionError(f"pool {pool.source} has {len(classes)} classes, need {n_events} distinct ones; lower n_events")
+        raise CorruptionError(
+            f"pool {pool.source} has {len(classes)} classes, need {n_events} distinct ones; lower n_events"
+        )
     events, infos = [], []
     for label in rng.choice(classes, size=n_events, replace=False):
         clips = pool.clips(str(label))
@@ -150,7 +154,9 @@ GAP_PARAMS = (
 COMPOSE_PARAMS = (
     Param("n_clips", "count", 10, ">= 1", "reference clips to compose", int),
     Param("n_events", "count", 4, "2..pool classes", "events per clip, each from a different class", int),
-    Param("event_max_s", "s", 2.0, ">= 0", "longest event; longer pool clips are cropped at a random offset (0: no crop)"),
+    Param(
+        "event_max_s", "s", 2.0, ">= 0", "longest event; longer pool clips are cropped at a random offset (0: no crop)"
+    ),
     *GAP_PARAMS,
     Param("sample_rate", "Hz", 16000, ">= 1", "sample rate of the composed clips (events resampled with soxr)", int),
 )
@@ -159,7 +165,18 @@ CORRUPTION = Corruption(
     name="event_permutation",
     summary="clips composed of events from distinct classes, recomposed with exactly k events out of place",
     apply=event_permutation,
-    severity=Param("severity", "count", 0, "0 or 2..n_events", "number of events displaced from their original position", int),
+    severity=Param(
+        "severity", "count", 0, "0 or 2..n_events", "number of events displaced from their original position", int
+    ),
     params=GAP_PARAMS,
-    inputs=(Param("events", "-", None, "list of arrays", "the events in their original order (CLI: the reference set's manifest)", list),),
+    inputs=(
+        Param(
+            "events",
+            "-",
+            None,
+            "list of arrays",
+            "the events in their original order (CLI: the reference set's manifest)",
+            list,
+        ),
+    ),
 )

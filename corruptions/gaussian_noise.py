@@ -57,7 +57,10 @@ CORRUPTION = Corruption(
     summary="white Gaussian noise added to the waveform at an exact SNR (all channels together)",
     apply=gaussian_noise,
     severity=Param(
-        "severity", "ratio", 0.0, "[0, 1e6]",
+        "severity",
+        "ratio",
+        0.0,
+        "[0, 1e6]",
         "noise-to-signal power ratio; target SNR = -10*log10(severity) dB (0.1 -> 10 dB, 1 -> 0 dB)",
     ),
 )

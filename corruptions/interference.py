@@ -106,14 +106,23 @@ def interference(
 
 POOL_INPUTS = (
     Param("pool", "-", None, "Pool", "labelled clips: a folder per class or a path,label CSV (CLI: --pool)", Pool),
-    Param("target_label", "-", None, "class name", "the target's own class, never drawn (CLI: --labels or --target-label)", str),
+    Param(
+        "target_label",
+        "-",
+        None,
+        "class name",
+        "the target's own class, never drawn (CLI: --labels or --target-label)",
+        str,
+    ),
 )
 
 CORRUPTION = Corruption(
     name="interference",
     summary="k clips from k distinct other classes mixed into each target, each at the same SNR",
     apply=interference,
-    severity=Param("severity", "count", 0, "0..10 (<= classes other than the target's)", "number k of interfering clips", int),
+    severity=Param(
+        "severity", "count", 0, "0..10 (<= classes other than the target's)", "number k of interfering clips", int
+    ),
     params=(Param("snr_db", "dB", 0.0, "any", "target-to-interferer power ratio, the same for every interferer"),),
     inputs=POOL_INPUTS,
 )

@@ -7,7 +7,7 @@ with ``k`` interferers at ``snr_db``, the others are left unchanged.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

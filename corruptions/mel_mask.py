@@ -41,7 +41,9 @@ def _blocks(rng: np.random.Generator, length: int, count: int, max_width: int) -
     return blocks
 
 
-def _patches(rng: np.random.Generator, shape: tuple[int, int], count: int, max_bands: int, max_frames: int) -> list[list[int]]:
+def _patches(
+    rng: np.random.Generator, shape: tuple[int, int], count: int, max_bands: int, max_frames: int
+) -> list[list[int]]:
     """Random ``[frame, band, frames, bands]`` rectangles drawn until their union reaches ``count`` cells."""
     mask = np.zeros(shape, dtype=bool)
     rects: list[list[int]] = []
@@ -134,7 +136,15 @@ CORRUPTION = Corruption(
     apply=mel_mask,
     severity=Param("severity", "fraction", 0.0, "[0, 1]", "fraction of the mel plane (bands x frames) that is masked"),
     params=(
-        Param("mode", "-", "patch", "time|freq|patch", "mask shape: whole frames, whole mel bands, or rectangles", str, MODES),
+        Param(
+            "mode",
+            "-",
+            "patch",
+            "time|freq|patch",
+            "mask shape: whole frames, whole mel bands, or rectangles",
+            str,
+            MODES,
+        ),
         Param("max_frames", "frames", 20, ">= 1", "longest mask in frames (time and patch modes)", int),
         Param("max_bands", "bands", 8, ">= 1", "widest mask in mel bands (freq and patch modes)", int),
         *MEL_PARAMS,

@@ -8,6 +8,7 @@ header row ``path,label``). Clips are decoded with soundfile and resampled with 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,33 +17,36 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from audiometric.errors import AudioDecodeError
-from audiometric.files import AUDIO_EXTENSIONS, file_digests
+from .errors import AudioReadError, PoolError
 
-from .errors import PoolError
-
+#: Extensions offered to libsndfile; other files in a folder are passed over (audiometric lists them as skips).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64")
 CACHE_CLIPS = 256  # decoded clips kept in memory per pool (least recently used are dropped)
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return file_digests(path, "sha256")[0]
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` into float32 ``(channels, samples)`` and its sample rate in Hz.
 
-    Raises :class:`AudioDecodeError` (one line naming the file) when it cannot be decoded, is empty,
+    Raises :class:`AudioReadError` (one line naming the file) when it cannot be decoded, is empty,
     or holds NaN/Inf samples.
     """
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioDecodeError(f"{path}: cannot decode audio ({err}); convert it to WAV or FLAC") from None
+        raise AudioReadError(f"{path}: cannot decode audio ({err}); convert it to WAV or FLAC") from None
     if data.shape[0] == 0:
-        raise AudioDecodeError(f"{path}: file holds no samples; remove it")
+        raise AudioReadError(f"{path}: file holds no samples; remove it")
     if not np.all(np.isfinite(data)):
-        raise AudioDecodeError(f"{path}: audio contains NaN or Inf samples; re-export it")
+        raise AudioReadError(f"{path}: audio contains NaN or Inf samples; re-export it")
     return np.ascontiguousarray(data.T), int(rate)
 
 
@@ -67,7 +71,9 @@ class Pool:
 
     def __init__(self, clips: list[PoolClip], source: str) -> None:
         if not clips:
-            raise PoolError(f"pool {source} holds no audio clips; give a folder with one sub-folder per class or a path,label CSV")
+            raise PoolError(
+                f"pool {source} holds no audio clips; give a folder with one sub-folder per class or a path,label CSV"
+            )
         self.source = source
         self._by_label: dict[str, list[PoolClip]] = {}
         for clip in sorted(clips, key=lambda c: (c.label, c.name)):
@@ -76,7 +82,7 @@ class Pool:
         self._hashes: dict[Path, str] = {}
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "Pool":
+    def from_path(cls, path: str | Path) -> Pool:
         """Load a pool from a class-per-folder directory or a ``path,label`` CSV."""
         root = Path(path)
         if root.is_dir():

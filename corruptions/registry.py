@@ -17,8 +17,9 @@ one line (its module name) in ``MODULES`` below.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,9 @@ class Param:
         try:
             return self.type(text)
         except ValueError:
-            raise CorruptionError(f"--param {self.name}={text}: expected a {self.type.__name__} ({self.unit})") from None
+            raise CorruptionError(
+                f"--param {self.name}={text}: expected a {self.type.__name__} ({self.unit})"
+            ) from None
 
     def describe(self) -> str:
         """One line for ``audiometric corrupt --list``."""

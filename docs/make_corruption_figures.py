@@ -13,13 +13,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile as sf
 
-import corruptions  # noqa: E402
-from corruptions._mel import MelConfig, log_mel_db  # noqa: E402
-from corruptions.event_permutation import compose  # noqa: E402
+import corruptions
+from corruptions._mel import MelConfig, log_mel_db
+from corruptions.event_permutation import compose
 
 SR = 16000
 OUT = Path(__file__).resolve().parent / "img"
@@ -65,12 +65,21 @@ def target_clip() -> np.ndarray:
 def write_pool(root: Path) -> corruptions.Pool:
     """A four-class pool of synthetic interferers on disk (22.05 kHz, so they are resampled)."""
     rate = 22050
-    clips = {"engine": hum(2.0, 90.0), "siren": sweep(2.0, 600.0, 1400.0), "knock": bursts(2.0, 3.0, 5),
-             "hiss": 0.05 * np.random.default_rng(6).standard_normal(2 * SR)}
+    clips = {
+        "engine": hum(2.0, 90.0),
+        "siren": sweep(2.0, 600.0, 1400.0),
+        "knock": bursts(2.0, 3.0, 5),
+        "hiss": 0.05 * np.random.default_rng(6).standard_normal(2 * SR),
+    }
     for label, audio in clips.items():
         (root / label).mkdir(parents=True)
-        sf.write(root / label / "a.wav", np.interp(np.arange(int(audio.size * rate / SR)) * SR / rate,
-                                                   np.arange(audio.size), audio).astype(np.float32), rate)
+        sf.write(
+            root / label / "a.wav",
+            np.interp(np.arange(int(audio.size * rate / SR)) * SR / rate, np.arange(audio.size), audio).astype(
+                np.float32
+            ),
+            rate,
+        )
     return corruptions.Pool.from_path(root)
 
 
@@ -78,8 +87,15 @@ def show(ax, audio: np.ndarray, title: str, vmin: float, vmax: float) -> None:
     """Log-mel (dB) of ``audio`` on the corruptions' default grid."""
     mel = log_mel_db(np.atleast_2d(audio).astype(np.float64), SR, MelConfig())[0]
     frames = mel.shape[1]
-    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
-              extent=(0, frames * MelConfig().hop_length / SR, 0, mel.shape[0]))
+    ax.imshow(
+        mel,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=vmin,
+        vmax=vmax,
+        extent=(0, frames * MelConfig().hop_length / SR, 0, mel.shape[0]),
+    )
     ax.set_title(title, fontsize=9)
     ax.set_ylabel("mel band", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -92,17 +108,32 @@ def main() -> None:
         pool = write_pool(Path(tmp))
         runs = [
             ("original", clip),
-            ("gaussian_noise, severity 0.1 (10 dB SNR)", corruptions.get("gaussian_noise").apply(
-                clip, SR, np.random.default_rng(0), 0.1)[0]),
-            ("mel_noise, severity 6 dB", corruptions.get("mel_noise").apply(clip, SR, np.random.default_rng(0), 6.0)[0]),
-            ("mel_mask time, severity 0.2", corruptions.get("mel_mask").apply(
-                clip, SR, np.random.default_rng(0), 0.2, mode="time")[0]),
-            ("mel_mask freq, severity 0.2", corruptions.get("mel_mask").apply(
-                clip, SR, np.random.default_rng(0), 0.2, mode="freq")[0]),
-            ("mel_mask patch, severity 0.2", corruptions.get("mel_mask").apply(
-                clip, SR, np.random.default_rng(0), 0.2, mode="patch")[0]),
-            ("interference, severity 2 (0 dB each)", corruptions.get("interference").apply(
-                clip, SR, np.random.default_rng(0), 2, pool=pool, target_label="whistle")[0]),
+            (
+                "gaussian_noise, severity 0.1 (10 dB SNR)",
+                corruptions.get("gaussian_noise").apply(clip, SR, np.random.default_rng(0), 0.1)[0],
+            ),
+            (
+                "mel_noise, severity 6 dB",
+                corruptions.get("mel_noise").apply(clip, SR, np.random.default_rng(0), 6.0)[0],
+            ),
+            (
+                "mel_mask time, severity 0.2",
+                corruptions.get("mel_mask").apply(clip, SR, np.random.default_rng(0), 0.2, mode="time")[0],
+            ),
+            (
+                "mel_mask freq, severity 0.2",
+                corruptions.get("mel_mask").apply(clip, SR, np.random.default_rng(0), 0.2, mode="freq")[0],
+            ),
+            (
+                "mel_mask patch, severity 0.2",
+                corruptions.get("mel_mask").apply(clip, SR, np.random.default_rng(0), 0.2, mode="patch")[0],
+            ),
+            (
+                "interference, severity 2 (0 dB each)",
+                corruptions.get("interference").apply(
+                    clip, SR, np.random.default_rng(0), 2, pool=pool, target_label="whistle"
+                )[0],
+            ),
         ]
     peak = max(log_mel_db(np.atleast_2d(a).astype(np.float64), SR, MelConfig()).max() for _, a in runs)
     fig, axes = plt.subplots(len(runs), 1, figsize=(7, 1.6 * len(runs)), sharex=True)
@@ -117,12 +148,18 @@ def main() -> None:
     events = [e.astype(np.float32) for e in events]
     reference, _ = compose(events, SR, gap_s=0.1)
     permuted, record = corruptions.get("event_permutation").apply(
-        reference, SR, np.random.default_rng(1), 4, events=events, gap_s=0.1)
+        reference, SR, np.random.default_rng(1), 4, events=events, gap_s=0.1
+    )
     names = ["whistle", "hum", "sweep", "bursts"]
     fig, axes = plt.subplots(2, 1, figsize=(7, 3.4), sharex=True)
     show(axes[0], reference, "reference: " + " | ".join(names), peak - 80, peak)
-    show(axes[1], permuted, "event_permutation, severity 4: " + " | ".join(names[i] for i in record["order"]),
-         peak - 80, peak)
+    show(
+        axes[1],
+        permuted,
+        "event_permutation, severity 4: " + " | ".join(names[i] for i in record["order"]),
+        peak - 80,
+        peak,
+    )
     axes[-1].set_xlabel("time (s)", fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "event_permutation_mel.png", dpi=80)

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from audiometric.errors import AudiometricError
-from audiometric.scoring import ExtractionOptions
+from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import load_config, make_spec, run_sweep
 from audiometric.sweep.figure import draw_row, plt, save
 from audiometric.sweep.summary import read_rows, verdicts
@@ -53,9 +53,12 @@ def example_inputs(out: Path) -> dict[str, dict]:
     labels = table("labels.csv", ref, relative=True)
     interferers = table("interference-pool.csv", gen, relative=False)
     events = table("event-pool.csv", ref + gen, relative=False)
-    return {"noise": {"ref": str(data / "ref")}, "mask": {"ref": str(data / "ref")},
-            "interference": {"ref": str(data / "ref"), "labels": labels, "pool": interferers},
-            "permute": {"pool": events, "params": {"n_clips": 12, "n_events": 4, "event_max_s": 1.0}}}
+    return {
+        "noise": {"ref": str(data / "ref")},
+        "mask": {"ref": str(data / "ref")},
+        "interference": {"ref": str(data / "ref"), "labels": labels, "pool": interferers},
+        "permute": {"pool": events, "params": {"n_clips": 12, "n_events": 4, "event_max_s": 1.0}},
+    }
 
 
 def run_panel(panel: str, out: Path, overrides: dict, opts: ExtractionOptions) -> Path:
@@ -75,7 +78,7 @@ def assemble(folders: list[Path], figure: Path) -> None:
     for row, (rows, summary) in zip(axes, panels):
         results = verdicts(rows)
         draw_row(list(row), rows, results, summary["axis"], row_title=summary["alias"])
-        for ax in row[len(results):]:
+        for ax in row[len(results) :]:
             ax.set_visible(False)
     axes[0][0].legend(fontsize=6, loc="best")
     fig.tight_layout()
@@ -91,8 +94,13 @@ def main() -> None:
     parser.add_argument("--labels", help="path,label CSV of the targets' classes (interference)")
     parser.add_argument("--pool", help="ten irrelevant classes (interference)")
     parser.add_argument("--events", help="event clips, a folder per class (permute)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="option for every panel, e.g. backbone=aisfx, metrics=fd,kad, seeds=2 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for every panel, e.g. backbone=aisfx, metrics=fd,kad, seeds=2 (repeatable)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--figure", type=Path, help="default: OUT/fig1.png")
     args = parser.parse_args()
@@ -104,9 +112,12 @@ def main() -> None:
         inputs = example_inputs(args.out)
     else:
         targets = {k: v for k, v in (("ref", args.ref), ("labels", args.labels)) if v}
-        inputs = {"noise": dict(targets), "mask": dict(targets),
-                  "interference": {**targets, **({"pool": args.pool} if args.pool else {})},
-                  "permute": {"pool": args.events} if args.events else {}}
+        inputs = {
+            "noise": dict(targets),
+            "mask": dict(targets),
+            "interference": {**targets, **({"pool": args.pool} if args.pool else {})},
+            "permute": {"pool": args.events} if args.events else {},
+        }
     opts = ExtractionOptions(device=args.device)
     try:
         folders = [run_panel(panel, args.out, {**common, **inputs[panel]}, opts) for panel in PANELS]

@@ -20,15 +20,20 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric import datasets  # noqa: E402
-from audiometric.atomic import atomic_write_text  # noqa: E402
-from audiometric.datasets.export import export  # noqa: E402
-from audiometric.errors import AudiometricError  # noqa: E402
-from audiometric.evaluate import Settings  # noqa: E402
-from audiometric.weights import parse_override, set_overrides  # noqa: E402
+from audiometric import datasets
+from audiometric.backbones.weights import parse_override, set_overrides
+from audiometric.datasets.export import export
+from audiometric.errors import AudiometricError
+from audiometric.runtime.atomic import atomic_write_text
+from audiometric.scoring.compute import Settings
 
-COLUMNS = [("fd", "FD ↓"), ("is", "IS ↑"), ("kl_softmax", "KL softmax ↓"), ("kl_sigmoid", "KL sigmoid ↓"),
-           ("fad", "FAD ↓")]
+COLUMNS = [
+    ("fd", "FD ↓"),
+    ("is", "IS ↑"),
+    ("kl_softmax", "KL softmax ↓"),
+    ("kl_sigmoid", "KL sigmoid ↓"),
+    ("fad", "FAD ↓"),
+]
 GENERATE_KEYS = {"steps", "guidance", "duration", "candidates", "seed", "batch_size", "precision", "original_attention"}
 
 
@@ -75,29 +80,45 @@ def cells(config: dict, only: list[str]) -> list[tuple[str, str]]:
 def run_cell(config: dict, dataset: str, condition: str, out: Path, device: str | None, progress: bool) -> dict:
     """Export (once per dataset), generate and score one cell; returns the score result."""
     from audiometric.ldm.generate import GenerateSettings, generate, jobs_from_items
-    from audiometric.scoring import ExtractionOptions, score
+    from audiometric.scoring.pipeline import ExtractionOptions, score
 
     entry = dict(config["datasets"][dataset])
     spec = datasets.get(dataset)
     options = {k: entry.pop(k) for k in ("file_pattern", "audio_dir") if k in entry}
-    items = spec.items(entry["data_dir"], entry.get("split"), entry.get("eval_size"), entry.get("subset_seed", 0),
-                       entry.get("prompt_template"), None, entry.get("skip_missing", False), **options)
+    items = spec.items(
+        entry["data_dir"],
+        entry.get("split"),
+        entry.get("eval_size"),
+        entry.get("subset_seed", 0),
+        entry.get("prompt_template"),
+        None,
+        entry.get("skip_missing", False),
+        **options,
+    )
     gen_cfg = {"batch_size": 8, **config.get("generate", {})}
     batch_size = gen_cfg.pop("batch_size")
-    provenance = {"dataset": dataset, "split": entry.get("split") or spec.default_split,
-                  "eval_size": entry.get("eval_size"), "seed": entry.get("subset_seed", 0)}
+    provenance = {
+        "dataset": dataset,
+        "split": entry.get("split") or spec.default_split,
+        "eval_size": entry.get("eval_size"),
+        "seed": entry.get("subset_seed", 0),
+    }
     ref, gen = out / "ref" / dataset, out / "gen" / f"{dataset}-{condition}"
     export(items, ref, gen_cfg.get("duration", 10.24), provenance, progress)
     settings = GenerateSettings(config["model"], condition, clap=config.get("clap"), **gen_cfg)
     generate(jobs_from_items(items), settings, gen, batch_size, device, provenance, progress)
     score_path = out / "scores" / f"{dataset}-{condition}.json"
     score_cfg = config.get("score", {})
-    metric_settings = Settings(tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
-                               score_cfg.get("backbone", "panns-cnn14-16k"), score_cfg.get("fad_backbone", "vggish"))
+    metric_settings = Settings(
+        tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
+        score_cfg.get("backbone", "panns-cnn14-16k"),
+        score_cfg.get("fad_backbone", "vggish"),
+    )
     if score_path.exists():
         old = json.loads(score_path.read_text())
-        if old.get("settings", {}).get("metrics") == list(metric_settings.metrics) and \
-                old["generated"]["scored"] == len(items):
+        if old.get("settings", {}).get("metrics") == list(metric_settings.metrics) and old["generated"][
+            "scored"
+        ] == len(items):
             return old
     opts = ExtractionOptions(device=device or "auto", workers=score_cfg.get("workers", 2), progress=progress)
     result = score(str(gen), str(ref), metric_settings, opts)
@@ -111,25 +132,41 @@ def assemble(config: dict, results: dict[tuple[str, str], dict], out: Path) -> s
     rows = []
     for (dataset, condition), result in results.items():
         values = [result["metrics"].get(key, {}).get("value") for key, _ in COLUMNS]
-        rows.append([dataset, condition, str(result["generated"]["scored"])] +
-                    ["—" if v is None else f"{v:.3f}" for v in values])
-    manifest = json.loads((out / "gen" / f"{next(iter(results))[0]}-{next(iter(results))[1]}" / "manifest.json")
-                          .read_text()) if results else {}
+        rows.append(
+            [dataset, condition, str(result["generated"]["scored"])]
+            + ["—" if v is None else f"{v:.3f}" for v in values]
+        )
+    manifest = (
+        json.loads((out / "gen" / f"{next(iter(results))[0]}-{next(iter(results))[1]}" / "manifest.json").read_text())
+        if results
+        else {}
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
-    notes = [f"Model {config['model']} (digest {manifest.get('model_digest', '?')[:12]}), attention heads "
-             f"{manifest.get('attention', {}).get('heads')}, {config.get('generate', {}).get('steps', 200)} DDIM steps, "
-             f"guidance {config.get('generate', {}).get('guidance', 2.5)}; FD/IS/KL on "
-             f"{config.get('score', {}).get('backbone', 'panns-cnn14-16k')}, FAD on "
-             f"{config.get('score', {}).get('fad_backbone', 'vggish')}; per-cell provenance in scores/*.json."]
+    notes = [
+        f"Model {config['model']} (digest {manifest.get('model_digest', '?')[:12]}), attention heads "
+        f"{manifest.get('attention', {}).get('heads')}, {config.get('generate', {}).get('steps', 200)} DDIM steps, "
+        f"guidance {config.get('generate', {}).get('guidance', 2.5)}; FD/IS/KL on "
+        f"{config.get('score', {}).get('backbone', 'panns-cnn14-16k')}, FAD on "
+        f"{config.get('score', {}).get('fad_backbone', 'vggish')}; per-cell provenance in scores/*.json."
+    ]
     markdown = "\n".join(lines + [""] + notes) + "\n"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([header] + rows)
     atomic_write_text(out / "table1.md", markdown)
     atomic_write_text(out / "table1.csv", buffer.getvalue())
-    record = {"config": config, "versions": manifest.get("versions"),
-              "cells": {f"{d}-{c}": {"metrics": r["metrics"], "not_computed": r["not_computed"],
-                                     "score_json": str(out / "scores" / f"{d}-{c}.json"),
-                                     "generated": str(out / "gen" / f"{d}-{c}")} for (d, c), r in results.items()}}
+    record = {
+        "config": config,
+        "versions": manifest.get("versions"),
+        "cells": {
+            f"{d}-{c}": {
+                "metrics": r["metrics"],
+                "not_computed": r["not_computed"],
+                "score_json": str(out / "scores" / f"{d}-{c}.json"),
+                "generated": str(out / "gen" / f"{d}-{c}"),
+            }
+            for (d, c), r in results.items()
+        },
+    }
     atomic_write_text(out / "table1.json", json.dumps(record, indent=2, allow_nan=True) + "\n")
     return markdown
 
@@ -146,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         set_overrides(dict(parse_override(v) for v in args.checkpoint))
         config = load_config(args.config)
-        results = {cell: run_cell(config, *cell, args.out, args.device, not args.no_progress)
-                   for cell in cells(config, args.only)}
+        results = {
+            cell: run_cell(config, *cell, args.out, args.device, not args.no_progress)
+            for cell in cells(config, args.only)
+        }
         print(assemble(config, results, args.out))
     except AudiometricError as err:
         print(f"error: {err}", file=sys.stderr)

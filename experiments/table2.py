@@ -26,13 +26,18 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audiometric.atomic import atomic_write, atomic_write_text  # noqa: E402
-from audiometric.errors import AudiometricError  # noqa: E402
-from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train  # noqa: E402
-from audiometric.ldm.train.checkpoint import latest  # noqa: E402
+from audiometric.errors import AudiometricError
+from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train
+from audiometric.ldm.train.checkpoint import latest
+from audiometric.runtime.atomic import atomic_write, atomic_write_text
 
-COLUMNS = [("fd", "FD ↓"), ("is", "IS ↑"), ("kl_softmax", "KL softmax ↓"), ("kl_sigmoid", "KL sigmoid ↓"),
-           ("fad", "FAD ↓")]
+COLUMNS = [
+    ("fd", "FD ↓"),
+    ("is", "IS ↑"),
+    ("kl_softmax", "KL softmax ↓"),
+    ("kl_sigmoid", "KL sigmoid ↓"),
+    ("fad", "FAD ↓"),
+]
 LOWER_IS_BETTER = {"fd": True, "fad": True, "kl_softmax": True, "kl_sigmoid": True, "kad": True, "is": False}
 
 
@@ -72,9 +77,15 @@ def cells(config: dict, only: list[str]) -> list[tuple[str, str, str]]:
 
 def cell_options(config: dict, dataset: str, init: str, condition: str, out: Path) -> dict:
     """The ``audiometric finetune`` options of one cell."""
-    options = {**config.get("finetune", {}), **config["datasets"][dataset], "dataset": dataset,
-               "model": config["model"], "condition": condition, "from_scratch": init == "scratch",
-               "out": str(out / "runs" / f"{dataset}-{init}-{condition}")}
+    options = {
+        **config.get("finetune", {}),
+        **config["datasets"][dataset],
+        "dataset": dataset,
+        "model": config["model"],
+        "condition": condition,
+        "from_scratch": init == "scratch",
+        "out": str(out / "runs" / f"{dataset}-{init}-{condition}"),
+    }
     if condition == "audio":
         options["clap"] = config.get("clap")
     return options
@@ -99,7 +110,9 @@ def run_cell(options: dict, launch: str | None, progress: bool) -> None:
         flag = "--" + key.replace("_", "-")
         if value is None or value is False:
             continue
-        args += [flag] if value is True else [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+        args += (
+            [flag] if value is True else [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+        )
     if not progress:
         args.append("-q")
     done = subprocess.run(args)
@@ -137,17 +150,20 @@ def assemble(config: dict, chosen: list[tuple[str, str, str]], out: Path) -> str
         record[f"{dataset}-{init}-{condition}"] = {"run": str(run), "best": pick, "evaluations": evals}
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     ft = config.get("finetune", {})
-    note = (f"Best evaluation per cell by {metric} ({'lowest' if LOWER_IS_BETTER[metric] else 'highest'}; earliest "
-            f"step on ties), every {ft.get('eval_every', 5000)} steps with the EMA weights, text-conditioned, "
-            f"{ft.get('eval_steps', 200)} DDIM steps, guidance {ft.get('eval_guidance', 3.5)}; start model "
-            f"{config['model']}. Per-run provenance: runs/*/settings.json, eval.csv, train.csv.")
+    note = (
+        f"Best evaluation per cell by {metric} ({'lowest' if LOWER_IS_BETTER[metric] else 'highest'}; earliest "
+        f"step on ties), every {ft.get('eval_every', 5000)} steps with the EMA weights, text-conditioned, "
+        f"{ft.get('eval_steps', 200)} DDIM steps, guidance {ft.get('eval_guidance', 3.5)}; start model "
+        f"{config['model']}. Per-run provenance: runs/*/settings.json, eval.csv, train.csv."
+    )
     markdown = "\n".join(lines + ["", note]) + "\n"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([header] + rows)
     atomic_write_text(out / "table2.md", markdown)
     atomic_write_text(out / "table2.csv", buffer.getvalue())
-    atomic_write_text(out / "table2.json", json.dumps({"config": config, "select": metric, "cells": record},
-                                                      indent=2) + "\n")
+    atomic_write_text(
+        out / "table2.json", json.dumps({"config": config, "select": metric, "cells": record}, indent=2) + "\n"
+    )
     plot_fig2(curves, out / "fig2.png")
     return markdown
 
@@ -159,8 +175,9 @@ def plot_fig2(curves: dict[str, list[dict]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    present = [(k, label) for k, label in COLUMNS if any(r.get(k) not in (None, "") for rows in curves.values()
-                                                          for r in rows)]
+    present = [
+        (k, label) for k, label in COLUMNS if any(r.get(k) not in (None, "") for rows in curves.values() for r in rows)
+    ]
     fig, axes = plt.subplots(1, max(1, len(present)), figsize=(3.4 * max(1, len(present)), 3.0), squeeze=False)
     for ax, (key, label) in zip(axes[0], present):
         for name, rows in curves.items():
@@ -183,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("table2.yaml"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--only", action="append", default=[], help="dataset or dataset-init-condition (repeatable)")
-    parser.add_argument("--launch", help='run each cell under this launcher, e.g. "accelerate launch --multi_gpu '
-                                         '--num_processes 8"')
+    parser.add_argument(
+        "--launch", help='run each cell under this launcher, e.g. "accelerate launch --multi_gpu --num_processes 8"'
+    )
     parser.add_argument("--assemble-only", action="store_true", help="only rebuild the table and figure")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)

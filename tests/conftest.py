@@ -29,8 +29,15 @@ def write_wav(path: Path, audio: np.ndarray, rate: int, subtype: str = "PCM_16")
     return path
 
 
-def tone_set(folder: Path, count: int, rate: int = 16000, seconds: float = 1.0, seed: int = 0,
-             noise: float = 0.1, prefix: str = "clip") -> list[Path]:
+def tone_set(
+    folder: Path,
+    count: int,
+    rate: int = 16000,
+    seconds: float = 1.0,
+    seed: int = 0,
+    noise: float = 0.1,
+    prefix: str = "clip",
+) -> list[Path]:
     """``count`` short clips: a sine with a random pitch plus white noise, as 16-bit WAV."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(rate * seconds)) / rate

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 import audiometric.backbones.aisfx as aisfx_backbone
 from audiometric.backbones.aisfx import Aisfx, essentia_mel_filterbank, load_aisfx, n_blocks, n_frames
+from audiometric.backbones.weights import load_checkpoint
 from audiometric.errors import WeightsError
-from audiometric.weights import load_checkpoint
 
 SR = 44100
 
@@ -59,9 +59,18 @@ def _essentia_log_mel(es, x: np.ndarray) -> np.ndarray:
     """(frames, 96): the chain of spectrogram_essentia.compute_spectrogram with aisfx's inference settings."""
     window = es.Windowing(type="hann", zeroPadding=0, normalized=False)
     spectrum = es.Spectrum(size=2048)
-    mel = es.MelBands(inputSize=1025, numberBands=96, sampleRate=SR, lowFrequencyBound=0.0,
-                      highFrequencyBound=22050.0, warpingFormula="htkMel", weighting="warping",
-                      normalize="unit_sum", type="power", log=False)
+    mel = es.MelBands(
+        inputSize=1025,
+        numberBands=96,
+        sampleRate=SR,
+        lowFrequencyBound=0.0,
+        highFrequencyBound=22050.0,
+        warpingFormula="htkMel",
+        weighting="warping",
+        normalize="unit_sum",
+        type="power",
+        log=False,
+    )
     shift = es.UnaryOperator(type="identity", scale=1e4, shift=1)
     log10 = es.UnaryOperator(type="log10")
     frames = es.FrameGenerator(x.astype(np.float32), frameSize=2048, hopSize=1024, startFromZero=False)
@@ -84,9 +93,18 @@ def _embed(model: Aisfx, *clips: np.ndarray) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------------
 def test_mel_filterbank_matches_essentia_melbands(es) -> None:
-    melbands = es.MelBands(inputSize=1025, numberBands=96, sampleRate=SR, lowFrequencyBound=0.0,
-                           highFrequencyBound=22050.0, warpingFormula="htkMel", weighting="warping",
-                           normalize="unit_sum", type="power", log=False)
+    melbands = es.MelBands(
+        inputSize=1025,
+        numberBands=96,
+        sampleRate=SR,
+        lowFrequencyBound=0.0,
+        highFrequencyBound=22050.0,
+        warpingFormula="htkMel",
+        weighting="warping",
+        normalize="unit_sum",
+        type="power",
+        log=False,
+    )
     unit = np.eye(1025, dtype=np.float32)
     reference = np.stack([melbands(unit[k]) for k in range(1025)], axis=1)  # (96, 1025): response to each bin
     ours = essentia_mel_filterbank()
@@ -201,7 +219,7 @@ def test_batched_equals_one_by_one(trained, monkeypatch) -> None:
 # ---------------------------------------------------------------------------------------------------
 def test_missing_aisfx_package_is_a_one_line_error(monkeypatch) -> None:
     monkeypatch.delenv(aisfx_backbone.CHECKPOINT_ENV, raising=False)
-    monkeypatch.setattr("audiometric.weights.importlib.util.find_spec", lambda name: None)
+    monkeypatch.setattr("audiometric.backbones.weights.importlib.util.find_spec", lambda name: None)
     with pytest.raises(WeightsError) as err:
         load_aisfx(None, "cpu")
     message = str(err.value)
@@ -220,7 +238,7 @@ def test_env_var_checkpoint_and_sha256(package, monkeypatch) -> None:
     inference, _ = package
     path = inference.get_path_modelWeights()
     monkeypatch.setenv(aisfx_backbone.CHECKPOINT_ENV, path)
-    monkeypatch.setattr("audiometric.weights.importlib.util.find_spec", lambda name: None)  # env var wins
+    monkeypatch.setattr("audiometric.backbones.weights.importlib.util.find_spec", lambda name: None)  # env var wins
     model = load_aisfx(None, "cpu")
     with open(path, "rb") as stream:
         assert model.checkpoint_sha256 == hashlib.sha256(stream.read()).hexdigest()

@@ -12,10 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import tone_set
 
 import audiometric
 from audiometric import api
@@ -24,9 +25,7 @@ from audiometric.cli.embed import embed as embed_command
 from audiometric.cli.options import extraction_kwargs
 from audiometric.cli.score import score as score_command
 from audiometric.cli.stats import stats as stats_command
-from audiometric.result import Result
-
-from conftest import tone_set
+from audiometric.scoring.result import Result
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 QUIET = {"workers": 0, "progress": False}
@@ -46,16 +45,19 @@ def sfx(tmp_path_factory):
 def scored(sfx):
     """The API's result on the aisfx sets (cache off: module fixtures run outside the per-test cache home)."""
     with pytest.warns(UserWarning, match="7 replicates"):
-        return audiometric.score(sfx / "gen", sfx / "ref", ["fd", "kad"], "aisfx", bootstrap=7, seed=3, cache=False,
-                                 **QUIET)
+        return audiometric.score(
+            sfx / "gen", sfx / "ref", ["fd", "kad"], "aisfx", bootstrap=7, seed=3, cache=False, **QUIET
+        )
 
 
 @pytest.fixture(scope="module")
 def embedded(sfx, tmp_path_factory):
     """Both sets exported with ``audiometric.embed``: ``(folder, {side: arrays}, {side: npz path})``."""
     out = tmp_path_factory.mktemp("npz")
-    arrays = {side: audiometric.embed(sfx / side, out / f"{side}.npz", ["aisfx"], cache=False, **QUIET)
-              for side in ("gen", "ref")}
+    arrays = {
+        side: audiometric.embed(sfx / side, out / f"{side}.npz", ["aisfx"], cache=False, **QUIET)
+        for side in ("gen", "ref")
+    }
     return out, arrays, {side: out / f"{side}.npz" for side in arrays}
 
 
@@ -66,14 +68,37 @@ def _stable(result: dict) -> dict:
 
 def test_cli_and_api_give_identical_json(sfx, scored, tmp_path):
     csv = tmp_path / "cli.csv"
-    res = CliRunner().invoke(main, ["score", str(sfx / "gen"), str(sfx / "ref"), "--metrics", "FD,Kad", "--backbone",
-                                    "aisfx", "--bootstrap", "7", "--seed", "3", "--workers", "0", "-q", "--no-cache",
-                                    "--json", "-", "--csv", str(csv)], catch_exceptions=False)
+    res = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(sfx / "gen"),
+            str(sfx / "ref"),
+            "--metrics",
+            "FD,Kad",
+            "--backbone",
+            "aisfx",
+            "--bootstrap",
+            "7",
+            "--seed",
+            "3",
+            "--workers",
+            "0",
+            "-q",
+            "--no-cache",
+            "--json",
+            "-",
+            "--csv",
+            str(csv),
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     cli = json.loads(res.stdout)  # --json -: stdout is the JSON alone; the table and warnings go to stderr
     assert "FD " in res.stderr and "KAD " in res.stderr
     assert [line for line in res.stderr.splitlines() if "7 replicates" in line] == [
-        "warning: bootstrap with 7 replicates: interval ends are unstable below 100 (use 1000 for intervals you report)"]
+        "warning: bootstrap with 7 replicates: interval ends are unstable below 100 (use 1000 for intervals you report)"
+    ]
     assert _stable(scored.as_dict()) == _stable(cli)
     assert scored.to_csv(tmp_path / "api.csv").read_text() == csv.read_text()
     assert cli["settings"]["metrics"] == ["fd", "kad"] and cli["cache"]["dir"] is None
@@ -92,9 +117,13 @@ def test_result_gives_typed_access_to_the_json(scored, tmp_path):
 
 
 def test_result_explains_missing_entries():
-    result = Result({"metrics": {"kl_softmax": {"value": 0.5}, "kl_sigmoid": {"value": 0.7}},
-                     "not_computed": {"is": "Inception score with 10 splits needs at least 10 clips, got 4"},
-                     "warnings": []})
+    result = Result(
+        {
+            "metrics": {"kl_softmax": {"value": 0.5}, "kl_sigmoid": {"value": 0.7}},
+            "not_computed": {"is": "Inception score with 10 splits needs at least 10 clips, got 4"},
+            "warnings": [],
+        }
+    )
     with pytest.raises(KeyError, match="is was not computed: Inception score with 10 splits"):
         result["IS"]
     with pytest.raises(KeyError, match="reported as kl_softmax, kl_sigmoid"):
@@ -123,11 +152,16 @@ def test_embedding_files_score_like_their_folders(sfx, scored, embedded):
     assert audiometric.kernel_audio_distance(gen["aisfx:embedding"], ref["aisfx:embedding"]) == scored["kad"].value
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--metrics", "fd"], "holds aisfx:embedding, not panns-cnn14-16k:embedding, which the requested metrics read"),
-    (["--backbone", "aisfx", "--metrics", "fd", "--channels", "mean"],
-     "other preprocessing (channels='first' there, 'mean' now)"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--metrics", "fd"], "holds aisfx:embedding, not panns-cnn14-16k:embedding, which the requested metrics read"),
+        (
+            ["--backbone", "aisfx", "--metrics", "fd", "--channels", "mean"],
+            "other preprocessing (channels='first' there, 'mean' now)",
+        ),
+    ],
+)
 def test_embedding_file_refusals_are_one_line(sfx, embedded, args, needle):
     res = CliRunner().invoke(main, ["score", str(embedded[2]["gen"]), str(sfx / "ref"), "-q", "--workers", "0", *args])
     assert res.exit_code == 2 and needle in res.output and res.output.count("\n") == 1, res.output
@@ -151,15 +185,20 @@ def test_array_functions():
 def test_api_defaults_equal_the_cli_defaults():
     """A script and the shell command with no options compute the same thing."""
     for command, func, renames, args in (
-            (score_command, api.score, {"per_clip_path": "per_clip"}, ["g", "r"]), (stats_command, api.stats, {}, ["r", "-o", "r.npz"]),
-            (embed_command, api.embed, {"names": "backbones"}, ["g", "-o", "g.npz"])):
+        (score_command, api.score, {"per_clip_path": "per_clip"}, ["g", "r"]),
+        (stats_command, api.stats, {}, ["r", "-o", "r.npz"]),
+        (embed_command, api.embed, {"names": "backbones"}, ["g", "-o", "g.npz"]),
+    ):
         cli = dict(command.make_context(command.name, args).params)  # every option at its default, parsed
         for argument in [p.name for p in command.params if isinstance(p, click.Argument)]:
             cli.pop(argument)
         extraction = {k: cli.pop(k) for k in inspect.signature(extraction_kwargs).parameters}
         cli.update(extraction_kwargs(**extraction))
-        signature = {name: p.default for name, p in inspect.signature(func).parameters.items()
-                     if p.default is not inspect.Parameter.empty}
+        signature = {
+            name: p.default
+            for name, p in inspect.signature(func).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
         for name, default in cli.items():
             name = renames.get(name, name)
             if name in ("json_path", "csv_path", "output") or name not in signature:
@@ -175,14 +214,19 @@ def test_api_defaults_equal_the_cli_defaults():
 
 def test_import_is_light_and_names_the_api():
     code = "import sys, audiometric; print('torch' in sys.modules, 'numpy' in sys.modules, sorted(audiometric.__all__))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(README.parent)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(README.parent)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("False False") and "'frechet_distance'" in proc.stdout and "'Result'" in proc.stdout
     # the names are the API functions themselves; the pipeline lives in submodules of other names
     for name in ("score", "embed", "stats"):
         assert getattr(audiometric, name) is getattr(api, name) and inspect.isfunction(getattr(audiometric, name))
-    importlib.import_module("audiometric.scoring")  # importing the pipeline does not shadow the function
+    importlib.import_module("audiometric.scoring.pipeline")  # importing the pipeline does not shadow the function
     assert audiometric.score is api.score
 
 
@@ -211,14 +255,22 @@ def test_strict_refuses_an_embedding_file_that_skipped_files(embedded, tmp_path)
     assert res.exit_code == 0 and "skipped (generated): gen/broken.wav: not audio" in res.output
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"metrics": "fd,fid"}, "unknown metric(s) fid"), ({"device": "tpu"}, "--device 'tpu'"),
-    ({"batch_size": 0}, "batch_size must be"), ({"channels": "left"}, "channels must be"),
-    ({"bootstrap": -1}, "bootstrap must be"), ({"confidence": 1.0}, "confidence must"),
-    ({"ci_method": "bca"}, "ci_method must be"), ({"backbone": "nope"}, "unknown backbone 'nope'"),
-    ({"metrics": "is", "per_clip": "clips.csv"}, "--per-clip ranks clips by fd, fad, kl"),
-    ({"max_seconds": 0}, "max_seconds must be"), ({"checkpoints": {"nope": "x.pth"}}, "unknown checkpoint name"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"metrics": "fd,fid"}, "unknown metric(s) fid"),
+        ({"device": "tpu"}, "--device 'tpu'"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"channels": "left"}, "channels must be"),
+        ({"bootstrap": -1}, "bootstrap must be"),
+        ({"confidence": 1.0}, "confidence must"),
+        ({"ci_method": "bca"}, "ci_method must be"),
+        ({"backbone": "nope"}, "unknown backbone 'nope'"),
+        ({"metrics": "is", "per_clip": "clips.csv"}, "--per-clip ranks clips by fd, fad, kl"),
+        ({"max_seconds": 0}, "max_seconds must be"),
+        ({"checkpoints": {"nope": "x.pth"}}, "unknown checkpoint name"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors_before_any_work(tmp_path, kwargs, needle):
     with pytest.raises(audiometric.AudiometricError) as err:
         audiometric.score(tmp_path / "missing", tmp_path / "missing", **{"backbone": "aisfx", **kwargs})

@@ -6,13 +6,12 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
-
-from audiometric import decode as decode_module
-from audiometric.audio import Preprocess, compat_fad, list_audio_files
-from audiometric.decode import header, load, sha256_of
-from audiometric.errors import AudioDecodeError, AudiometricError
-
 from conftest import write_wav
+
+from audiometric.audio import decode as decode_module
+from audiometric.audio.decode import header, load, sha256_of
+from audiometric.audio.preprocess import Preprocess, compat_fad, list_audio_files
+from audiometric.errors import AudioDecodeError, AudiometricError
 
 
 def _view(path, pre=Preprocess(), **kwargs):
@@ -25,7 +24,9 @@ def _old_float_view(path, channels="first"):
     return audio[0] if channels == "first" else audio.mean(axis=0, dtype=np.float32)
 
 
-@pytest.mark.parametrize("fmt,subtype", [("wav", "PCM_16"), ("flac", "PCM_24"), ("ogg", "VORBIS"), ("mp3", "MPEG_LAYER_III")])
+@pytest.mark.parametrize(
+    "fmt,subtype", [("wav", "PCM_16"), ("flac", "PCM_24"), ("ogg", "VORBIS"), ("mp3", "MPEG_LAYER_III")]
+)
 def test_formats_decode_to_float32(tmp_path, fmt, subtype):
     rate = 16000 if fmt != "mp3" else 44100
     x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
@@ -45,8 +46,18 @@ def test_pcm16_matches_int_over_32768(tmp_path):
     np.testing.assert_array_equal(_view(path, Preprocess(remove_dc=False)), ints.astype(np.float32) / 32768)
 
 
-@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "PCM_U8"),
-                                         ("FLAC", "PCM_24"), ("AIFF", "PCM_S8"), ("WAV", "FLOAT")])
+@pytest.mark.parametrize(
+    "fmt,subtype",
+    [
+        ("WAV", "PCM_16"),
+        ("WAV", "PCM_24"),
+        ("WAV", "PCM_32"),
+        ("WAV", "PCM_U8"),
+        ("FLAC", "PCM_24"),
+        ("AIFF", "PCM_S8"),
+        ("WAV", "FLOAT"),
+    ],
+)
 def test_blockwise_views_equal_the_whole_file_reads(tmp_path, monkeypatch, fmt, subtype):
     """Float views equal libsndfile's float read; int16 views equal ``read(dtype="int16") / 32768``, any block size."""
     rng = np.random.default_rng(5)
@@ -175,7 +186,7 @@ def test_truncated_mid_data_is_a_skip_naming_both_lengths(tmp_path, fmt, subtype
 def test_max_seconds_inside_the_decoded_part_is_not_truncation(tmp_path):
     full = write_wav(tmp_path / "f.wav", np.zeros(32000, np.float32), 16000)
     cut = tmp_path / "c.wav"
-    cut.write_bytes(full.read_bytes()[:44 + 2 * 20000])
+    cut.write_bytes(full.read_bytes()[: 44 + 2 * 20000])
     assert load(cut, [Preprocess(max_seconds=1.0)]).frames == 16000
     with pytest.raises(AudioDecodeError, match="truncated"):
         load(cut, [Preprocess(max_seconds=1.5)])
@@ -204,7 +215,13 @@ def test_listing_walks_sub_folders_and_names_every_entry(tmp_path):
     os.symlink(tmp_path / "b.wav", tmp_path / "link.wav")
     os.symlink(tmp_path / "missing.wav", tmp_path / "dangling.wav")
     listing = list_audio_files(tmp_path)
-    assert [listing.name(f) for f in listing.files] == ["a/deeper/y.flac", "a/x.wav", "b.wav", "link.wav", "ä ü ñ 音.wav"]
+    assert [listing.name(f) for f in listing.files] == [
+        "a/deeper/y.flac",
+        "a/x.wav",
+        "b.wav",
+        "link.wav",
+        "ä ü ñ 音.wav",
+    ]
     skipped = {listing.name(p): r for p, r in listing.skipped}
     assert set(skipped) == {"dangling.wav", "mine.json", "notes.txt"}
     assert "dangling" in skipped["dangling.wav"] and "extension" in skipped["notes.txt"]
@@ -247,7 +264,7 @@ def test_dc_removal_is_bit_identical_to_the_reference_expression(tmp_path):
 
 
 def test_in_memory_decode_of_short_clips_keeps_clean_reasons(tmp_path):
-    from audiometric.audio import decode, read_and_hash
+    from audiometric.audio.decode import decode, read_and_hash
 
     path = write_wav(tmp_path / "s.wav", np.stack([np.full(800, 0.25), np.zeros(800)], 1).astype(np.float32), 8000)
     decoded = decode(*read_and_hash(path))

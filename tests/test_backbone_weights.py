@@ -4,8 +4,8 @@ but other bytes is rejected before it is unpickled, and offline the error names 
 import pytest
 
 from audiometric import backbones
+from audiometric.backbones.weights import WEIGHTS, weights_dir
 from audiometric.errors import WeightsError
-from audiometric.weights import WEIGHTS, weights_dir
 
 
 @pytest.mark.parametrize("name", ["panns-cnn14-16k", "panns-cnn14-32k", "vggish"])

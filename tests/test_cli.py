@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import tone_set, write_wav
 
 from audiometric.backbones.panns import Cnn14At16k
 from audiometric.backbones.vggish import VGGish
 from audiometric.cli import main
 from audiometric.metrics import frechet_from_features, kl_softmax
-
-from conftest import tone_set, write_wav
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +60,21 @@ def run(*args: str):
 
 def test_score_all_metrics_with_provenance(sets, checkpoints, tmp_path):
     out = tmp_path / "r.json"
-    res = run("score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fd,is,kl,fad,kad", "--workers", "0", "-q",
-              "--json", str(out), "--csv", str(tmp_path / "r.csv"), *checkpoints)
+    res = run(
+        "score",
+        str(sets / "gen"),
+        str(sets / "ref"),
+        "--metrics",
+        "fd,is,kl,fad,kad",
+        "--workers",
+        "0",
+        "-q",
+        "--json",
+        str(out),
+        "--csv",
+        str(tmp_path / "r.csv"),
+        *checkpoints,
+    )
     assert res.exit_code == 0, res.output
     result = json.loads(out.read_text())
     assert set(result["metrics"]) == {"fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad"}
@@ -121,8 +133,19 @@ def test_kl_skipped_with_reason_when_names_differ(checkpoints, tmp_path):
     tone_set(tmp_path / "g", 4, prefix="a")
     tone_set(tmp_path / "r", 4, prefix="b")
     out = tmp_path / "r.json"
-    res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--metrics", "kl,is", "--workers", "0", "-q",
-              "--json", str(out), *checkpoints)
+    res = run(
+        "score",
+        str(tmp_path / "g"),
+        str(tmp_path / "r"),
+        "--metrics",
+        "kl,is",
+        "--workers",
+        "0",
+        "-q",
+        "--json",
+        str(out),
+        *checkpoints,
+    )
     assert res.exit_code == 1, res.output  # nothing computed: non-zero, with the reasons and the JSON kept
     assert res.output.strip().splitlines()[-1].startswith("error: none of the requested metrics (kl, is)")
     result = json.loads(out.read_text())
@@ -132,8 +155,19 @@ def test_kl_skipped_with_reason_when_names_differ(checkpoints, tmp_path):
 
 def test_bootstrap_and_fd_infinity(sfx_sets, tmp_path):
     out, again = tmp_path / "r.json", tmp_path / "r2.json"
-    args = ["score", str(sfx_sets / "gen"), str(sfx_sets / "ref"), "--metrics", "fd,kad", "--bootstrap", "20",
-            "--fd-inf", "--seed", "3", *SFX]
+    args = [
+        "score",
+        str(sfx_sets / "gen"),
+        str(sfx_sets / "ref"),
+        "--metrics",
+        "fd,kad",
+        "--bootstrap",
+        "20",
+        "--fd-inf",
+        "--seed",
+        "3",
+        *SFX,
+    ]
     res = run(*args, "--json", str(out))
     assert res.exit_code == 0, res.output
     run(*args, "--json", str(again))
@@ -151,10 +185,13 @@ def test_offline_without_weights_is_one_line(sets):
     assert "\n" not in line and "Cnn14_16k_mAP=0.438.pth" in line and "zenodo.org" in line
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda p: None, "not found"),
-    (lambda p: p.mkdir(), "no audio files"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda p: None, "not found"),
+        (lambda p: p.mkdir(), "no audio files"),
+    ],
+)
 def test_missing_or_empty_folder(sets, tmp_path, make, needle):
     make(tmp_path / "x")
     res = run("score", str(tmp_path / "x"), str(sets / "ref"), "--backbone", "aisfx", "--metrics", "fd", "-q")
@@ -188,8 +225,20 @@ def test_every_bad_input_is_a_recorded_skip_and_strict_fails(tmp_path):
     bad = _bad_folder(tmp_path / "gen")
     tone_set(tmp_path / "ref", 3, rate=22050, seconds=3.0, seed=5)
     out = tmp_path / "r.json"
-    res = run("score", str(tmp_path / "gen"), str(tmp_path / "ref"), "--backbone", "aisfx", "--metrics", "fd,kad",
-              "--workers", "0", "-q", "--json", str(out))
+    res = run(
+        "score",
+        str(tmp_path / "gen"),
+        str(tmp_path / "ref"),
+        "--backbone",
+        "aisfx",
+        "--metrics",
+        "fd,kad",
+        "--workers",
+        "0",
+        "-q",
+        "--json",
+        str(out),
+    )
     assert res.exit_code == 0, res.output
     result = json.loads(out.read_text())
     skipped = {os.path.basename(s["file"]): s["reason"] for s in result["generated"]["skipped"]}
@@ -197,8 +246,19 @@ def test_every_bad_input_is_a_recorded_skip_and_strict_fails(tmp_path):
     assert result["generated"]["scored"] == 10  # 2 tones, silence, 6 ch, 8k, 96k, tiny, long, unicode, link
     for name in bad:
         assert name in res.output
-    res = run("score", str(tmp_path / "gen"), str(tmp_path / "ref"), "--backbone", "aisfx", "--metrics", "fd",
-              "--workers", "0", "-q", "--strict")
+    res = run(
+        "score",
+        str(tmp_path / "gen"),
+        str(tmp_path / "ref"),
+        "--backbone",
+        "aisfx",
+        "--metrics",
+        "fd",
+        "--workers",
+        "0",
+        "-q",
+        "--strict",
+    )
     assert res.exit_code == 2 and "--strict" in res.output and res.output.count("\n") == 1
 
 
@@ -206,8 +266,20 @@ def test_one_file_only_reports_instead_of_crashing(tmp_path):
     tone_set(tmp_path / "g", 1, rate=22050, seconds=3.0)
     tone_set(tmp_path / "r", 3, rate=22050, seconds=3.0, seed=4)
     out = tmp_path / "r.json"
-    res = run("score", str(tmp_path / "g"), str(tmp_path / "r"), "--backbone", "aisfx", "--metrics", "fd,kad",
-              "--workers", "0", "-q", "--json", str(out))
+    res = run(
+        "score",
+        str(tmp_path / "g"),
+        str(tmp_path / "r"),
+        "--backbone",
+        "aisfx",
+        "--metrics",
+        "fd,kad",
+        "--workers",
+        "0",
+        "-q",
+        "--json",
+        str(out),
+    )
     assert res.exit_code == 1, res.output
     result = json.loads(out.read_text())
     assert "at least 2" in result["not_computed"]["fd"] and "at least 2" in result["not_computed"]["kad"]
@@ -223,10 +295,33 @@ def test_torchrun_two_ranks_equal_one(tmp_path):
     results = {}
     for ranks in (1, 2):
         out = tmp_path / f"{ranks}.json"
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                               str(ranks), "-m", "audiometric", "score", str(tmp_path / "g"), str(tmp_path / "r"),
-                               "--metrics", "fd,kad", *SFX, "--device", "cpu", "--no-cache", "--json", str(out)],
-                              capture_output=True, text=True, env=env, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                str(ranks),
+                "-m",
+                "audiometric",
+                "score",
+                str(tmp_path / "g"),
+                str(tmp_path / "r"),
+                "--metrics",
+                "fd,kad",
+                *SFX,
+                "--device",
+                "cpu",
+                "--no-cache",
+                "--json",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         results[ranks] = json.loads(out.read_text())
     one, two = results[1], results[2]
@@ -241,9 +336,29 @@ def test_two_concurrent_runs_share_one_cache_safely(sfx_sets, tmp_path):
     only complete entries (atomic renames; the second writer rewrites identical bytes)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "AUDIOMETRIC_HOME": str(tmp_path / "home")}
     outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
-    procs = [subprocess.Popen([sys.executable, "-m", "audiometric", "embed", str(sfx_sets / "gen"), "-o", str(out),
-                               "--backbone", "aisfx", "--workers", "0", "-q"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for out in outs]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "audiometric",
+                "embed",
+                str(sfx_sets / "gen"),
+                "-o",
+                str(out),
+                "--backbone",
+                "aisfx",
+                "--workers",
+                "0",
+                "-q",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for out in outs
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
@@ -275,8 +390,16 @@ def test_unknown_metric_names_the_choices(sfx_sets):
 
 
 def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _isolated_home):
-    args = ["score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fad", "-q", "--checkpoint",
-            f"vggish={tmp_path / 'nope.pth'}"]
+    args = [
+        "score",
+        str(sets / "gen"),
+        str(sets / "ref"),
+        "--metrics",
+        "fad",
+        "-q",
+        "--checkpoint",
+        f"vggish={tmp_path / 'nope.pth'}",
+    ]
     res = run(*args)
     assert res.exit_code == 2 and "nope.pth" in res.output and "cached" not in res.output, res.output
     assert f"drop it to download vggish-10086976.pth into {_isolated_home / 'weights'}" in res.output
@@ -288,9 +411,23 @@ def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _is
 
 def _torchrun(*args: str, ranks: int = 2) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                           str(ranks), "-m", "audiometric", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(ranks),
+            "-m",
+            "audiometric",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_torchrun_stats_and_embed_shard_and_print_once(tmp_path):
@@ -316,8 +453,17 @@ def test_torchrun_stats_and_embed_shard_and_print_once(tmp_path):
 
 
 def test_torchrun_user_error_is_one_line_from_rank_zero(tmp_path):
-    proc = _torchrun("stats", str(tmp_path / "missing"), "-o", str(tmp_path / "s.npz"), "--metrics", "fd",
-                     "--backbone", "aisfx", "-q")
+    proc = _torchrun(
+        "stats",
+        str(tmp_path / "missing"),
+        "-o",
+        str(tmp_path / "s.npz"),
+        "--metrics",
+        "fd",
+        "--backbone",
+        "aisfx",
+        "-q",
+    )
     ours = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("error:", "Error:"))]
     assert proc.returncode != 0 and ours == [f"error: {tmp_path / 'missing'}: directory not found; check the path"]
     assert "audiometric/" not in proc.stderr  # no traceback through our code on any rank

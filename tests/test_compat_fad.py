@@ -13,19 +13,18 @@ import pytest
 import resampy
 import soundfile as sf
 import torch
+from conftest import ToyBackbone, write_wav
 from scipy import linalg
 
-from audiometric import kaiser
-from audiometric.audio import Preprocess, compat_fad
+from audiometric.audio import kaiser
+from audiometric.audio.preprocess import Preprocess, compat_fad
 from audiometric.backbones.vggish import N_MELS, PATCH_FRAMES, VGGish
-from audiometric.cache import EmbeddingCache
-from audiometric.extract import Extractor
 from audiometric.errors import AudiometricError
-from audiometric.evaluate import Settings, compute
-from audiometric.per_clip import per_clip
-from audiometric.sets import extract_folder
-
-from conftest import ToyBackbone, write_wav
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.clipset import extract_folder
+from audiometric.extraction.extract import Extractor
+from audiometric.scoring.compute import Settings, compute
+from audiometric.scoring.per_clip import per_clip
 
 DIM = 8
 
@@ -46,8 +45,19 @@ class SeededVGGish(VGGish):
 def _set(folder, seed, longest):
     """16-bit PCM clips at five rates, mono and stereo, 0.5 s to ``longest`` s (0.5 s is under one patch)."""
     rng = np.random.default_rng(seed)
-    specs = [(16000, 1, 0.5), (16000, 2, 3.0), (22050, 1, 2.0), (22050, 2, longest), (32000, 1, 1.5), (32000, 2, 0.5),
-             (44100, 2, 4.0), (44100, 1, 2.5), (48000, 2, 3.0), (48000, 1, 1.0), (16000, 1, 2.0)]
+    specs = [
+        (16000, 1, 0.5),
+        (16000, 2, 3.0),
+        (22050, 1, 2.0),
+        (22050, 2, longest),
+        (32000, 1, 1.5),
+        (32000, 2, 0.5),
+        (44100, 2, 4.0),
+        (44100, 1, 2.5),
+        (48000, 2, 3.0),
+        (48000, 1, 1.0),
+        (16000, 1, 2.0),
+    ]
     for i, (rate, channels, seconds) in enumerate(specs):
         n = int(rate * seconds)
         t = np.arange(n) / rate
@@ -163,8 +173,13 @@ def test_missing_resampy_is_a_one_line_error(monkeypatch, model):
     monkeypatch.setitem(__import__("sys").modules, "resampy", None)
     try:
         with pytest.raises(AudiometricError, match=r"pip install 'audiometric\[compat\]'"):
-            Extractor({"vggish": model}, torch.device("cpu"), Preprocess(), EmbeddingCache(None),
-                      views={"vggish": compat_fad(Preprocess())})
+            Extractor(
+                {"vggish": model},
+                torch.device("cpu"),
+                Preprocess(),
+                EmbeddingCache(None),
+                views={"vggish": compat_fad(Preprocess())},
+            )
     finally:
         kaiser.require_resampy.cache_clear()
 
@@ -175,15 +190,30 @@ def test_score_compat_cli_feeds_vggish_audioldm_evals_input(sets, model, tmp_pat
 
     from click.testing import CliRunner
 
-    import audiometric.scoring as score_module
+    import audiometric.scoring.pipeline as score_module
     from audiometric.cli import main
 
     stand_ins = {"panns-cnn14-16k": ToyBackbone(), "vggish": model}
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: stand_ins[n] for n in needs})
     gen_dir, ref_dir = sets
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(main, ["score", str(gen_dir), str(ref_dir), "--metrics", "fd,fad", "--compat",
-                                       "--workers", "0", "-q", "--json", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(gen_dir),
+            str(ref_dir),
+            "--metrics",
+            "fd,fad",
+            "--compat",
+            "--workers",
+            "0",
+            "-q",
+            "--json",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     expected = _frechet(_audioldm_eval_rows(gen_dir, model)[0], _audioldm_eval_rows(ref_dir, model)[0])

@@ -104,8 +104,14 @@ def test_severity_zero_is_identity(pool, channels):
 
 @pytest.mark.parametrize("channels", [None, 3])
 def test_outputs_keep_layout_and_records_are_json(pool, channels):
-    severities = {"gaussian_noise": 0.1, "mel_noise": 3.0, "mel_mask": 0.2, "interference": 2,
-                  "interference_fraction": 0.5, "event_permutation": 2}
+    severities = {
+        "gaussian_noise": 0.1,
+        "mel_noise": 3.0,
+        "mel_mask": 0.2,
+        "interference": 2,
+        "interference_fraction": 0.5,
+        "event_permutation": 2,
+    }
     audio = _clip(2, SR, channels)
     for name, target, result, record in _apply_all(audio, 0, severities.__getitem__, pool):
         assert result.dtype == np.float32 and result.ndim == target.ndim, name
@@ -116,8 +122,14 @@ def test_outputs_keep_layout_and_records_are_json(pool, channels):
 
 
 def test_same_seed_same_bytes_different_seed_different_draws(pool):
-    severities = {"gaussian_noise": 0.1, "mel_noise": 3.0, "mel_mask": 0.2, "interference": 2,
-                  "interference_fraction": 0.5, "event_permutation": 3}
+    severities = {
+        "gaussian_noise": 0.1,
+        "mel_noise": 3.0,
+        "mel_mask": 0.2,
+        "interference": 2,
+        "interference_fraction": 0.5,
+        "event_permutation": 3,
+    }
     audio = _clip(3, SR)
     first = _apply_all(audio, 7, severities.__getitem__, pool)
     again = _apply_all(audio, 7, severities.__getitem__, pool)
@@ -172,8 +184,18 @@ def test_snr_corruptions_reject_silent_target(pool):
 def _librosa_log_mel(y: np.ndarray, cfg: MelConfig = MelConfig()) -> np.ndarray:
     """Independent log-mel (dB) of a mono clip on the corruptions' default grid."""
     mel = librosa.feature.melspectrogram(
-        y=np.asarray(y, dtype=np.float64), sr=SR, n_fft=cfg.n_fft, hop_length=cfg.hop_length, window="hann",
-        center=True, pad_mode="constant", power=2.0, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=SR / 2, htk=False,
+        y=np.asarray(y, dtype=np.float64),
+        sr=SR,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+        power=2.0,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=SR / 2,
+        htk=False,
         norm="slaney",
     )
     return 10 * np.log10(np.maximum(mel, 1e-10))
@@ -288,8 +310,9 @@ def test_interference_classes_snr_and_replay(pool, channels):
     for seed in range(12):
         k = 1 + seed % 5
         snr = [-6.0, 0.0, 10.0][seed % 3]
-        out, record = corruptions.get("interference").apply(target, SR, _rng(seed), k, pool=pool,
-                                                              target_label="dog", snr_db=snr)
+        out, record = corruptions.get("interference").apply(
+            target, SR, _rng(seed), k, pool=pool, target_label="dog", snr_db=snr
+        )
         classes = [item["class"] for item in record["interferers"]]
         assert len(classes) == k == len(set(classes)) and "dog" not in classes
         mix = _replay_interference(target, record, pool)

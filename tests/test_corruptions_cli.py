@@ -1,4 +1,4 @@
-"""`audiometric corrupt` and audiometric.corrupt_set: byte-identical reruns, resume, manifests, set
+"""`audiometric corrupt` and audiometric.corrupt.folder: byte-identical reruns, resume, manifests, set
 modes, composition + permutation, and one-line errors."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import corruptions
 from audiometric import __version__
 from audiometric.cli.corrupt import corrupt
-from audiometric.corrupt_set import RECORDS_DIR, corrupt_set, sha256_file, write_wav
-from audiometric.errors import AudiometricError
+from audiometric.corrupt.folder import RECORDS_DIR, corrupt_set, sha256_file, write_wav
+from audiometric.errors import USER_ERRORS, AudiometricError
 from corruptions.registry import REGISTRY
 
 SR = 16000
@@ -62,8 +62,9 @@ def test_list_shows_every_corruption_and_parameter():
     assert "--compose" in result.output and "n_events" in result.output
 
 
-@pytest.mark.parametrize("name,severity,params", [("gaussian_noise", "0.1", []),
-                                                  ("mel_mask", "0.25", ["-p", "mode=time"])])
+@pytest.mark.parametrize(
+    "name,severity,params", [("gaussian_noise", "0.1", []), ("mel_mask", "0.25", ["-p", "mode=time"])]
+)
 def test_same_seed_byte_identical_and_different_seed_differs(in_dir, tmp_path, name, severity, params):
     for out, seed in (("a", 0), ("b", 0), ("c", 1)):
         result = _run(in_dir, tmp_path / out, "-c", name, "-s", severity, "--seed", seed, *params)
@@ -144,8 +145,9 @@ def test_interrupted_run_resumes_without_rewriting(in_dir, tmp_path, monkeypatch
 def test_interference_run_uses_folder_labels_and_resamples(pool_dir, tmp_path):
     _write(tmp_path / "in" / "dog" / "a.wav", 1)
     _write(tmp_path / "in" / "cat" / "b.wav", 2, channels=2)
-    result = _run(tmp_path / "in", tmp_path / "out", "-c", "interference", "-s", 3, "--pool", pool_dir,
-                  "-p", "snr_db=5")
+    result = _run(
+        tmp_path / "in", tmp_path / "out", "-c", "interference", "-s", 3, "--pool", pool_dir, "-p", "snr_db=5"
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     for item in manifest["files"]:
@@ -172,10 +174,21 @@ def test_interference_labels_csv_and_errors(pool_dir, in_dir, tmp_path):
 def test_set_level_fraction_corrupts_exactly_that_many(pool_dir, tmp_path):
     for i in range(10):
         _write(tmp_path / "in" / f"c{i}.wav", i)
-    manifest = corrupt_set(tmp_path / "in", tmp_path / "out", "interference_fraction", 0.3, seed=2,
-                           params={"k": "2"}, pool=pool_dir, target_label="dog")
-    changed = {n for n in (p.name for p in (tmp_path / "in").iterdir())
-               if not np.array_equal(sf.read(tmp_path / "in" / n)[0], sf.read(tmp_path / "out" / n)[0])}
+    manifest = corrupt_set(
+        tmp_path / "in",
+        tmp_path / "out",
+        "interference_fraction",
+        0.3,
+        seed=2,
+        params={"k": "2"},
+        pool=pool_dir,
+        target_label="dog",
+    )
+    changed = {
+        n
+        for n in (p.name for p in (tmp_path / "in").iterdir())
+        if not np.array_equal(sf.read(tmp_path / "in" / n)[0], sf.read(tmp_path / "out" / n)[0])
+    }
     assert len(changed) == 3 and set(manifest["run"]["selected"]) == changed
     assert all(f["record"]["selected"] == (f["name"] in changed) for f in manifest["files"])
     assert all(len(f["record"]["interferers"]) == 2 for f in manifest["files"] if f["name"] in changed)
@@ -183,8 +196,9 @@ def test_set_level_fraction_corrupts_exactly_that_many(pool_dir, tmp_path):
 
 def test_compose_then_permute(pool_dir, tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "perm"
-    result = _run(pool_dir, ref, "--compose", "-p", "n_clips=3", "-p", "n_events=4", "-p", "event_max_s=0.25",
-                  "-p", "gap_s=0.01")
+    result = _run(
+        pool_dir, ref, "--compose", "-p", "n_clips=3", "-p", "n_events=4", "-p", "event_max_s=0.25", "-p", "gap_s=0.01"
+    )
     assert result.exit_code == 0, result.output
     assert _run(ref, out, "-c", "event_permutation", "-s", 3).exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -203,9 +217,15 @@ def test_user_errors_are_one_line(in_dir, tmp_path):
     _write(tmp_path / "silent" / "z.wav", 0)
     sf.write(tmp_path / "silent" / "z.wav", np.zeros(SR, np.float32), SR)
     cases = [
-        ((tmp_path / "silent", tmp_path / "o", "-c", "gaussian_noise", "-s", 0.1), "z.wav: gaussian_noise: the target is silent"),
+        (
+            (tmp_path / "silent", tmp_path / "o", "-c", "gaussian_noise", "-s", 0.1),
+            "z.wav: gaussian_noise: the target is silent",
+        ),
         ((in_dir, tmp_path / "o", "-c", "mel_noise", "-s", 1, "-p", "bogus=1"), "unknown parameter 'bogus'"),
-        ((in_dir, tmp_path / "o", "-c", "mel_mask", "-s", 0.1, "-p", "mode=diagonal"), "choose one of time, freq, patch"),
+        (
+            (in_dir, tmp_path / "o", "-c", "mel_mask", "-s", 0.1, "-p", "mode=diagonal"),
+            "choose one of time, freq, patch",
+        ),
         ((in_dir, tmp_path / "o", "-c", "nope", "-s", 1), "unknown corruption 'nope'"),
         ((tmp_path / "missing", tmp_path / "o", "-c", "mel_noise", "-s", 1), "is not a folder"),
         ((in_dir, in_dir, "-c", "mel_noise", "-s", 1), "must differ"),
@@ -213,7 +233,7 @@ def test_user_errors_are_one_line(in_dir, tmp_path):
     ]
     for args, message in cases:
         result = _run(*args)
-        assert isinstance(result.exception, AudiometricError), (args, result.output)
+        assert isinstance(result.exception, USER_ERRORS), (args, result.output)
         assert message in str(result.exception) and "\n" not in str(result.exception)
 
 
@@ -227,9 +247,11 @@ def test_severity_errors_blame_the_flag_not_a_file(in_dir, tmp_path):
 
 
 def test_options_that_mean_nothing_for_the_corruption_are_errors(in_dir, pool_dir, tmp_path):
-    cases = [(("-c", "gaussian_noise", "-s", 0.1, "--pool", pool_dir), "--pool: gaussian_noise uses no pool"),
-             (("-c", "mel_mask", "-s", 0.1, "--target-label", "dog"), "--target-label: mel_mask uses no target"),
-             (("--compose", "-s", 1), "--severity: --compose takes no --severity")]
+    cases = [
+        (("-c", "gaussian_noise", "-s", 0.1, "--pool", pool_dir), "--pool: gaussian_noise uses no pool"),
+        (("-c", "mel_mask", "-s", 0.1, "--target-label", "dog"), "--target-label: mel_mask uses no target"),
+        (("--compose", "-s", 1), "--severity: --compose takes no --severity"),
+    ]
     for args, message in cases:
         result = _run(in_dir, tmp_path / "o", *args)
         assert isinstance(result.exception, AudiometricError) and message in str(result.exception), result.output
@@ -250,12 +272,12 @@ def test_every_option_has_help_and_help_ends_with_real_examples(in_dir, pool_dir
 
 def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_path):
     import torch
-
-    from audiometric.audio import Preprocess
-    from audiometric.cache import EmbeddingCache
-    from audiometric.extract import Extractor
-    from audiometric.sets import extract_folder
     from conftest import ToyBackbone
+
+    from audiometric.audio.preprocess import Preprocess
+    from audiometric.extraction.cache import EmbeddingCache
+    from audiometric.extraction.clipset import extract_folder
+    from audiometric.extraction.extract import Extractor
 
     (in_dir / "sub").mkdir()
     _write(in_dir / "sub" / "deep.flac", 7)
@@ -264,7 +286,9 @@ def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_pat
     clips = extract_folder(str(tmp_path / "out"), extractor, strict=True)
     summary = clips.summary()
     assert summary["skipped"] == [] and summary["scored"] == 6 and "sub/deep.wav" in clips.names()
-    assert [(e["file"].rsplit("/", 1)[1], "corrupt" in e["reason"]) for e in summary["ignored"]] == [("manifest.json", True)]
+    assert [(e["file"].rsplit("/", 1)[1], "corrupt" in e["reason"]) for e in summary["ignored"]] == [
+        ("manifest.json", True)
+    ]
 
 
 def test_entries_not_corrupted_are_named(in_dir, tmp_path):
@@ -278,16 +302,32 @@ def test_entries_not_corrupted_are_named(in_dir, tmp_path):
 
 
 def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp_path, monkeypatch):
-    import audiometric.scoring as score_module
-    from audiometric.cli import main
     from conftest import ToyBackbone
+
+    import audiometric.scoring.pipeline as score_module
+    from audiometric.cli import main
 
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
     _write(in_dir / "sub" / "deep.wav", 7)
     corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(in_dir), "--metrics", "fd,kl", "--strict",
-                                       "--workers", "0", "-q", "--json", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(tmp_path / "out"),
+            str(in_dir),
+            "--metrics",
+            "fd,kl",
+            "--strict",
+            "--workers",
+            "0",
+            "-q",
+            "--json",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["generated"]["skipped"] == [] and report["generated"]["scored"] == 6

@@ -47,8 +47,12 @@ def fake_esc50(root: Path) -> Path:
 
 
 def fake_audiocaps(root: Path) -> Path:
-    rows = ["audiocap_id,youtube_id,start_time,caption",
-            "12,abc,30,a dog barks twice", "7,abc,30,a dog is barking", "20,xyz,0,rain falls on a roof"]
+    rows = [
+        "audiocap_id,youtube_id,start_time,caption",
+        "12,abc,30,a dog barks twice",
+        "7,abc,30,a dog is barking",
+        "20,xyz,0,rain falls on a roof",
+    ]
     root.mkdir(parents=True, exist_ok=True)
     (root / "test.csv").write_text("\n".join(rows) + "\n")
     _wav(root / "audio" / "abc_30.wav")
@@ -112,10 +116,13 @@ def test_audiocaps_one_item_per_clip_first_caption(tmp_path):
 def test_audioset_labels_from_the_ontology(tmp_path):
     root = tmp_path / "as"
     root.mkdir()
-    (root / "ontology.json").write_text(json.dumps([{"id": "/m/09x0r", "name": "Speech"},
-                                                    {"id": "/m/0bt9lr", "name": "Dog"}]))
-    (root / "eval_segments.csv").write_text('# Segments csv\n# YTID, start_seconds, end_seconds, positive_labels\n'
-                                            '--abc, 30.000, 40.000, "/m/09x0r,/m/0bt9lr"\n')
+    (root / "ontology.json").write_text(
+        json.dumps([{"id": "/m/09x0r", "name": "Speech"}, {"id": "/m/0bt9lr", "name": "Dog"}])
+    )
+    (root / "eval_segments.csv").write_text(
+        "# Segments csv\n# YTID, start_seconds, end_seconds, positive_labels\n"
+        '--abc, 30.000, 40.000, "/m/09x0r,/m/0bt9lr"\n'
+    )
     _wav(root / "audio" / "--abc_30.wav")
     (item,) = datasets.get("audioset").items(root)
     assert (item.clip_id, item.label, item.prompt) == ("--abc_30", "Speech, Dog", "speech, dog")

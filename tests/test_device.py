@@ -7,12 +7,20 @@ import torch
 from click.testing import CliRunner
 
 from audiometric.cli import main
-from audiometric.device import parse_device, resolve_device
 from audiometric.errors import AudiometricError
+from audiometric.runtime.device import parse_device, resolve_device
 
 
-@pytest.mark.parametrize("spec, expected", [("auto", ("auto", None)), ("CPU", ("cpu", None)),
-                                            ("cuda", ("cuda", None)), ("cuda:3", ("cuda", 3)), ("mps", ("mps", None))])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("auto", ("auto", None)),
+        ("CPU", ("cpu", None)),
+        ("cuda", ("cuda", None)),
+        ("cuda:3", ("cuda", 3)),
+        ("mps", ("mps", None)),
+    ],
+)
 def test_spellings(spec, expected):
     assert parse_device(spec) == expected
 

@@ -6,19 +6,28 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
-from audiometric.audio import Preprocess
-from audiometric.cache import EmbeddingCache
-from audiometric.extract import Extractor
-
 from conftest import ToyBackbone, tone_set, write_wav
+
+from audiometric.audio.preprocess import Preprocess
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.extract import Extractor
 
 
 def _mixed_set(folder):
     """Clips of four lengths and three sample rates, two of them shorter than min_samples."""
     rng = np.random.default_rng(1)
-    specs = [(16000, 1.0), (16000, 1.0), (44100, 1.0), (44100, 0.5), (8000, 0.05), (16000, 1.0),
-             (48000, 0.7), (16000, 0.1), (44100, 1.0), (16000, 1.0)]
+    specs = [
+        (16000, 1.0),
+        (16000, 1.0),
+        (44100, 1.0),
+        (44100, 0.5),
+        (8000, 0.05),
+        (16000, 1.0),
+        (48000, 0.7),
+        (16000, 0.1),
+        (44100, 1.0),
+        (16000, 1.0),
+    ]
     for i, (rate, sec) in enumerate(specs):
         write_wav(folder / f"m{i:02d}.wav", (0.3 * rng.standard_normal(int(rate * sec))).astype(np.float32), rate)
     return sorted(folder.glob("*.wav"))
@@ -148,13 +157,14 @@ def test_frame_level_outputs_keep_frames(tmp_path):
 
 
 def _toy_extractor(cache=None, **kwargs):
-    return Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), cache or EmbeddingCache(None), 4, 0,
-                     False, **kwargs)
+    return Extractor(
+        {"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), cache or EmbeddingCache(None), 4, 0, False, **kwargs
+    )
 
 
 def test_sub_folders_are_clips_named_by_relative_path_and_kl_pairs_them(tmp_path):
-    from audiometric.evaluate import Settings, compute
-    from audiometric.sets import extract_folder
+    from audiometric.extraction.clipset import extract_folder
+    from audiometric.scoring.compute import Settings, compute
 
     for side, seed in (("gen", 1), ("ref", 2)):
         for sub in ("a", "b", ""):
@@ -167,7 +177,7 @@ def test_sub_folders_are_clips_named_by_relative_path_and_kl_pairs_them(tmp_path
 
 
 def test_truncated_file_is_a_skip_naming_it_and_both_lengths_unless_allowed(tmp_path):
-    from audiometric.sets import extract_folder
+    from audiometric.extraction.clipset import extract_folder
 
     folder = tmp_path / "gen"
     tone_set(folder, 2)

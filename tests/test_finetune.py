@@ -22,16 +22,19 @@ pytest.importorskip("diffusers")  # the `ldm` extra
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from click.testing import CliRunner  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
+from click.testing import CliRunner
+from conftest import ToyBackbone, write_wav
+from safetensors.torch import load_file
 
-from audiometric.cli import main  # noqa: E402
-from audiometric.errors import AudiometricError  # noqa: E402
-from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
-from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train  # noqa: E402
-from audiometric.ldm.train import loop  # noqa: E402
-
-from conftest import ToyBackbone, write_wav  # noqa: E402
+from audiometric.cli import main
+from audiometric.errors import AudiometricError
+from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline
+from audiometric.ldm.train import (
+    TrainConfig,
+    TrainingInterrupted,
+    loop,
+    train,
+)
 
 torch.set_num_threads(1)
 CLASSES = ["dog_bark", "siren", "jackhammer"]
@@ -81,14 +84,29 @@ def fake_esc50(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("finetune")
-    return {"pipe": write_tiny_pipeline(root / "pipe"), "clap": write_tiny_clap_audio(root / "clap"),
-            "us8k": fake_us8k(root / "us8k"), "esc50": fake_esc50(root / "esc50")}
+    return {
+        "pipe": write_tiny_pipeline(root / "pipe"),
+        "clap": write_tiny_clap_audio(root / "clap"),
+        "us8k": fake_us8k(root / "us8k"),
+        "esc50": fake_esc50(root / "esc50"),
+    }
 
 
 def config(assets, out, **kw) -> TrainConfig:
-    base = dict(dataset="us8k", data_dir=str(assets["us8k"]), model=str(assets["pipe"]), out=str(out),
-                duration=1.28, batch_size=2, max_steps=3, warmup_steps=2, lr=1e-3, eval_every=0,
-                checkpoint_every=2, progress=False)
+    base = dict(
+        dataset="us8k",
+        data_dir=str(assets["us8k"]),
+        model=str(assets["pipe"]),
+        out=str(out),
+        duration=1.28,
+        batch_size=2,
+        max_steps=3,
+        warmup_steps=2,
+        lr=1e-3,
+        eval_every=0,
+        checkpoint_every=2,
+        progress=False,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -139,8 +157,17 @@ def test_audio_conditioning_on_esc50(assets, tmp_path, monkeypatch):
         return components, tower
 
     monkeypatch.setattr(loop, "_load", load)
-    summary = train(config(assets, tmp_path / "run", dataset="esc50", data_dir=str(assets["esc50"]),
-                           condition="audio", clap=str(assets["clap"]), max_steps=2))
+    summary = train(
+        config(
+            assets,
+            tmp_path / "run",
+            dataset="esc50",
+            data_dir=str(assets["esc50"]),
+            condition="audio",
+            clap=str(assets["clap"]),
+            max_steps=2,
+        )
+    )
     run = tmp_path / "run"
     rows = list(csv.DictReader(open(run / "train.csv")))
     assert summary["clips"] == 8 and len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
@@ -232,8 +259,20 @@ def test_bad_input_is_one_line(assets, tmp_path):
         train(config(assets, tmp_path / "a", batch_size=10))
     with pytest.raises(AudiometricError, match="--world-size 2 was asked but this launch runs 1"):
         train(config(assets, tmp_path / "b", world_size=2))
-    result = CliRunner().invoke(main, ["finetune", "--dataset", "us8k", "--data-dir", str(tmp_path / "nowhere"),
-                                       "--model", str(assets["pipe"]), "--out", str(tmp_path / "c")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "finetune",
+            "--dataset",
+            "us8k",
+            "--data-dir",
+            str(tmp_path / "nowhere"),
+            "--model",
+            str(assets["pipe"]),
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    )
     assert result.exit_code == 2 and "error: --data-dir" in result.output
     result = CliRunner().invoke(main, ["finetune", "--dataset", "us8k"])
     assert result.exit_code == 2 and "missing --data-dir, --model, --out" in result.output
@@ -255,15 +294,19 @@ def test_out_of_memory_is_one_line_of_advice(assets, tmp_path, monkeypatch):
 
 
 def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
-    import audiometric.scoring as score_module
+    import audiometric.scoring.pipeline as score_module
 
     monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
     (tmp_path / "cfg.yaml").write_text(
         f"dataset: us8k\ndata-dir: {assets['us8k']}\nmodel: {assets['pipe']}\nduration: 1.28\nbatch-size: 2\n"
         "max-steps: 2\neval-every: 1\neval-steps: 2\neval-metrics: [fd, kl]\neval-backbone: toy\n"
-        f"eval-split: fold9,10\neval-candidates: 2\nclap: {assets['clap']}\n")
-    result = CliRunner().invoke(main, ["finetune", "--config", str(tmp_path / "cfg.yaml"), "--out",
-                                       str(tmp_path / "run"), "-q"], catch_exceptions=False)
+        f"eval-split: fold9,10\neval-candidates: 2\nclap: {assets['clap']}\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["finetune", "--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "run"), "-q"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
     rows = list(csv.DictReader(open(run / "eval.csv")))
@@ -274,11 +317,34 @@ def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
     summary = json.loads(result.stdout)
     assert summary["final"] == str(run / "final") and summary["last_eval"]["fd"] == pytest.approx(float(rows[1]["fd"]))
     # `generate --model RUN/final` reads the result, and with the evaluation's settings reproduces its last clips
-    result = CliRunner().invoke(main, [
-        "generate", "--model", str(run / "final"), "--dataset", "us8k", "--data-dir", str(assets["us8k"]),
-        "--split", "fold9,10", "--steps", "2", "--guidance", "3.5", "--duration", "1.28", "--candidates", "2",
-        "--clap", str(assets["clap"]), "--out",
-        str(tmp_path / "gen"), "--no-progress"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            str(run / "final"),
+            "--dataset",
+            "us8k",
+            "--data-dir",
+            str(assets["us8k"]),
+            "--split",
+            "fold9,10",
+            "--steps",
+            "2",
+            "--guidance",
+            "3.5",
+            "--duration",
+            "1.28",
+            "--candidates",
+            "2",
+            "--clap",
+            str(assets["clap"]),
+            "--out",
+            str(tmp_path / "gen"),
+            "--no-progress",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     for name in ("109-0-0-0.wav", "110-0-0-0.wav"):
         ours, _ = sf.read(run / "eval" / "step-2" / name, dtype="int16")
@@ -292,40 +358,89 @@ def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
 
     cfg = config(assets, tmp_path / "shard", eval_steps=2, eval_candidates=2, clap=str(assets["clap"]))
     final = load_components(run / "final")
-    evaluator = Evaluator(cfg, final, get("us8k").items(assets["us8k"], split="fold9,10"), torch.device("cpu"),
-                          load_clap_audio(assets["clap"]), is_main=False)
+    evaluator = Evaluator(
+        cfg,
+        final,
+        get("us8k").items(assets["us8k"], split="fold9,10"),
+        torch.device("cpu"),
+        load_clap_audio(assets["clap"]),
+        is_main=False,
+    )
     evaluator.generate(2, final.unet, rank=1, world_size=2)
     assert [p.name for p in evaluator.folder(2).iterdir()] == ["110-0-0-0.wav"]
     evaluator.generate(2, final.unet, rank=0, world_size=2)
     for name in ("109-0-0-0.wav", "110-0-0-0.wav"):
-        assert np.array_equal(sf.read(evaluator.folder(2) / name, dtype="int16")[0],
-                              sf.read(run / "eval" / "step-2" / name, dtype="int16")[0])
+        assert np.array_equal(
+            sf.read(evaluator.folder(2) / name, dtype="int16")[0],
+            sf.read(run / "eval" / "step-2" / name, dtype="int16")[0],
+        )
 
 
 def test_two_process_ddp_through_accelerate(assets, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "audiometric",
-           "finetune", "--dataset", "us8k", "--data-dir", str(assets["us8k"]), "--model", str(assets["pipe"]),
-           "--out", str(tmp_path / "run"), "--duration", "1.28", "--batch-size", "2", "--max-steps", "2",
-           "--eval-every", "2", "--eval-steps", "2", "--eval-split", "fold8,9,10", "--eval-metrics", "fd",
-           "--eval-backbone", "aisfx", "--world-size", "2", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "audiometric",
+        "finetune",
+        "--dataset",
+        "us8k",
+        "--data-dir",
+        str(assets["us8k"]),
+        "--model",
+        str(assets["pipe"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--duration",
+        "1.28",
+        "--batch-size",
+        "2",
+        "--max-steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-steps",
+        "2",
+        "--eval-split",
+        "fold8,9,10",
+        "--eval-metrics",
+        "fd",
+        "--eval-backbone",
+        "aisfx",
+        "--world-size",
+        "2",
+        "-q",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout[done.stdout.index("{"):])
+    summary = json.loads(done.stdout[done.stdout.index("{") :])
     digests = summary["rank_weight_digests"]
     assert summary["world_size"] == 2 and len(digests) == 2 and digests[0] == digests[1]  # ranks agree
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert len(rows) == 2 and float(rows[0]["clips_per_s"]) > 0
     # the evaluation was sharded (rank 0: 2 clips, rank 1: 1) and scored once by rank 0
     assert sorted(p.name for p in (tmp_path / "run" / "eval" / "step-2").iterdir()) == [
-        "108-0-0-0.wav", "109-0-0-0.wav", "110-0-0-0.wav"]
+        "108-0-0-0.wav",
+        "109-0-0-0.wav",
+        "110-0-0-0.wav",
+    ]
     evals = list(csv.DictReader(open(tmp_path / "run" / "eval.csv")))
     assert [e["step"] for e in evals] == ["2"] and np.isfinite(float(evals[0]["fd"]))
 
 
 def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
-    import audiometric.scoring as score_module
+    import audiometric.scoring.pipeline as score_module
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
     import table2
@@ -335,18 +450,22 @@ def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
         f"model: {assets['pipe']}\ninits: [pretrained, scratch]\nconditions: [text]\nselect: fd\n"
         "finetune: {max_steps: 2, batch_size: 2, duration: 1.28, eval_every: 1, eval_steps: 2, "
         "eval_metrics: [fd, kl], eval_backbone: toy, checkpoint_every: 1}\n"
-        f"datasets:\n  esc50: {{data_dir: {assets['esc50']}, train_split: train, eval_split: test}}\n")
+        f"datasets:\n  esc50: {{data_dir: {assets['esc50']}, train_split: train, eval_split: test}}\n"
+    )
     args = ["--config", str(tmp_path / "grid.yaml"), "--out", str(tmp_path / "out"), "--no-progress"]
     assert table2.main(args) == 0
     out = tmp_path / "out"
     rows = list(csv.DictReader(open(out / "table2.csv")))
-    assert [(r["init"], r["condition"], r["of steps"]) for r in rows] == [("pretrained", "text", "2"),
-                                                                          ("scratch", "text", "2")]
+    assert [(r["init"], r["condition"], r["of steps"]) for r in rows] == [
+        ("pretrained", "text", "2"),
+        ("scratch", "text", "2"),
+    ]
     for row, init in zip(rows, ("pretrained", "scratch")):  # the stated rule: lowest FD, earliest on ties
         evals = list(csv.DictReader(open(out / "runs" / f"esc50-{init}-text" / "eval.csv")))
         fds = [float(e["fd"]) for e in evals]
         assert row["best step"] == evals[int(np.argmin(fds))]["step"] and float(row["FD ↓"]) == pytest.approx(
-            min(fds), abs=5e-4)
+            min(fds), abs=5e-4
+        )
     assert (out / "fig2.png").read_bytes()[:4] == b"\x89PNG"
     stamp = (out / "runs" / "esc50-scratch-text" / "train.csv").stat().st_mtime_ns
     assert table2.main(args) == 0  # finished cells are kept, not retrained

@@ -12,17 +12,17 @@ pytest.importorskip("diffusers")  # the `ldm` extra
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from diffusers import DDPMScheduler, UNet2DConditionModel  # noqa: E402
+from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from audiometric.errors import AudiometricError  # noqa: E402
-from audiometric.ldm.ema import EMA  # noqa: E402
-from audiometric.ldm.train import checkpoint  # noqa: E402
-from audiometric.ldm.train.config import TrainConfig, differences, load_yaml  # noqa: E402
-from audiometric.ldm.train.data import check_size, draws, indices  # noqa: E402
-from audiometric.ldm.train.logs import CsvLog  # noqa: E402
-from audiometric.ldm.train.loop import StopSignals, freeze, warmup_factor  # noqa: E402
-from audiometric.ldm.train.runfolder import check_world_size  # noqa: E402
-from audiometric.ldm.train.step import diffusion_loss  # noqa: E402
+from audiometric.errors import AudiometricError
+from audiometric.ldm.ema import EMA
+from audiometric.ldm.train import checkpoint
+from audiometric.ldm.train.config import TrainConfig, differences, load_yaml
+from audiometric.ldm.train.data import check_size, draws, indices
+from audiometric.ldm.train.logs import CsvLog
+from audiometric.ldm.train.loop import StopSignals, freeze, warmup_factor
+from audiometric.ldm.train.runfolder import check_world_size
+from audiometric.ldm.train.step import diffusion_loss
 
 torch.set_num_threads(1)
 
@@ -30,10 +30,20 @@ torch.set_num_threads(1)
 def tiny_unet(seed: int = 0) -> UNet2DConditionModel:
     torch.manual_seed(seed)
     return UNet2DConditionModel(
-        sample_size=(32, 16), in_channels=8, out_channels=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), block_out_channels=(8, 16), layers_per_block=1,
-        cross_attention_dim=(8, 16), norm_num_groups=4, attention_head_dim=4, class_embed_type="simple_projection",
-        projection_class_embeddings_input_dim=12, class_embeddings_concat=True)
+        sample_size=(32, 16),
+        in_channels=8,
+        out_channels=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        cross_attention_dim=(8, 16),
+        norm_num_groups=4,
+        attention_head_dim=4,
+        class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=12,
+        class_embeddings_concat=True,
+    )
 
 
 def test_indices_shard_ranks_and_cover_each_epoch():
@@ -46,7 +56,10 @@ def test_indices_shard_ranks_and_cover_each_epoch():
     assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:]) == list(range(10))
     assert seen[:10] != seen[10:]  # a new permutation each epoch
     assert indices(clips, batch, world, 1, 7, 3).tolist() == indices(clips, batch, world, 1, 7, 3).tolist()
-    epoch = lambda seed: [i for g in range(5) for r in range(world) for i in indices(clips, batch, world, r, seed, g)]
+
+    def epoch(seed):
+        return [i for g in range(5) for r in range(world) for i in indices(clips, batch, world, r, seed, g)]
+
     assert epoch(7) == [int(i) for i in seen] and epoch(8) != epoch(7)
 
 

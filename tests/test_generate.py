@@ -14,9 +14,9 @@ from click.testing import CliRunner
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from audiometric.cli import main  # noqa: E402
-from audiometric.ldm import generate as gen_module  # noqa: E402
-from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
+from audiometric.cli import main
+from audiometric.ldm import generate as gen_module
+from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline
 
 DURATION = "1.28"
 FAST = ["--steps", "2", "--duration", DURATION, "--no-progress"]
@@ -27,8 +27,11 @@ def models(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("models")
     pipe = write_tiny_pipeline(root / "pipe", seed=0)
-    return {"pipe": pipe, "clap": write_tiny_clap_audio(root / "clap", seed=1, pipeline=pipe),
-            "foreign": write_tiny_clap_audio(root / "foreign", seed=2)}
+    return {
+        "pipe": pipe,
+        "clap": write_tiny_clap_audio(root / "clap", seed=1, pipeline=pipe),
+        "foreign": write_tiny_clap_audio(root / "foreign", seed=2),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +40,9 @@ def esc50(tmp_path_factory):
     root = tmp_path_factory.mktemp("esc50")
     rng = np.random.default_rng(0)
     lines = ["filename,fold,target,category,esc10,src_file,take"]
-    for i, (fold, cat) in enumerate([(5, "dog"), (5, "rain"), (5, "door_wood_knock"), (5, "dog"), (1, "dog"),
-                                     (2, "rain"), (3, "dog"), (4, "rain")]):
+    for i, (fold, cat) in enumerate(
+        [(5, "dog"), (5, "rain"), (5, "door_wood_knock"), (5, "dog"), (1, "dog"), (2, "rain"), (3, "dog"), (4, "rain")]
+    ):
         name = f"{fold}-{1000 + i}-A-0.wav"
         lines.append(f"{name},{fold},0,{cat},False,{1000 + i},A")
         (root / "audio").mkdir(exist_ok=True)
@@ -53,8 +57,9 @@ def cli(*args):
 
 
 def _generate(models, esc50, out, *extra):
-    return cli("generate", "--model", models["pipe"], "--dataset", "esc50", "--data-dir", esc50, "--out", out,
-               *FAST, *extra)
+    return cli(
+        "generate", "--model", models["pipe"], "--dataset", "esc50", "--data-dir", esc50, "--out", out, *FAST, *extra
+    )
 
 
 def _wav(path: Path) -> np.ndarray:
@@ -64,16 +69,28 @@ def _wav(path: Path) -> np.ndarray:
 
 
 def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
-    from audiometric.audio import Preprocess
-    from audiometric.cache import EmbeddingCache
-    from audiometric.extract import Extractor
-    from audiometric.evaluate import Settings, compute
-    from audiometric.sets import extract_folder
     from conftest import ToyBackbone
 
+    from audiometric.audio.preprocess import Preprocess
+    from audiometric.extraction.cache import EmbeddingCache
+    from audiometric.extraction.clipset import extract_folder
+    from audiometric.extraction.extract import Extractor
+    from audiometric.scoring.compute import Settings, compute
+
     ref, out = tmp_path / "ref", tmp_path / "gen"
-    res = cli("datasets", "export", "--dataset", "esc50", "--data-dir", esc50, "--out", ref, "--duration", DURATION,
-              "--no-progress")
+    res = cli(
+        "datasets",
+        "export",
+        "--dataset",
+        "esc50",
+        "--data-dir",
+        esc50,
+        "--out",
+        ref,
+        "--duration",
+        DURATION,
+        "--no-progress",
+    )
     assert res.exit_code == 0, res.output
     res = _generate(models, esc50, out, "--batch-size", "3")
     assert res.exit_code == 0, res.output
@@ -91,8 +108,15 @@ def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
     assert clip["prompt"] == "door wood knock" and len(clip["seeds"]) == 1
     assert {"diffusers", "transformers", "torch"} <= set(manifest["versions"])
 
-    extractor = Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), EmbeddingCache(tmp_path / "c"),
-                          batch_size=4, workers=0, progress=False)
+    extractor = Extractor(
+        {"toy": ToyBackbone()},
+        torch.device("cpu"),
+        Preprocess(),
+        EmbeddingCache(tmp_path / "c"),
+        batch_size=4,
+        workers=0,
+        progress=False,
+    )
     sets = [extract_folder(str(folder), extractor, strict=True) for folder in (out, ref)]  # records aren't skips
     for clip_set, record in zip(sets, ("manifest.json", "export.json")):
         summary = clip_set.summary()
@@ -132,8 +156,19 @@ def test_same_seed_same_audio_at_batch_1_and_4_and_resume(models, esc50, tmp_pat
 def test_audio_conditioning_and_candidates(models, esc50, tmp_path):
     res = _generate(models, esc50, tmp_path / "x", "--condition", "audio")
     assert res.exit_code == 2 and "need --clap" in res.output
-    res = _generate(models, esc50, tmp_path / "audio", "--condition", "audio", "--clap", models["clap"],
-                    "--candidates", "2", "--eval-size", "2")
+    res = _generate(
+        models,
+        esc50,
+        tmp_path / "audio",
+        "--condition",
+        "audio",
+        "--clap",
+        models["clap"],
+        "--candidates",
+        "2",
+        "--eval-size",
+        "2",
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "audio" / "manifest.json").read_text())
     assert manifest["clap"]["text_tower_agreement"] > 0.999
@@ -146,8 +181,9 @@ def test_audio_conditioning_and_candidates(models, esc50, tmp_path):
 
 
 def test_foreign_clap_warns(models, esc50, tmp_path):
-    res = _generate(models, esc50, tmp_path / "f", "--condition", "audio", "--clap", models["foreign"],
-                    "--eval-size", "1")
+    res = _generate(
+        models, esc50, tmp_path / "f", "--condition", "audio", "--clap", models["foreign"], "--eval-size", "1"
+    )
     assert res.exit_code == 0, res.output
     assert "not the CLAP" in res.output
     agreement = json.loads((tmp_path / "f" / "manifest.json").read_text())["clap"]["text_tower_agreement"]
@@ -160,17 +196,50 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "p", *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["bell.wav", "horn.wav"]
-    res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "o",
-              "--original-attention", *FAST)
+    res = cli(
+        "generate",
+        "--model",
+        models["pipe"],
+        "--prompts",
+        prompts,
+        "--out",
+        tmp_path / "o",
+        "--original-attention",
+        *FAST,
+    )
     assert res.exit_code == 0, res.output
     layout = json.loads((tmp_path / "o" / "manifest.json").read_text())["attention"]
     assert layout["matches_original"] and layout["heads"] == layout["original_heads"]
     assert not json.loads((tmp_path / "p" / "manifest.json").read_text())["attention"]["matches_original"]
-    res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "q",
-              "--condition", "audio", "--clap", models["clap"], *FAST)
+    res = cli(
+        "generate",
+        "--model",
+        models["pipe"],
+        "--prompts",
+        prompts,
+        "--out",
+        tmp_path / "q",
+        "--condition",
+        "audio",
+        "--clap",
+        models["clap"],
+        *FAST,
+    )
     assert res.exit_code == 2 and "needs reference clips" in res.output
-    res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--dataset", "esc50", "--data-dir", esc50,
-              "--out", tmp_path / "q", *FAST)
+    res = cli(
+        "generate",
+        "--model",
+        models["pipe"],
+        "--prompts",
+        prompts,
+        "--dataset",
+        "esc50",
+        "--data-dir",
+        esc50,
+        "--out",
+        tmp_path / "q",
+        *FAST,
+    )
     assert res.exit_code == 2 and "either --prompts or --dataset" in res.output
     res = _generate(models, esc50, tmp_path / "q", "--precision", "fp16", "--device", "cpu")
     assert res.exit_code == 2 and "fp16 needs a GPU" in res.output

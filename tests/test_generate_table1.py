@@ -14,9 +14,10 @@ import torch
 pytest.importorskip("diffusers")
 yaml = pytest.importorskip("yaml")
 
-from audiometric import scoring as score_module  # noqa: E402
-from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
 from conftest import ToyBackbone  # noqa: E402
+
+from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
+from audiometric.scoring import pipeline as score_module  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,14 +53,22 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     pipe = write_tiny_pipeline(tmp_path / "pipe")
     clap = write_tiny_clap_audio(tmp_path / "clap", pipeline=pipe)
     _fake_datasets(tmp_path)
-    config = {"model": str(pipe), "clap": str(clap), "conditions": ["text", "audio"],
-              "generate": {"steps": 2, "duration": 1.28, "batch_size": 2},
-              "score": {"metrics": ["fd", "is", "kl"], "backbone": "toy", "fad_backbone": "toy", "workers": 0},
-              "datasets": {"esc50": {"data_dir": "esc50", "split": "test"},
-                           "us8k": {"data_dir": "us8k", "split": "test", "eval_size": 2}}}
+    config = {
+        "model": str(pipe),
+        "clap": str(clap),
+        "conditions": ["text", "audio"],
+        "generate": {"steps": 2, "duration": 1.28, "batch_size": 2},
+        "score": {"metrics": ["fd", "is", "kl"], "backbone": "toy", "fad_backbone": "toy", "workers": 0},
+        "datasets": {
+            "esc50": {"data_dir": "esc50", "split": "test"},
+            "us8k": {"data_dir": "us8k", "split": "test", "eval_size": 2},
+        },
+    }
     path = tmp_path / "table1.yaml"
     path.write_text(yaml.safe_dump(config))
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})
+    monkeypatch.setattr(
+        score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs}
+    )
     runner = _runner()
     out = tmp_path / "run"
     assert runner.main(["--config", str(path), "--out", str(out), "--no-progress"]) == 0
@@ -69,8 +78,9 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     record = json.loads((out / "table1.json").read_text())
     assert set(record["cells"]) == {"esc50-text", "esc50-audio", "us8k-text", "us8k-audio"}
     assert record["cells"]["esc50-audio"]["metrics"]["kl_softmax"]["n_pairs"] == 3
-    assert sorted(p.name for p in (out / "gen" / "us8k-text").glob("*.wav")) == \
-        sorted(p.name for p in (out / "ref" / "us8k").glob("*.wav"))
+    assert sorted(p.name for p in (out / "gen" / "us8k-text").glob("*.wav")) == sorted(
+        p.name for p in (out / "ref" / "us8k").glob("*.wav")
+    )
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
 
     # a second run is served from the finished cells: no clip is rewritten

@@ -12,11 +12,11 @@ import torch
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from audiometric.errors import AudiometricError  # noqa: E402
-from audiometric.ldm import attention, clap  # noqa: E402
-from audiometric.ldm.components import load_components, save_pipeline  # noqa: E402
-from audiometric.ldm.sample import sample  # noqa: E402
-from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline  # noqa: E402
+from audiometric.errors import AudiometricError
+from audiometric.ldm import attention, clap
+from audiometric.ldm.components import load_components, save_pipeline
+from audiometric.ldm.sample import sample
+from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline
 
 DURATION = 1.28
 
@@ -39,8 +39,9 @@ def components(pipe_dir):
 
 def _generate(components, prompts, seeds, steps=3, guidance=2.5):
     cond = clap.text_embeddings(components, prompts)
-    return sample(components, cond, clap.empty_embedding(components), seeds, steps=steps, guidance=guidance,
-                  duration=DURATION)
+    return sample(
+        components, cond, clap.empty_embedding(components), seeds, steps=steps, guidance=guidance, duration=DURATION
+    )
 
 
 def test_sampling_loop_equals_audioldm_pipeline(components, pipe_dir):
@@ -52,8 +53,14 @@ def test_sampling_loop_equals_audioldm_pipeline(components, pipe_dir):
         warnings.simplefilter("ignore")
         pipe = AudioLDMPipeline.from_pretrained(str(pipe_dir))
     pipe.set_progress_bar_config(disable=True)
-    theirs = pipe(prompts, num_inference_steps=4, audio_length_in_s=DURATION, guidance_scale=2.5,
-                  generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="np").audios
+    theirs = pipe(
+        prompts,
+        num_inference_steps=4,
+        audio_length_in_s=DURATION,
+        guidance_scale=2.5,
+        generator=[torch.Generator().manual_seed(s) for s in seeds],
+        output_type="np",
+    ).audios
     assert ours.shape == theirs.shape == (2, int(DURATION * 16000))
     assert ours.dtype == np.float32
     assert np.abs(ours).max() > 1e-2  # audible, so the comparison below means something
@@ -91,8 +98,7 @@ def test_audio_embeddings_resample_and_seed_the_crop(clap_dir):
     np.testing.assert_array_equal(a, clap.audio_embeddings(tower, [long], 16000, seeds=[0]))
     assert (a - clap.audio_embeddings(tower, [long], 16000, seeds=[1])).abs().max() > 1e-4
     short = long[:4000]  # at 16 kHz; the same clip given at 48 kHz must embed (almost) the same
-    at48 = clap.audio_embeddings(tower, [clap.resample(torch.from_numpy(short)[None], 16000, 48000)[0].numpy()],
-                                 48000)
+    at48 = clap.audio_embeddings(tower, [clap.resample(torch.from_numpy(short)[None], 16000, 48000)[0].numpy()], 48000)
     np.testing.assert_allclose(clap.audio_embeddings(tower, [short], 16000), at48, atol=1e-5)
 
 
@@ -182,9 +188,13 @@ def test_audio_tower_alone_embeds_as_the_full_clap(clap_dir, tmp_path):
     alone.load_state_dict(full.state_dict(), strict=False)
     alone.save_pretrained(str(tmp_path / "audio_only"))
     (tmp_path / "audio_only" / "preprocessor_config.json").write_bytes(
-        (clap_dir / "preprocessor_config.json").read_bytes())
+        (clap_dir / "preprocessor_config.json").read_bytes()
+    )
     tower = clap.load_clap_audio(tmp_path / "audio_only")
     assert tower.tokenizer is None
     wave = [np.random.default_rng(2).standard_normal(12000).astype(np.float32)]
-    np.testing.assert_allclose(clap.audio_embeddings(tower, wave, 16000),
-                               clap.audio_embeddings(clap.load_clap_audio(clap_dir), wave, 16000), atol=1e-6)
+    np.testing.assert_allclose(
+        clap.audio_embeddings(tower, wave, 16000),
+        clap.audio_embeddings(clap.load_clap_audio(clap_dir), wave, 16000),
+        atol=1e-6,
+    )

@@ -6,11 +6,10 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from conftest import write_wav
 
 from audiometric.errors import AudiometricError
 from audiometric.ldm import mel
-
-from conftest import write_wav
 
 
 def test_filterbank_matches_librosa_slaney():
@@ -25,9 +24,22 @@ def test_log_mel_matches_librosa_magnitude_mel():
     rng = np.random.default_rng(0)
     wave = (0.3 * rng.standard_normal(20480)).astype(np.float32)
     ours = mel.log_mel(torch.from_numpy(wave)[None], duration=1.28)[0].numpy()
-    spec = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=1024, hop_length=160, win_length=1024,
-                                          window="hann", center=True, pad_mode="reflect", power=1.0,
-                                          n_mels=64, fmin=0, fmax=8000, htk=False, norm="slaney")
+    spec = librosa.feature.melspectrogram(
+        y=wave,
+        sr=16000,
+        n_fft=1024,
+        hop_length=160,
+        win_length=1024,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=1.0,
+        n_mels=64,
+        fmin=0,
+        fmax=8000,
+        htk=False,
+        norm="slaney",
+    )
     ref = np.log(np.clip(spec, 1e-5, None)).T
     assert ref.shape == (20480 // 160 + 1, 64)  # centred frames: N / hop + 1
     assert ours.shape == (128, 64)  # cut to duration · 100 frames

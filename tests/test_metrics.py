@@ -461,7 +461,9 @@ def test_special_functions_match_scipy():
     x[0, :3] = [-1e4, 1e4, 0.0]
     for axis in (0, 1):
         np.testing.assert_allclose(special.logsumexp(x, axis=axis), sp.logsumexp(x, axis=axis), rtol=1e-13)
-        np.testing.assert_allclose(special.log_softmax(x, axis=axis), sp.log_softmax(x, axis=axis), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            special.log_softmax(x, axis=axis), sp.log_softmax(x, axis=axis), rtol=1e-12, atol=1e-12
+        )
         np.testing.assert_allclose(special.softmax(x, axis=axis), sp.softmax(x, axis=axis), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(special.expit(x), sp.expit(x), rtol=1e-14, atol=1e-300)
     p = special.softmax(x, axis=1)

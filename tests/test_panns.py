@@ -30,8 +30,13 @@ _PUBLISHED_TRAINABLE = 80_753_615  # "Parameters" of Cnn14 in the PANNs paper / 
 
 
 def _bn(prefix: str, channels: int) -> dict[str, tuple[int, ...]]:
-    return {f"{prefix}.weight": (channels,), f"{prefix}.bias": (channels,), f"{prefix}.running_mean": (channels,),
-            f"{prefix}.running_var": (channels,), f"{prefix}.num_batches_tracked": ()}
+    return {
+        f"{prefix}.weight": (channels,),
+        f"{prefix}.bias": (channels,),
+        f"{prefix}.running_mean": (channels,),
+        f"{prefix}.running_var": (channels,),
+        f"{prefix}.num_batches_tracked": (),
+    }
 
 
 def _official_layout(n_fft: int) -> dict[str, tuple[int, ...]]:
@@ -47,8 +52,9 @@ def _official_layout(n_fft: int) -> dict[str, tuple[int, ...]]:
         layout[f"conv_block{i}.conv2.weight"] = (c_out, c_out, 3, 3)
         layout.update(_bn(f"conv_block{i}.bn1", c_out))
         layout.update(_bn(f"conv_block{i}.bn2", c_out))
-    layout.update({"fc1.weight": (2048, 2048), "fc1.bias": (2048,),
-                   "fc_audioset.weight": (527, 2048), "fc_audioset.bias": (527,)})
+    layout.update(
+        {"fc1.weight": (2048, 2048), "fc1.bias": (2048,), "fc_audioset.weight": (527, 2048), "fc_audioset.bias": (527,)}
+    )
     return layout
 
 
@@ -114,8 +120,11 @@ def test_state_dict_is_the_official_16k_layout(cnn16: Cnn14) -> None:
     assert {k: tuple(v.shape) for k, v in state.items()} == expected
     assert sum(p.numel() for p in cnn16.parameters() if p.requires_grad) == _PUBLISHED_TRAINABLE
     frozen = {name for name, p in cnn16.named_parameters() if not p.requires_grad}
-    assert frozen == {"spectrogram_extractor.stft.conv_real.weight", "spectrogram_extractor.stft.conv_imag.weight",
-                      "logmel_extractor.melW"}
+    assert frozen == {
+        "spectrogram_extractor.stft.conv_real.weight",
+        "spectrogram_extractor.stft.conv_imag.weight",
+        "logmel_extractor.melW",
+    }
 
 
 def test_32k_layout_and_output_shapes(cnn32: Cnn14) -> None:
@@ -199,8 +208,12 @@ def test_folded_fast_path_equals_official_op_order(cnn16: Cnn14) -> None:
         with torch.inference_mode():
             fast_changed = cnn16(wav)
         assert not torch.allclose(changed["embedding"], official["embedding"])
-        torch.testing.assert_close(fast_changed["embedding"], changed["embedding"].detach(), rtol=1e-5,
-                                   atol=1e-5 * changed["embedding"].abs().max().item())
+        torch.testing.assert_close(
+            fast_changed["embedding"],
+            changed["embedding"].detach(),
+            rtol=1e-5,
+            atol=1e-5 * changed["embedding"].abs().max().item(),
+        )
     finally:
         with torch.no_grad():
             var.copy_(saved)
@@ -246,8 +259,11 @@ def test_checkpoint_round_trip(cnn16: Cnn14, tmp_path: Path) -> None:
     wav = _audio(32000, 16000, seed=10, batch=2)
     with torch.inference_mode():
         expected = cnn16(wav)
-    sampler = {"indexes_per_class": [np.arange(4, dtype=np.int64), np.array([2, 9])],
-               "queue": [np.int64(3), 1], "weights": np.linspace(0, 1, 5, dtype=np.float32)}
+    sampler = {
+        "indexes_per_class": [np.arange(4, dtype=np.int64), np.array([2, 9])],
+        "queue": [np.int64(3), 1],
+        "weights": np.linspace(0, 1, 5, dtype=np.float32),
+    }
     path = tmp_path / "Cnn14_16k_mAP=0.438.pth"
     torch.save({"model": cnn16.state_dict(), "iteration": 0, "sampler": sampler}, path)
     loaded = backbones.load("panns-cnn14-16k", checkpoint=str(path))  # -> load_cnn14_16k
@@ -279,14 +295,22 @@ def test_layout_mismatches_are_one_line_errors(tmp_path: Path) -> None:
     layout = _official_layout(512)
     cases = {
         "missing": ({k: _cheap(s) for k, s in layout.items() if k != "fc1.bias"}, ("missing keys fc1.bias",)),
-        "unexpected": ({**{k: _cheap(s) for k, s in layout.items()}, "fc2.weight": torch.zeros(1)},
-                       ("unexpected keys fc2.weight",)),
-        "shapes": ({k: torch.zeros(1) for k in layout},
-                   ("wrong shapes spectrogram_extractor.stft.conv_real.weight (1,) != (257, 1, 512)", "(+80 more)")),
-        "bare-dataparallel": ({f"module.{k}": _cheap((3,) if k == "fc1.bias" else s) for k, s in layout.items()},
-                              ("(wrong shapes fc1.bias (3,) != (2048,));",)),  # prefix gone, nothing else wrong
-        "32k-as-16k": ({k: _cheap(s) for k, s in _official_layout(1024).items()},
-                       ("logmel_extractor.melW (513, 64) != (257, 64)",)),
+        "unexpected": (
+            {**{k: _cheap(s) for k, s in layout.items()}, "fc2.weight": torch.zeros(1)},
+            ("unexpected keys fc2.weight",),
+        ),
+        "shapes": (
+            {k: torch.zeros(1) for k in layout},
+            ("wrong shapes spectrogram_extractor.stft.conv_real.weight (1,) != (257, 1, 512)", "(+80 more)"),
+        ),
+        "bare-dataparallel": (
+            {f"module.{k}": _cheap((3,) if k == "fc1.bias" else s) for k, s in layout.items()},
+            ("(wrong shapes fc1.bias (3,) != (2048,));",),
+        ),  # prefix gone, nothing else wrong
+        "32k-as-16k": (
+            {k: _cheap(s) for k, s in _official_layout(1024).items()},
+            ("logmel_extractor.melW (513, 64) != (257, 64)",),
+        ),
     }
     for label, (state, fragments) in cases.items():
         path = tmp_path / f"{label}.pth"

@@ -8,14 +8,13 @@ import warnings
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from audiometric.evaluate import Settings
-from audiometric.metrics import MetricWarning, frechet_distance, kl_softmax
-from audiometric.metrics.frechet import ReferenceGaussian
-from audiometric.per_clip import load_class_labels, per_clip, write_per_clip_csv
-
 from conftest import ToyBackbone, tone_set, write_wav
 from test_registry import clip_set, stats_file
+
+from audiometric.metrics import MetricWarning, frechet_distance, kl_softmax
+from audiometric.metrics.frechet import ReferenceGaussian
+from audiometric.scoring.compute import Settings
+from audiometric.scoring.per_clip import load_class_labels, per_clip, write_per_clip_csv
 
 
 @pytest.mark.parametrize("frames", [1, 3, 12])
@@ -51,8 +50,12 @@ def test_outlier_ranks_first_with_pair_kl_and_top_classes(tmp_path) -> None:
     gen = clip_set(emb, logits=logits)
     ref = clip_set([rng.standard_normal((2, 4)) for _ in range(12)], logits=ref_logits)
     rows = per_clip(Settings(("fd", "kl"), "toy", "toy"), gen, ref, None, labels=list("ABCDE"))
-    assert rows[0]["clip"] == "c005.wav" and [r["fd_clip"] for r in rows] == sorted((r["fd_clip"] for r in rows), reverse=True)
-    assert np.mean([r["kl_softmax"] for r in rows]) == pytest.approx(kl_softmax(np.concatenate(logits), np.concatenate(ref_logits)), rel=1e-12)
+    assert rows[0]["clip"] == "c005.wav" and [r["fd_clip"] for r in rows] == sorted(
+        (r["fd_clip"] for r in rows), reverse=True
+    )
+    assert np.mean([r["kl_softmax"] for r in rows]) == pytest.approx(
+        kl_softmax(np.concatenate(logits), np.concatenate(ref_logits)), rel=1e-12
+    )
     top = np.argsort(-logits[5][0])[:3]
     assert rows[0]["top_classes"].split("; ")[0].startswith("ABCDE"[top[0]] + " (")
     assert rows[0]["paired_with"] == "c005.wav"
@@ -75,18 +78,35 @@ def test_class_labels_csv(tmp_path) -> None:
 
 
 def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> None:
-    import audiometric.scoring as score_module
+    import audiometric.scoring.pipeline as score_module
     from audiometric.cli import main
 
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs})
+    monkeypatch.setattr(
+        score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs}
+    )
     tone_set(tmp_path / "gen", 6, seed=1)
     tone_set(tmp_path / "ref", 6, seed=2)
     noise = np.random.default_rng(0).uniform(-0.9, 0.9, 16000).astype(np.float32)  # white noise among tones
     write_wav(tmp_path / "gen" / "clip003.wav", noise, 16000)
     out = tmp_path / "clips.csv"
-    result = CliRunner().invoke(main, ["score", str(tmp_path / "gen"), str(tmp_path / "ref"), "--metrics", "fd,kl",
-                                       "--backbone", "aisfx", "--workers", "0", "-q", "--per-clip", str(out)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            str(tmp_path / "gen"),
+            str(tmp_path / "ref"),
+            "--metrics",
+            "fd,kl",
+            "--backbone",
+            "aisfx",
+            "--workers",
+            "0",
+            "-q",
+            "--per-clip",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     table = list(csv.DictReader(out.open()))
     assert table[0]["clip"] == "clip003.wav" and len(table) == 6

@@ -6,16 +6,25 @@ import numpy as np
 import pytest
 
 from audiometric.errors import AudiometricError
-from audiometric.reference import FORMAT, ReferenceStats, load_reference, save
-from audiometric.moments import MomentAccumulator
+from audiometric.metrics.moments import MomentAccumulator
+from audiometric.scoring.reference import FORMAT, ReferenceStats, load_reference, save
 
 
 def _stats() -> ReferenceStats:
     rng = np.random.default_rng(0)
-    moments = {"panns-cnn14-16k:embedding": MomentAccumulator(6).update(rng.standard_normal((30, 6)) + 1e4),
-               "vggish:embedding": MomentAccumulator(3).update(rng.standard_normal((50, 3)))}
-    meta = {"format": FORMAT, "folder": "ref", "files": 30, "clips": 30, "skipped": [],
-            "preprocessing": {"channels": "first"}, "backbones": {}}
+    moments = {
+        "panns-cnn14-16k:embedding": MomentAccumulator(6).update(rng.standard_normal((30, 6)) + 1e4),
+        "vggish:embedding": MomentAccumulator(3).update(rng.standard_normal((50, 3))),
+    }
+    meta = {
+        "format": FORMAT,
+        "folder": "ref",
+        "files": 30,
+        "clips": 30,
+        "skipped": [],
+        "preprocessing": {"channels": "first"},
+        "backbones": {},
+    }
     return ReferenceStats("", moments, meta)
 
 
@@ -49,16 +58,23 @@ def test_missing_output_and_foreign_files_are_one_line_errors(tmp_path):
 def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
     """Statistics over a folder equal the moments of all rows, cold or warm cache, and no clip keeps outputs."""
     import torch
-
-    from audiometric.audio import Preprocess
-    from audiometric.cache import EmbeddingCache
-    from audiometric.extract import Extractor
-    from audiometric.reference import accumulate
     from conftest import ToyBackbone, tone_set
 
+    from audiometric.audio.preprocess import Preprocess
+    from audiometric.extraction.cache import EmbeddingCache
+    from audiometric.extraction.extract import Extractor
+    from audiometric.scoring.reference import accumulate
+
     tone_set(tmp_path / "ref", 7, seconds=0.5)
-    extractor = Extractor({"toy": ToyBackbone(frame_level=True)}, torch.device("cpu"), Preprocess(),
-                          EmbeddingCache(tmp_path / "cache"), batch_size=3, workers=0, progress=False)
+    extractor = Extractor(
+        {"toy": ToyBackbone(frame_level=True)},
+        torch.device("cpu"),
+        Preprocess(),
+        EmbeddingCache(tmp_path / "cache"),
+        batch_size=3,
+        workers=0,
+        progress=False,
+    )
     kept = extractor.run(sorted((tmp_path / "ref").glob("*.wav")))
     rows = np.concatenate([c.outputs["toy"]["embedding"] for c in kept.clips]).astype(np.float64)
     for run in ("cold", "warm"):
@@ -76,9 +92,9 @@ def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
 
 
 def test_mismatch_names_the_setting_that_differs_and_hints_only_existing_folders(tmp_path):
-    from audiometric.audio import Preprocess
-    from audiometric.extract import RESAMPLER
-    from audiometric.reference import check_provenance
+    from audiometric.audio.preprocess import Preprocess
+    from audiometric.extraction.extract import RESAMPLER
+    from audiometric.scoring.reference import check_provenance
 
     def check(stats, pre):
         check_provenance(stats.path, stats.meta, {}, {**pre.as_dict(), "resampler": RESAMPLER}, stats.recompute_hint())

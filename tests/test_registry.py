@@ -12,18 +12,20 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-import audiometric.evaluate as evaluate
-from audiometric.extract import Clip, Extraction
+import audiometric.scoring.compute as evaluate
+from audiometric.extraction.clipset import ClipSet
+from audiometric.extraction.extract import Clip, Extraction
 from audiometric.metrics import METRICS, Estimate, MetricInfo, MetricWarning, frechet_distance
 from audiometric.metrics import density as density_module
 from audiometric.metrics import kid as kid_module
+from audiometric.metrics.moments import MomentAccumulator
 from audiometric.metrics.protocol import gather
-from audiometric.reference import ReferenceStats
-from audiometric.sets import ClipSet
-from audiometric.moments import MomentAccumulator
+from audiometric.scoring.reference import ReferenceStats
 
 
-def clip_set(arrays: list[np.ndarray], names: list[str] | None = None, logits: list[np.ndarray] | None = None) -> ClipSet:
+def clip_set(
+    arrays: list[np.ndarray], names: list[str] | None = None, logits: list[np.ndarray] | None = None
+) -> ClipSet:
     """A ClipSet of backbone ``toy`` with the given per-clip embeddings (and logits)."""
     clips = []
     for i, emb in enumerate(arrays):
@@ -69,6 +71,7 @@ def test_a_new_metric_is_one_module_and_one_registry_line(monkeypatch) -> None:
     def compute(data):  # squared distance between the set means, resampled through the shared bootstrap
         def value(g_idx, r_idx):
             return float(np.sum((gather(data.gen, g_idx).mean(0) - gather(data.ref, r_idx).mean(0)) ** 2))
+
         return {data.name: Estimate(value(None, None), {"extra": 1}, value)}
 
     module.compute = compute
@@ -86,7 +89,9 @@ def test_a_new_metric_is_one_module_and_one_registry_line(monkeypatch) -> None:
     reps = []
     for _ in range(50):
         g, r = draw.integers(0, 30, 30), draw.integers(0, 25, 25)
-        reps.append(np.sum((np.concatenate([gen[i] for i in g]).mean(0) - np.concatenate([ref[j] for j in r]).mean(0)) ** 2))
+        reps.append(
+            np.sum((np.concatenate([gen[i] for i in g]).mean(0) - np.concatenate([ref[j] for j in r]).mean(0)) ** 2)
+        )
     assert entry["ci"] == pytest.approx(list(np.quantile(reps, [0.025, 0.975])), rel=1e-12)
     assert entry["bootstrap_bias"] == pytest.approx(np.mean(reps) - direct, rel=1e-9)
     # shared not-computable rules
@@ -167,8 +172,10 @@ def test_density_coverage_pipeline_bootstrap_keeps_the_reference_balls(monkeypat
     again, _ = evaluate.compute(*args)
     assert again["coverage"]["ci"] == pytest.approx(values["coverage"]["ci"], rel=1e-12)
     draw = np.random.default_rng(1)
-    reps = [_density_coverage_numpy(np.concatenate([gen[i] for i in draw.integers(0, 30, 30)]), np.concatenate(ref), 5)[0]
-            for _ in range(20)]
+    reps = [
+        _density_coverage_numpy(np.concatenate([gen[i] for i in draw.integers(0, 30, 30)]), np.concatenate(ref), 5)[0]
+        for _ in range(20)
+    ]
     assert values["density"]["ci"] == pytest.approx(list(np.quantile(reps, [0.025, 0.975])), rel=1e-12)
 
 
@@ -215,7 +222,11 @@ def test_negative_unbiased_estimate_is_explained() -> None:
         values, _ = evaluate.compute(settings("kad"), clip_set(gen), clip_set(ref), None)
         if values["kad"]["value"] < 0:
             break
-    assert values["kad"]["value"] < 0 and "sampling noise" in values["kad"]["note"] and "4 generated" in values["kad"]["note"]
+    assert (
+        values["kad"]["value"] < 0
+        and "sampling noise" in values["kad"]["note"]
+        and "4 generated" in values["kad"]["note"]
+    )
 
 
 # ------------------------------------------------------------------------------------ KL pairing
@@ -258,11 +269,15 @@ def test_untrustworthy_fd_infinity_is_flagged(monkeypatch) -> None:
     from audiometric.metrics import fd as fd_module
 
     fit = extrapolated.Extrapolation(-0.5, 30.0, 0.4, [(10, 10, 2.0), (20, 20, 1.0)])
-    assert "R^2 = 0.400 < 0.95" in extrapolated.fit_problem(fit) and "negative intercept" in extrapolated.fit_problem(fit)
+    assert "R^2 = 0.400 < 0.95" in extrapolated.fit_problem(fit) and "negative intercept" in extrapolated.fit_problem(
+        fit
+    )
     assert extrapolated.fit_problem(fit._replace(intercept=0.1, r2=0.99)) == ""
     monkeypatch.setattr(fd_module, "fd_infinity", lambda *a, **k: fit)
     rng = np.random.default_rng(10)
-    values, _ = evaluate.compute(settings("fd", fd_inf=True), clip_set(rows(rng, 30, 4)), clip_set(rows(rng, 30, 4)), None)
+    values, _ = evaluate.compute(
+        settings("fd", fd_inf=True), clip_set(rows(rng, 30, 4)), clip_set(rows(rng, 30, 4)), None
+    )
     inf = values["fd_inf"]
     assert inf["value"] == -0.5 and inf["slope"] == 30.0 and inf["r2"] == 0.4 and inf["trusted"] is False
     assert "untrustworthy fit" in inf["note"] and inf["min_r2"] == extrapolated.MIN_R2

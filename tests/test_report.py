@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from audiometric.report import CSV_FIELDS, table, write_csv
+from audiometric.scoring.report import CSV_FIELDS, table, write_csv
 
 
 def result() -> dict:
@@ -16,7 +16,14 @@ def result() -> dict:
         "reference": {"scored": 6, "skipped": []},
         "metrics": {
             "fd": {**base, "value": 45.06, "ci": [-32.8, 33.0], "ci_method": "basic", "note": "outside its interval"},
-            "fd_inf": {**base, "value": -3.0, "slope": 120.5, "r2": 0.41, "trusted": False, "note": "untrustworthy fit"},
+            "fd_inf": {
+                **base,
+                "value": -3.0,
+                "slope": 120.5,
+                "r2": 0.41,
+                "trusted": False,
+                "note": "untrustworthy fit",
+            },
             "kid": {**base, "value": 0.01, "std": 0.002},
         },
         "not_computed": {"kl": "KL skipped: only 0 of 4 generated names match", "is": "needs 10 clips"},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiometric.resample import resample
+from audiometric.audio.resample import resample
 
 
 def direct(x: np.ndarray, orig: int, new: int, zeros: int = 6, rolloff: float = 0.99) -> np.ndarray:

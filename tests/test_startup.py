@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tone_set
 
 from audiometric import backbones
-from audiometric.scoring import ExtractionOptions, make_extractor
-from audiometric.sets import extract_folder
-
-from conftest import tone_set
+from audiometric.extraction.clipset import extract_folder
+from audiometric.scoring.pipeline import ExtractionOptions, make_extractor
 
 _PROBE = """import sys
 from audiometric.cli import main
@@ -48,8 +47,18 @@ def test_help_lists_every_command_with_its_summary():
 def test_warm_score_imports_no_torch_and_matches_the_cold_run(tmp_path):
     tone_set(tmp_path / "gen", 3, rate=22050, seconds=1.0, seed=1)
     tone_set(tmp_path / "ref", 3, rate=22050, seconds=1.0, seed=2)
-    args = ["score", str(tmp_path / "gen"), str(tmp_path / "ref"), "--metrics", "fd", "--backbone", "aisfx",
-            "--workers", "0", "-q"]
+    args = [
+        "score",
+        str(tmp_path / "gen"),
+        str(tmp_path / "ref"),
+        "--metrics",
+        "fd",
+        "--backbone",
+        "aisfx",
+        "--workers",
+        "0",
+        "-q",
+    ]
     cold = _cli(*args, "--json", str(tmp_path / "cold.json"))
     warm = _cli(*args, "--json", str(tmp_path / "warm.json"))
     assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
@@ -58,7 +67,7 @@ def test_warm_score_imports_no_torch_and_matches_the_cold_run(tmp_path):
     assert b["cache"]["misses"] == 0 and b["cache"]["hits"] == 6 and a["cache"]["misses"] == 6
     assert a["metrics"]["fd"]["value"] == b["metrics"]["fd"]["value"]
     assert a["versions"]["torch"] == b["versions"]["torch"]
-    from audiometric.device import resolve_device
+    from audiometric.runtime.device import resolve_device
 
     assert a["device"] == str(resolve_device("auto")) and b["device"] == "auto (unused: every output was cached)"
 
@@ -88,14 +97,12 @@ def test_registry_spec_matches_the_class(name):
     classes = [c for c in vars(module).values() if isinstance(c, type) and getattr(c, "name", None) == name]
     assert len(classes) == 1
     cls = classes[0]
-    assert (cls.sample_rate, cls.min_samples, tuple(cls.outputs)) == (spec.sample_rate, spec.min_samples,
-                                                                      spec.outputs)
+    assert (cls.sample_rate, cls.min_samples, tuple(cls.outputs)) == (spec.sample_rate, spec.min_samples, spec.outputs)
 
 
 def test_checkpoint_error_while_building_in_the_background_is_one_line(tmp_path):
     """The network loads in a thread while clips decode; its WeightsError still reaches the user as one line."""
     import torch
-
     from click.testing import CliRunner
 
     from audiometric.cli import main
@@ -103,7 +110,19 @@ def test_checkpoint_error_while_building_in_the_background_is_one_line(tmp_path)
     bad = tmp_path / "not_cnn14.pth"
     torch.save([torch.zeros(2)], bad)
     tone_set(tmp_path / "set", 2, seconds=0.5)
-    result = CliRunner().invoke(main, ["embed", str(tmp_path / "set"), "-o", str(tmp_path / "o.npz"), "-q",
-                                       "--workers", "1", "--checkpoint", f"panns-cnn14-16k={bad}"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "embed",
+            str(tmp_path / "set"),
+            "-o",
+            str(tmp_path / "o.npz"),
+            "-q",
+            "--workers",
+            "1",
+            "--checkpoint",
+            f"panns-cnn14-16k={bad}",
+        ],
+    )
     assert result.exit_code == 2 and result.output.startswith("error: ") and "not a Cnn14 checkpoint" in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from audiometric.errors import AudiometricError
-from audiometric.moments import MomentAccumulator
+from audiometric.metrics.moments import MomentAccumulator
 
 
 def _accumulate(x: np.ndarray, batch: int) -> MomentAccumulator:

@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ToyBackbone, tone_set, write_wav
 
 import audiometric.sweep.cells as cells_module
 import audiometric.sweep.core as sweep_core
-from audiometric.cache import EmbeddingCache
-from audiometric.extract import Extractor
 from audiometric.errors import AudiometricError
-from audiometric.scoring import ExtractionOptions
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.extract import Extractor
+from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 from audiometric.sweep.summary import COLUMNS, read_rows, verdicts
-
-from conftest import ToyBackbone, tone_set, write_wav
 
 N_CLIPS = 12
 OPTS = ExtractionOptions(device="cpu", workers=0, progress=False)
@@ -39,8 +38,15 @@ def toy(monkeypatch) -> list[ToyBackbone]:
         if set(needs) != {"toy"}:
             return real(needs, opts, progress)
         made.append(ToyBackbone())
-        return Extractor({"toy": made[-1]}, torch.device("cpu"), opts.preprocess,
-                         EmbeddingCache.default(opts.use_cache), opts.batch_size, opts.workers, False)
+        return Extractor(
+            {"toy": made[-1]},
+            torch.device("cpu"),
+            opts.preprocess,
+            EmbeddingCache.default(opts.use_cache),
+            opts.batch_size,
+            opts.workers,
+            False,
+        )
 
     monkeypatch.setattr(sweep_core, "make_extractor", make_extractor)
     return made
@@ -79,10 +85,17 @@ CASES = {
 
 def _spec(name: str, out: Path, data: dict[str, Path], **extra):
     case = {**CASES[name], **extra}
-    options = {"corruption": name, "out": str(out), "backbone": "toy", "seeds": case.get("seeds", 2),
-               "levels": case["levels"],
-               "metrics": case["metrics"], "protocol": case.get("protocol", "split"), "params": case.get("params", {}),
-               "keep_audio": case.get("keep_audio", False)}
+    options = {
+        "corruption": name,
+        "out": str(out),
+        "backbone": "toy",
+        "seeds": case.get("seeds", 2),
+        "levels": case["levels"],
+        "metrics": case["metrics"],
+        "protocol": case.get("protocol", "split"),
+        "params": case.get("params", {}),
+        "keep_audio": case.get("keep_audio", False),
+    }
     if name == "permute":
         options["pool"] = str(data["pool"])
     else:
@@ -183,8 +196,18 @@ def test_new_level_computes_only_its_cells(data, tmp_path, toy):
 def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
     for i in range(4):
         write_wav(tmp_path / "silent" / f"s{i}.wav", np.zeros(16000, dtype=np.float32), 16000)
-    spec = make_spec({"corruption": "noise", "ref": str(tmp_path / "silent"), "out": str(tmp_path / "out"),
-                      "backbone": "toy", "metrics": "fd", "seeds": 1, "levels": "0,1", "protocol": "paired"})
+    spec = make_spec(
+        {
+            "corruption": "noise",
+            "ref": str(tmp_path / "silent"),
+            "out": str(tmp_path / "out"),
+            "backbone": "toy",
+            "metrics": "fd",
+            "seeds": 1,
+            "levels": "0,1",
+            "protocol": "paired",
+        }
+    )
     counters = run_sweep(spec, OPTS)
     assert counters["cells_computed"] == 2
     rows = _rows(tmp_path / "out")
@@ -193,22 +216,31 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["fd"]["verdict"] == "does not detect"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"levels": "0,2"}, "outside mel_mask's range"),
-    ({"levels": "0.1,0.2"}, "must include 0"),
-    ({"metrics": "fd,is"}, "IS uses 10 splits"),
-    ({"corruption": "interference", "levels": "0,4", "pool": "POOL", "labels": "LABELS"}, "classes other than"),
-    ({"corruption": "permute", "pool": "POOL", "params": {"n_events": "4"}}, "need"),
-    ({"corruption": "permute", "pool": "POOL", "levels": "0,1"}, "exactly 1 event"),
-    ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
-    ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
-    ({"out": "REF/sweep"}, "is inside --ref"),
-    ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
-    ({"metrics": "fd,is", "backbone": "aisfx"}, "no 'logits' output"),  # named before IS's clip count
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"levels": "0,2"}, "outside mel_mask's range"),
+        ({"levels": "0.1,0.2"}, "must include 0"),
+        ({"metrics": "fd,is"}, "IS uses 10 splits"),
+        ({"corruption": "interference", "levels": "0,4", "pool": "POOL", "labels": "LABELS"}, "classes other than"),
+        ({"corruption": "permute", "pool": "POOL", "params": {"n_events": "4"}}, "need"),
+        ({"corruption": "permute", "pool": "POOL", "levels": "0,1"}, "exactly 1 event"),
+        ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
+        ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
+        ({"out": "REF/sweep"}, "is inside --ref"),
+        ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
+        ({"metrics": "fd,is", "backbone": "aisfx"}, "no 'logits' output"),  # named before IS's clip count
+    ],
+)
 def test_bad_input_is_one_line_before_any_work(options, message, data, tmp_path, toy):
-    merged = {"corruption": "mask", "ref": str(data["ref"]), "out": str(tmp_path / "out"), "backbone": "toy",
-              "metrics": "fd", **options}
+    merged = {
+        "corruption": "mask",
+        "ref": str(data["ref"]),
+        "out": str(tmp_path / "out"),
+        "backbone": "toy",
+        "metrics": "fd",
+        **options,
+    }
     for key, value in (("pool", data["pool"]), ("labels", data["labels"])):
         if merged.get(key) == key.upper():
             merged[key] = str(value)
@@ -225,8 +257,10 @@ def test_cli_config_with_flag_override(data, tmp_path):
     from audiometric.cli import main
 
     config = tmp_path / "noise.yaml"
-    config.write_text(f"corruption: noise\nref: {data['ref']}\nout: {tmp_path / 'ignored'}\nlevels: [0, 1]\n"
-                      "seeds: 1\nmetrics: fd\nbackbone: aisfx\nprotocol: paired\nworkers: 0\n")
+    config.write_text(
+        f"corruption: noise\nref: {data['ref']}\nout: {tmp_path / 'ignored'}\nlevels: [0, 1]\n"
+        "seeds: 1\nmetrics: fd\nbackbone: aisfx\nprotocol: paired\nworkers: 0\n"
+    )
     result = CliRunner().invoke(main, ["sweep", "--config", str(config), "--out", str(tmp_path / "out"), "-q"])
     assert result.exit_code == 0, result.output
     assert "| fd | lower |" in result.output
@@ -236,8 +270,15 @@ def test_cli_config_with_flag_override(data, tmp_path):
 
 
 def _row(level, seed, value, better="lower", low=None, high=None):
-    return {"metric": "m", "level": level, "seed": seed, "value": value, "better": better, "ci_low": low,
-            "ci_high": high}
+    return {
+        "metric": "m",
+        "level": level,
+        "seed": seed,
+        "value": value,
+        "better": better,
+        "ci_low": low,
+        "ci_high": high,
+    }
 
 
 def test_verdict_needs_the_worse_side_in_every_seed():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiometric.scoring import ExtractionOptions
+from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,9 +29,18 @@ def _example(folder: Path) -> Path:
 
 def test_aisfx_fd_rises_with_waveform_noise(tmp_path):
     torch.set_num_threads(1)
-    spec = make_spec({"corruption": "noise", "ref": str(_example(tmp_path)), "out": str(tmp_path / "out"),
-                      "backbone": "aisfx", "metrics": "fd", "levels": "0,0.01,0.1,1", "seeds": 2,
-                      "protocol": "split"})
+    spec = make_spec(
+        {
+            "corruption": "noise",
+            "ref": str(_example(tmp_path)),
+            "out": str(tmp_path / "out"),
+            "backbone": "aisfx",
+            "metrics": "fd",
+            "levels": "0,0.01,0.1,1",
+            "seeds": 2,
+            "protocol": "split",
+        }
+    )
     run_sweep(spec, ExtractionOptions(device="cpu", workers=0, progress=False))
     fd = json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["fd"]
     means = [fd["means"][f"{level:g}"] for level in spec.levels]

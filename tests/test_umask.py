@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from audiometric.atomic import atomic_write, atomic_write_text, current_umask
-from audiometric.cache import EmbeddingCache
-
 from conftest import tone_set
+
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.runtime.atomic import atomic_write, atomic_write_text, current_umask
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o002])
@@ -50,10 +49,13 @@ def test_cache_entries_respect_the_umask(umask, tmp_path):
 def test_corrupt_outputs_respect_the_umask(mask, tmp_path):
     """A subprocess started under the umask, as a user's shell would start the CLI."""
     tone_set(tmp_path / "in", 2, seconds=0.2)
-    code = (f"import os, sys; os.umask({mask}); from audiometric.cli import main; "
-            f"main(['corrupt', sys.argv[1], sys.argv[2], '-c', 'gaussian_noise', '-s', '20', '-q'])")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in"), str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    code = (
+        f"import os, sys; os.umask({mask}); from audiometric.cli import main; "
+        f"main(['corrupt', sys.argv[1], sys.argv[2], '-c', 'gaussian_noise', '-s', '20', '-q'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "in"), str(tmp_path / "out")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert len(written) == 3 and all(_mode(p) == 0o666 & ~mask for p in written)

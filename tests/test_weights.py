@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
-from audiometric import weights
+from audiometric.backbones import weights
+from audiometric.backbones.weights import WeightFile
 from audiometric.errors import AudiometricError, WeightsError
-from audiometric.weights import WeightFile
 
 PAYLOAD = np.random.default_rng(0).bytes(300_000)
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -47,7 +47,7 @@ class FileServer:
 
 def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        def do_GET(self) -> None:
             path = urllib.parse.urlsplit(self.path).path
             range_header = self.headers.get("Range")
             state.requests.append((path, range_header))
@@ -151,8 +151,14 @@ def test_packaged_checkpoint_is_found_verified_and_overridable(tmp_path: Path, m
         assert weights.resolve_checkpoint("aisfx") == own
     finally:
         weights.set_overrides({})
-    tampered = WeightFile("aisfx", "checkpoint.pth", None, "0" * 64, package="aisfx/models/checkpoint.pth",
-                          install="pip install --no-deps aisfx==0.1.2")
+    tampered = WeightFile(
+        "aisfx",
+        "checkpoint.pth",
+        None,
+        "0" * 64,
+        package="aisfx/models/checkpoint.pth",
+        install="pip install --no-deps aisfx==0.1.2",
+    )
     monkeypatch.setitem(weights.WEIGHTS, "aisfx", tampered)
     with pytest.raises(WeightsError, match="not the published aisfx checkpoint.*reinstall"):
         weights.resolve_checkpoint("aisfx")
@@ -514,7 +520,7 @@ def test_load_checkpoint_missing_file(tmp_path: Path) -> None:
 
 def _count_hashing(monkeypatch) -> list[Path]:
     """Record every file the digest memo actually hashes; forget this process's memory (a new run)."""
-    from audiometric import digests
+    from audiometric.backbones import digests
 
     hashed: list[Path] = []
     real = digests.file_digests

@@ -10,15 +10,16 @@ imported lazily and this registry imports no torch, so listing backbones, and a 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from ..errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 if TYPE_CHECKING:
     import torch
 
-    from .base import Backbone
+    from audiometric.backbones.base import Backbone
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ def load(name: str, checkpoint: str | None = None, device: str | torch.device = 
 def __getattr__(attribute: str):
     """``Backbone`` and ``LazyBackbone`` are imported on first use (``Backbone`` needs torch)."""
     if attribute == "Backbone":
-        from .base import Backbone
+        from audiometric.backbones.base import Backbone
 
         return Backbone
     if attribute == "LazyBackbone":
-        from .lazy import LazyBackbone
+        from audiometric.backbones.lazy import LazyBackbone
 
         return LazyBackbone
     raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")

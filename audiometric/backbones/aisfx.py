@@ -47,10 +47,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..dsp import hann
-from ..errors import WeightsError
-from ..weights import load_checkpoint, resolve_checkpoint, sha256_file
-from .base import Backbone, layout_problems
+from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.weights import load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.errors import WeightsError
+from corruptions.dsp import hann
 
 SAMPLE_RATE = 44100  # Hz (aisfx inference.SAMPLE_RATE)
 N_FFT = 2048  # samples per frame (inference.SPEC_BLOCK_LENGTH)

@@ -47,6 +47,7 @@ def layout_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, ob
     Each entry is one short phrase naming up to four keys (``[]`` when the layouts match), for one-line
     errors that say which checkpoint entries are wrong.
     """
+
     def short(keys: list[str]) -> str:
         return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
 
@@ -55,7 +56,10 @@ def layout_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, ob
 
     missing = [k for k in expected if k not in state]
     unexpected = [str(k) for k in state if k not in expected]
-    wrong = [f"{k} {shape(state[k])} != {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and (not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape)]
+    wrong = [
+        f"{k} {shape(state[k])} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and (not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape)
+    ]
     found = (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
     return [f"{label} {short(keys)}" for label, keys in found if keys]

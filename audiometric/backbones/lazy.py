@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from ..weights import resolve_checkpoint, sha256_file
-from . import load, spec
+from audiometric.backbones import load, spec
+from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 
 if TYPE_CHECKING:
     import torch
 
-    from .base import Backbone
+    from audiometric.backbones.base import Backbone
 
 
 class LazyBackbone:
@@ -24,8 +24,12 @@ class LazyBackbone:
 
     def __init__(self, name: str, device: str | torch.device, checkpoint: str | None = None):
         entry = spec(name)
-        self.name, self.sample_rate, self.min_samples, self.outputs = (name, entry.sample_rate, entry.min_samples,
-                                                                       entry.outputs)
+        self.name, self.sample_rate, self.min_samples, self.outputs = (
+            name,
+            entry.sample_rate,
+            entry.min_samples,
+            entry.outputs,
+        )
         self.device, self.checkpoint = device, checkpoint
         self.checkpoint_sha256: str | None = sha256_file(resolve_checkpoint(name, checkpoint))
         self.model: Backbone | None = None
@@ -36,8 +40,9 @@ class LazyBackbone:
         """Start building in a background thread (loading overlaps decoding); :meth:`build` waits for it."""
         if self.model is None and self._thread is None:
             device = self._target()  # in this thread: CUDA's current device (torchrun's LOCAL_RANK) is per thread
-            self._thread = threading.Thread(target=self._build_in_background, args=(device,), name=f"load {self.name}",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._build_in_background, args=(device,), name=f"load {self.name}", daemon=True
+            )
             self._thread.start()
 
     def wait(self) -> None:
@@ -60,7 +65,7 @@ class LazyBackbone:
         """The resolved device, with the calling thread's current CUDA device made explicit."""
         import torch
 
-        from ..device import resolve_device
+        from audiometric.runtime.device import resolve_device
 
         device = resolve_device(self.device)
         if device.type == "cuda" and device.index is None:

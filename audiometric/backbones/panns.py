@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..dsp import hann, mel_filterbank_slaney
-from ..errors import WeightsError
-from ..weights import WEIGHTS, load_checkpoint, resolve_checkpoint, sha256_file, strip_module_prefix
-from .base import Backbone, layout_problems
+from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.weights import WEIGHTS, load_checkpoint, resolve_checkpoint, sha256_file, strip_module_prefix
+from audiometric.errors import WeightsError
+from corruptions.dsp import hann, mel_filterbank_slaney
 
 _CHANNELS = (1, 64, 128, 256, 512, 1024, 2048)  # conv block widths (Kong et al. 2020, Table I, "CNN14")
 _EMBED_DIM = 2048
@@ -148,8 +148,12 @@ class _ConvBlock(nn.Module):
 
     def sources(self) -> list[torch.Tensor]:
         """Every tensor the folded weights of :meth:`folded` depend on."""
-        return [t for layer in (self.conv1, self.bn1, self.conv2, self.bn2) for t in layer.state_dict().values()
-                if t.is_floating_point()]
+        return [
+            t
+            for layer in (self.conv1, self.bn1, self.conv2, self.bn2)
+            for t in layer.state_dict().values()
+            if t.is_floating_point()
+        ]
 
     @torch.no_grad()
     def folded(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -213,8 +217,9 @@ class Cnn14(Backbone):
         A change is a new storage (``.to``, ``assign``), a bumped version counter (any in-place write) or
         a ``load_state_dict`` (the only write to inference tensors, which keep no version counter).
         """
-        key = tuple((t.data_ptr(), -1 if t.is_inference() else t._version)
-                    for block in self._blocks for t in block.sources())
+        key = tuple(
+            (t.data_ptr(), -1 if t.is_inference() else t._version) for block in self._blocks for t in block.sources()
+        )
         if key != self._folded_key:
             self._folded = [block.folded() for block in self._blocks]
             self._folded_key = key
@@ -291,8 +296,10 @@ def _state_dict_of(obj: object, path: Path) -> dict[str, torch.Tensor]:
     """The tensor dict inside a checkpoint: ``obj["model"]`` or ``obj`` itself, ``module.`` prefixes removed."""
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: not a Cnn14 checkpoint (expected a state_dict or a dict with a 'model' "
-                           "state_dict); pass the PANNs .pth file")
+        raise WeightsError(
+            f"{path}: not a Cnn14 checkpoint (expected a state_dict or a dict with a 'model' "
+            "state_dict); pass the PANNs .pth file"
+        )
     return strip_module_prefix(state)
 
 
@@ -300,8 +307,10 @@ def _check_layout(model: Cnn14, state: dict[str, torch.Tensor], path: Path) -> N
     """Raise a one-line WeightsError naming the first missing, unexpected or wrongly-shaped keys."""
     problems = layout_problems(model.state_dict(), state)
     if problems:
-        raise WeightsError(f"{path}: does not match the {model.name} layout ({'; '.join(problems)}); use the "
-                           f"published {WEIGHTS[model.name].filename} (--checkpoint {model.name}=PATH)")
+        raise WeightsError(
+            f"{path}: does not match the {model.name} layout ({'; '.join(problems)}); use the "
+            f"published {WEIGHTS[model.name].filename} (--checkpoint {model.name}=PATH)"
+        )
 
 
 def _load(cls: type[Cnn14], checkpoint: str | None, device: torch.device | str) -> Cnn14:

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..dsp import hann
-from ..errors import WeightsError
-from ..weights import load_checkpoint, resolve_checkpoint, sha256_file
-from .base import Backbone, layout_problems
+from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.weights import load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.errors import WeightsError
+from corruptions.dsp import hann
 
 SAMPLE_RATE = 16000  # Hz (vggish_params.SAMPLE_RATE)
 WINDOW = 400  # samples: 0.025 s STFT window (vggish_params.STFT_WINDOW_LENGTH_SECONDS)
@@ -89,7 +89,7 @@ class VGGish(Backbone):
     samples, 0.975 s: the shortest input holding one full patch) are zero-padded at the end to it, so
     every clip yields at least one patch. Under ``--compat`` the extractor leaves such clips out instead,
     as audioldm_eval's FAD does (``Preprocess.short == "drop"``), and feeds audioldm_eval's FAD input
-    (:func:`audiometric.audio.compat_fad`).
+    (:func:`audiometric.audio.preprocess.compat_fad`).
     """
 
     name = "vggish"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
-from ..distributed import abandon, world
-from ..errors import AudiometricError
+from audiometric._version import __version__
+from audiometric.errors import USER_ERRORS
+from audiometric.runtime.distributed import abandon, world
 
 #: Subcommand name -> ``"module:attribute"`` of its ``click.Command`` inside this package.
 COMMANDS: dict[str, str] = {
@@ -55,7 +55,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except AudiometricError as err:
+        except USER_ERRORS as err:
             _exit(f"error: {err}", 2)
         except KeyboardInterrupt:
             _exit("interrupted: finished clips are cached; run the same command again to resume", 130)
@@ -93,7 +93,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @click.version_option(__version__, prog_name="audiometric")
 def main() -> None:
     """Score generated audio against reference audio, and study how trustworthy the scores are."""
-    from ..memory import retain_freed_memory
+    from audiometric.runtime.malloc import retain_freed_memory
 
     warnings.showwarning = _show_warning
     retain_freed_memory()

@@ -1,11 +1,11 @@
-"""``audiometric corrupt IN_DIR OUT_DIR``: parse options and call :mod:`audiometric.corrupt_set`."""
+"""``audiometric corrupt IN_DIR OUT_DIR``: parse options and call :mod:`audiometric.corrupt.folder`."""
 
 from __future__ import annotations
 
 import click
 
-from ..errors import AudiometricError
-from .options import key_values
+from audiometric.cli.options import key_values
+from audiometric.errors import AudiometricError
 
 
 def _listing() -> str:
@@ -13,8 +13,10 @@ def _listing() -> str:
     from corruptions.event_permutation import COMPOSE_PARAMS
 
     blocks = [corruptions.get(name).describe() for name in corruptions.names()]
-    blocks.append("--compose (POOL REF_DIR: write a reference set of composed clips for event_permutation)\n"
-                  + "\n".join(f"  --param {p.describe()}" for p in COMPOSE_PARAMS))
+    blocks.append(
+        "--compose (POOL REF_DIR: write a reference set of composed clips for event_permutation)\n"
+        + "\n".join(f"  --param {p.describe()}" for p in COMPOSE_PARAMS)
+    )
     return "\n\n".join(blocks)
 
 
@@ -31,17 +33,35 @@ Examples:
 @click.argument("out_dir", required=False, type=click.Path())
 @click.option("--corruption", "-c", metavar="NAME", help="Registered corruption (see --list).")
 @click.option("--severity", "-s", type=float, help="Severity in the corruption's unit (0 = unchanged).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Run seed; each file's draws derive from (seed, name).")
-@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values,
-              help="Corruption (or --compose) parameter, repeatable; see --list.")
-@click.option("--pool", type=click.Path(exists=True),
-              help="Labelled clips: a folder per class or a path,label CSV (interference; optional for event_permutation).")
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False),
-              help="CSV path,label giving each IN_DIR file's class (interference).")
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Run seed; each file's draws derive from (seed, name)."
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=key_values,
+    help="Corruption (or --compose) parameter, repeatable; see --list.",
+)
+@click.option(
+    "--pool",
+    type=click.Path(exists=True),
+    help="Labelled clips: a folder per class or a path,label CSV (interference; optional for event_permutation).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV path,label giving each IN_DIR file's class (interference).",
+)
 @click.option("--target-label", help="Class of every IN_DIR file (interference), when not in --labels or folders.")
-@click.option("--compose", is_flag=True,
-              help="Write composed reference clips: IN_DIR is an event pool (a folder per class or a path,label "
-                   "CSV), OUT_DIR the reference set for event_permutation.")
+@click.option(
+    "--compose",
+    is_flag=True,
+    help="Write composed reference clips: IN_DIR is an event pool (a folder per class or a path,label "
+    "CSV), OUT_DIR the reference set for event_permutation.",
+)
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, target_label, compose, show_list, quiet):
@@ -52,24 +72,41 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
     if show_list:
         click.echo(_listing())
         return
-    from ..corrupt_set import compose_set, corrupt_set
+    from audiometric.corrupt.folder import compose_set, corrupt_set
 
     if in_dir is None or out_dir is None:
         raise AudiometricError("give IN_DIR and OUT_DIR (or --list)")
     if compose:
-        for flag, value in (("--corruption", corruption), ("--severity", severity), ("--pool", pool),
-                            ("--labels", labels), ("--target-label", target_label)):
+        for flag, value in (
+            ("--corruption", corruption),
+            ("--severity", severity),
+            ("--pool", pool),
+            ("--labels", labels),
+            ("--target-label", target_label),
+        ):
             if value is not None:
                 raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
         manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not quiet)
     else:
         if corruption is None or severity is None:
             raise AudiometricError("give --corruption NAME and --severity S (see --list)")
-        manifest = corrupt_set(in_dir, out_dir, corruption, severity, seed=seed, params=params, pool=pool,
-                               labels=labels, target_label=target_label, progress=not quiet)
+        manifest = corrupt_set(
+            in_dir,
+            out_dir,
+            corruption,
+            severity,
+            seed=seed,
+            params=params,
+            pool=pool,
+            labels=labels,
+            target_label=target_label,
+            progress=not quiet,
+        )
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
     passed = manifest.get("passed_over", [])
     if passed:
         shown = ", ".join(f"{e['name']} ({e['reason']})" for e in passed[:3])
-        click.echo(f"not corrupted: {len(passed)} other entr{'y' if len(passed) == 1 else 'ies'} in IN_DIR: {shown}"
-                   f"{', ...' if len(passed) > 3 else ''} (listed in manifest.json under passed_over)")
+        click.echo(
+            f"not corrupted: {len(passed)} other entr{'y' if len(passed) == 1 else 'ies'} in IN_DIR: {shown}"
+            f"{', ...' if len(passed) > 3 else ''} (listed in manifest.json under passed_over)"
+        )

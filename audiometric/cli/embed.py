@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
 
 EXAMPLES = """Examples:
 
@@ -20,8 +20,15 @@ EXAMPLES = """Examples:
 @click.command("embed", epilog=EXAMPLES)
 @click.argument("folder", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
-@click.option("--backbone", "names", type=backbone_choice, multiple=True, default=("panns-cnn14-16k",),
-              show_default=True, help="Backbone to run (repeatable).")
+@click.option(
+    "--backbone",
+    "names",
+    type=backbone_choice,
+    multiple=True,
+    default=("panns-cnn14-16k",),
+    show_default=True,
+    help="Backbone to run (repeatable).",
+)
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def embed(folder, output, names, strict, **extraction):
@@ -32,8 +39,8 @@ def embed(folder, output, names, strict, **extraction):
     rows[offsets[i]:offsets[i+1]]; meta (JSON). `score` takes the file for either side. Under torchrun
     each rank embeds a share of the files and rank 0 writes the file.
     """
-    from ..api import embed as run
-    from ..export import output_keys
+    from audiometric.api import embed as run
+    from audiometric.scoring.export import output_keys
 
     arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
     if arrays is None:  # a non-zero torchrun rank: rank 0 reports

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..distributed import world
-from ..errors import AudiometricError
+from audiometric.errors import AudiometricError
+from audiometric.runtime.distributed import world
 
 _REQUIRED = ("dataset", "data_dir", "model", "out")
 
@@ -17,18 +17,28 @@ def _metrics(ctx, param, value):
     return None if value is None else tuple(m.strip() for m in value.split(",") if m.strip())
 
 
-@click.command("finetune", epilog="""\b
+@click.command(
+    "finetune",
+    epilog="""\b
 Examples:
   audiometric finetune --dataset us8k --data-dir UrbanSound8K --model cvssp/audioldm-s-full-v2 --condition text --out runs/us8k-text
   audiometric finetune --config experiments/fig2_esc50.yaml --data-dir ESC-50-master --out runs/esc50 --resume latest
-  accelerate launch --multi_gpu --num_processes 8 -m audiometric finetune --dataset esc50 --data-dir ESC-50-master --model cvssp/audioldm-s-full-v2 --out runs/esc50-8gpu --world-size 8""")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of these options "
-              "(keys as the option names); options given on the command line win.")
+  accelerate launch --multi_gpu --num_processes 8 -m audiometric finetune --dataset esc50 --data-dir ESC-50-master --model cvssp/audioldm-s-full-v2 --out runs/esc50-8gpu --world-size 8""",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML file of these options (keys as the option names); options given on the command line win.",
+)
 @click.option("--dataset", help="Training dataset (see `audiometric datasets --list`), e.g. us8k, esc50.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="The dataset's folder (official layout).")
 @click.option("--model", help="AudioLDM pipeline folder or hub id, e.g. cvssp/audioldm-s-full-v2.")
-@click.option("--condition", type=click.Choice(["text", "audio"]), help="CLAP text embedding of the prompt, or "
-              "CLAP audio embedding of the clip.  [default: text]")
+@click.option(
+    "--condition",
+    type=click.Choice(["text", "audio"]),
+    help="CLAP text embedding of the prompt, or CLAP audio embedding of the clip.  [default: text]",
+)
 @click.option("--clap", help="CLAP folder or hub id with an audio tower (for --condition audio).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (checkpoints, logs, final/).")
 @click.option("--from-scratch", is_flag=True, default=None, help="Re-initialise the U-Net from its config (seeded).")
@@ -51,8 +61,11 @@ Examples:
 @click.option("--eval-size", type=int, help="Held-out clips per evaluation.  [default: 870 us8k, 400 esc50]")
 @click.option("--eval-steps", type=int, help="Sampling steps per evaluation clip.  [default: 200]")
 @click.option("--eval-guidance", type=float, help="Guidance scale at evaluation.  [default: 3.5]")
-@click.option("--eval-candidates", type=int, help="Samples per evaluation prompt; the best by CLAP is kept "
-              "(needs --clap).  [default: 1]")
+@click.option(
+    "--eval-candidates",
+    type=int,
+    help="Samples per evaluation prompt; the best by CLAP is kept (needs --clap).  [default: 1]",
+)
 @click.option("--eval-metrics", callback=_metrics, help="Metrics scored at evaluation.  [default: fd,is,kl,fad]")
 @click.option("--eval-backbone", help="Backbone of FD/IS/KL at evaluation.  [default: panns-cnn14-16k]")
 @click.option("--eval-fad-backbone", help="Backbone of FAD at evaluation.  [default: vggish]")
@@ -68,8 +81,8 @@ Examples:
 def finetune(config_path, quiet, **options):
     """Fine-tune (or train from scratch) AudioLDM's U-Net on a dataset; run it under `accelerate launch` for
     several GPUs. VAE, CLAP and vocoder stay frozen; RUN/final is a pipeline `generate --model` reads."""
-    from ..ldm.train import TrainConfig, TrainingInterrupted, train
-    from ..ldm.train.config import load_yaml
+    from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train
+    from audiometric.ldm.train.config import load_yaml
 
     settings = load_yaml(config_path) if config_path else {}
     settings.update({k: v for k, v in options.items() if v is not None})

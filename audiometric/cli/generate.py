@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import AudiometricError
-from .datasets import dataset_options, load_items
-
+from audiometric.cli.datasets import dataset_options, load_items
+from audiometric.errors import AudiometricError
 
 EXAMPLES = """\b
 Examples:
@@ -18,29 +17,74 @@ Examples:
 @click.command("generate", epilog=EXAMPLES)
 @click.option("--model", required=True, help="AudioLDM diffusers folder or hub id (e.g. cvssp/audioldm-s-full-v2).")
 @dataset_options(required=False)
-@click.option("--prompts", type=click.Path(dir_okay=False), default=None,
-              help="Instead of a dataset: one prompt per line, or a CSV with name and prompt columns.")
-@click.option("--condition", type=click.Choice(["text", "audio"]), default="text", show_default=True,
-              help="CLAP text of the prompt, or CLAP audio of the reference clip.")
+@click.option(
+    "--prompts",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Instead of a dataset: one prompt per line, or a CSV with name and prompt columns.",
+)
+@click.option(
+    "--condition",
+    type=click.Choice(["text", "audio"]),
+    default="text",
+    show_default=True,
+    help="CLAP text of the prompt, or CLAP audio of the reference clip.",
+)
 @click.option("--clap", default=None, help="CLAP with an audio tower (audio conditioning, --candidates > 1).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for {clip_id}.wav + manifest.json.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Folder for {clip_id}.wav + manifest.json."
+)
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1), help="DDIM steps.")
 @click.option("--guidance", default=2.5, show_default=True, type=float, help="Classifier-free guidance scale.")
 @click.option("--duration", default=10.24, show_default=True, type=click.FloatRange(0, min_open=True), help="Seconds.")
-@click.option("--candidates", default=1, show_default=True, type=click.IntRange(1),
-              help="Samples per clip; the best by CLAP similarity is kept.")
-@click.option("--seed", default=0, show_default=True, help="Base seed; each clip's seed is derived from it and its name.")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1),
-              help="Clips sampled together (the same seed gives the same audio at any batch size).")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
-              help="Weights and activations (fp16/bf16 on a GPU halve memory).")
+@click.option(
+    "--candidates",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Samples per clip; the best by CLAP similarity is kept.",
+)
+@click.option(
+    "--seed", default=0, show_default=True, help="Base seed; each clip's seed is derived from it and its name."
+)
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Clips sampled together (the same seed gives the same audio at any batch size).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="Weights and activations (fp16/bf16 on a GPU halve memory).",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present).")
 @click.option("--original-attention", is_flag=True, help="Run the U-Net with AudioLDM's original 32 channels per head.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def generate(model, prompts, condition, clap, out, steps, guidance, duration, candidates, seed, batch_size, precision,
-             device, original_attention, no_progress, **dataset):
+def generate(
+    model,
+    prompts,
+    condition,
+    clap,
+    out,
+    steps,
+    guidance,
+    duration,
+    candidates,
+    seed,
+    batch_size,
+    precision,
+    device,
+    original_attention,
+    no_progress,
+    **dataset,
+):
     """Generate one WAV per reference clip (named after it, so `score OUT REF` pairs them) or per prompt."""
-    from ..ldm.generate import GenerateSettings, generate as run, jobs_from_items, jobs_from_prompts
+    from audiometric.ldm.generate import GenerateSettings, jobs_from_items, jobs_from_prompts
+    from audiometric.ldm.generate import generate as run
 
     if prompts and dataset["dataset"]:
         raise AudiometricError("pass either --prompts or --dataset/--data-dir, not both")
@@ -51,9 +95,12 @@ def generate(model, prompts, condition, clap, out, steps, guidance, duration, ca
         jobs = jobs_from_items(items)
     else:
         raise AudiometricError("pass --dataset and --data-dir (or --prompts FILE)")
-    settings = GenerateSettings(model, condition, steps, guidance, duration, candidates, seed, precision,
-                                original_attention, clap)
+    settings = GenerateSettings(
+        model, condition, steps, guidance, duration, candidates, seed, precision, original_attention, clap
+    )
     manifest = run(jobs, settings, out, batch_size, device, provenance, progress=not no_progress)
     layout = manifest["attention"]
-    click.echo(f"generated {len(manifest['clips'])} clips in {out} (attention heads {layout['heads']}, original "
-               f"layout {layout['original_heads']}{'' if layout['matches_original'] else ': differs'})")
+    click.echo(
+        f"generated {len(manifest['clips'])} clips in {out} (attention heads {layout['heads']}, original "
+        f"layout {layout['original_heads']}{'' if layout['matches_original'] else ': differs'})"
+    )

@@ -6,27 +6,50 @@ from collections.abc import Callable
 
 import click
 
-from .. import backbones
-from ..weights import parse_override
+from audiometric import backbones
+from audiometric.backbones.weights import parse_override
 
 
 def extraction_options(func: Callable) -> Callable:
     """Device, batching, preprocessing, checkpoint and cache options."""
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1),
-                     help="Clips per forward pass (only equal-length clips share a batch)."),
-        click.option("--workers", default=2, show_default=True, type=click.IntRange(0),
-                     help="Decode/resample worker processes."),
-        click.option("--channels", type=click.Choice(["first", "mean"]), default="first", show_default=True,
-                     help="Channel 0 (as audioldm_eval) or the mean of all channels."),
-        click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Use only the first S seconds of each file (default: whole file, as audioldm_eval)."),
-        click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
-                     help="Use a local checkpoint file for backbone NAME (repeatable)."),
+        click.option(
+            "--batch-size",
+            default=16,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Clips per forward pass (only equal-length clips share a batch).",
+        ),
+        click.option(
+            "--workers", default=2, show_default=True, type=click.IntRange(0), help="Decode/resample worker processes."
+        ),
+        click.option(
+            "--channels",
+            type=click.Choice(["first", "mean"]),
+            default="first",
+            show_default=True,
+            help="Channel 0 (as audioldm_eval) or the mean of all channels.",
+        ),
+        click.option(
+            "--max-seconds",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Use only the first S seconds of each file (default: whole file, as audioldm_eval).",
+        ),
+        click.option(
+            "--checkpoint",
+            "checkpoints",
+            multiple=True,
+            metavar="NAME=PATH",
+            help="Use a local checkpoint file for backbone NAME (repeatable).",
+        ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
-        click.option("--allow-truncated", is_flag=True,
-                     help="Score files that decode shorter than their header says (warn) instead of skipping them."),
+        click.option(
+            "--allow-truncated",
+            is_flag=True,
+            help="Score files that decode shorter than their header says (warn) instead of skipping them.",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -34,12 +57,29 @@ def extraction_options(func: Callable) -> Callable:
     return func
 
 
-def extraction_kwargs(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                      checkpoints: tuple[str, ...], no_cache: bool, allow_truncated: bool, quiet: bool) -> dict:
+def extraction_kwargs(
+    device: str,
+    batch_size: int,
+    workers: int,
+    channels: str,
+    max_seconds: float | None,
+    checkpoints: tuple[str, ...],
+    no_cache: bool,
+    allow_truncated: bool,
+    quiet: bool,
+) -> dict:
     """The parsed options as keyword arguments of :mod:`audiometric.api` (``NAME=PATH`` values checked here)."""
-    return {"device": device, "batch_size": batch_size, "workers": workers, "channels": channels,
-            "max_seconds": max_seconds, "checkpoints": dict(parse_override(v) for v in checkpoints),
-            "cache": not no_cache, "allow_truncated": allow_truncated, "progress": not quiet}
+    return {
+        "device": device,
+        "batch_size": batch_size,
+        "workers": workers,
+        "channels": channels,
+        "max_seconds": max_seconds,
+        "checkpoints": dict(parse_override(v) for v in checkpoints),
+        "cache": not no_cache,
+        "allow_truncated": allow_truncated,
+        "progress": not quiet,
+    }
 
 
 backbone_choice = click.Choice(backbones.available())

@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from ..api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, DEFAULT_METRICS, MIN_BOOTSTRAP, metric_names
-from ..errors import AudiometricError
-from ..metrics import METRICS
-from .options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, DEFAULT_METRICS, MIN_BOOTSTRAP, metric_names
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.errors import AudiometricError
+from audiometric.metrics import METRICS
 
 EXAMPLES = """\b
 Examples:
@@ -29,44 +29,113 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.command("score", epilog=EXAMPLES)
 @click.argument("generated", type=click.Path())
 @click.argument("reference", type=click.Path())
-@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, callback=metric_list,
-              help=f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).")
-@click.option("--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True,
-              help="Network for FD, IS, KL and KAD.")
-@click.option("--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True,
-              help="Network for FAD.")
-@click.option("--compat", is_flag=True,
-              help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
-                   "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].")
-@click.option("--bootstrap", default=0, show_default=True, type=click.IntRange(0), metavar="N",
-              help=f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).")
-@click.option("--confidence", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Coverage of the bootstrap intervals.")
+@click.option(
+    "--metrics",
+    default=",".join(DEFAULT_METRICS),
+    show_default=True,
+    callback=metric_list,
+    help=f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).",
+)
+@click.option(
+    "--backbone",
+    type=backbone_choice,
+    default=DEFAULT_BACKBONE,
+    show_default=True,
+    help="Network for FD, IS, KL and KAD.",
+)
+@click.option(
+    "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help="Network for FAD."
+)
+@click.option(
+    "--compat",
+    is_flag=True,
+    help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
+    "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].",
+)
+@click.option(
+    "--bootstrap",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    metavar="N",
+    help=f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).",
+)
+@click.option(
+    "--confidence",
+    default=0.95,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Coverage of the bootstrap intervals.",
+)
 @click.option("--fd-inf", is_flag=True, help="Also report FD∞ / FAD∞ (extrapolation to infinitely many clips).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap and FD∞ resampling.")
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), metavar="PATH",
-              help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="PATH",
+    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
+)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write one row per metric.")
-@click.option("--per-clip", "per_clip_path", type=click.Path(dir_okay=False), metavar="PATH",
-              help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
-                   "its KL to its paired reference clip, its top classes.")
-@click.option("--ci-method", type=click.Choice(["percentile", "basic"]), default="percentile", show_default=True,
-              help="Bootstrap interval: percentile, or basic (centred, corrects the small-N bias).")
+@click.option(
+    "--per-clip",
+    "per_clip_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
+    "its KL to its paired reference clip, its top classes.",
+)
+@click.option(
+    "--ci-method",
+    type=click.Choice(["percentile", "basic"]),
+    default="percentile",
+    show_default=True,
+    help="Bootstrap interval: percentile, or basic (centred, corrects the small-N bias).",
+)
 @extraction_options
-def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstrap, confidence, fd_inf, seed, strict,
-          json_path, csv_path, per_clip_path, ci_method, **extraction):
+def score(
+    generated,
+    reference,
+    metrics,
+    backbone,
+    fad_backbone,
+    compat,
+    bootstrap,
+    confidence,
+    fd_inf,
+    seed,
+    strict,
+    json_path,
+    csv_path,
+    per_clip_path,
+    ci_method,
+    **extraction,
+):
     """Score the audio in GENERATED against REFERENCE.
 
     GENERATED is a folder of audio files or a .npz from `audiometric embed`; REFERENCE is either of those
     or a .npz from `audiometric stats`. Exits with status 1 when none of the requested metrics could be
     computed (the reasons are in the table and the JSON).
     """
-    from ..api import score as run
+    from audiometric.api import score as run
 
-    result = run(generated, reference, metrics, backbone, fad_backbone=fad_backbone, compat=compat, bootstrap=bootstrap,
-                 confidence=confidence, ci_method=ci_method, fd_inf=fd_inf, seed=seed, strict=strict,
-                 per_clip=per_clip_path, **extraction_kwargs(**extraction))
+    result = run(
+        generated,
+        reference,
+        metrics,
+        backbone,
+        fad_backbone=fad_backbone,
+        compat=compat,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        ci_method=ci_method,
+        fd_inf=fd_inf,
+        seed=seed,
+        strict=strict,
+        per_clip=per_clip_path,
+        **extraction_kwargs(**extraction),
+    )
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
     to_stdout = json_path == "-"
@@ -78,6 +147,9 @@ def score(generated, reference, metrics, backbone, fad_backbone, compat, bootstr
         result.to_csv(csv_path)
     click.echo(result.table(), err=to_stdout)
     if not len(result):
-        click.echo(f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
-                   "the reasons are listed above", err=True)
+        click.echo(
+            f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
+            "the reasons are listed above",
+            err=True,
+        )
         sys.exit(1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import backbone_choice, extraction_kwargs, extraction_options
-from .score import metric_list
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.score import metric_list
 
 EXAMPLES = """Examples:
 
@@ -19,12 +19,27 @@ EXAMPLES = """Examples:
 @click.command("stats", epilog=EXAMPLES)
 @click.argument("reference", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
-@click.option("--metrics", default="fd,fad", show_default=True, callback=metric_list,
-              help="Fréchet metrics whose reference statistics to store (fd, fad).")
-@click.option("--backbone", type=backbone_choice, default="panns-cnn14-16k", show_default=True,
-              help="Network whose embedding FD reads.")
-@click.option("--fad-backbone", type=backbone_choice, default="vggish", show_default=True,
-              help="Network whose embedding FAD reads.")
+@click.option(
+    "--metrics",
+    default="fd,fad",
+    show_default=True,
+    callback=metric_list,
+    help="Fréchet metrics whose reference statistics to store (fd, fad).",
+)
+@click.option(
+    "--backbone",
+    type=backbone_choice,
+    default="panns-cnn14-16k",
+    show_default=True,
+    help="Network whose embedding FD reads.",
+)
+@click.option(
+    "--fad-backbone",
+    type=backbone_choice,
+    default="vggish",
+    show_default=True,
+    help="Network whose embedding FAD reads.",
+)
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @extraction_options
 def stats(reference, output, metrics, backbone, fad_backbone, strict, **extraction):
@@ -32,10 +47,17 @@ def stats(reference, output, metrics, backbone, fad_backbone, strict, **extracti
 
     Under torchrun each rank embeds a share of the files and rank 0 writes the file.
     """
-    from ..api import stats as run
+    from audiometric.api import stats as run
 
-    result = run(reference, output, metrics, backbone, fad_backbone=fad_backbone, strict=strict,
-                 **extraction_kwargs(**extraction))
+    result = run(
+        reference,
+        output,
+        metrics,
+        backbone,
+        fad_backbone=fad_backbone,
+        strict=strict,
+        **extraction_kwargs(**extraction),
+    )
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo(f"wrote {output}: {result.meta['clips']} clips, statistics for {', '.join(sorted(result.moments))}")

@@ -7,70 +7,135 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .. import backbones
-from ..metrics import METRICS
-from ..sweep.spec import ALIASES, CONFIG_KEYS, levels_help
-from .options import extraction_options, key_values
-
+from audiometric import backbones
+from audiometric.cli.options import extraction_options, key_values
+from audiometric.metrics import METRICS
+from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
 
 
-def _extraction(device: str, batch_size: int, workers: int, channels: str, max_seconds: float | None,
-                checkpoints: tuple[str, ...], no_cache: bool, quiet: bool, **more):
-    """The shared extraction flags as :class:`~audiometric.scoring.ExtractionOptions` (checkpoint overrides set).
+def _extraction(
+    device: str,
+    batch_size: int,
+    workers: int,
+    channels: str,
+    max_seconds: float | None,
+    checkpoints: tuple[str, ...],
+    no_cache: bool,
+    quiet: bool,
+    **more,
+):
+    """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (checkpoint overrides set).
 
     Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
-    from ..audio import Preprocess
-    from ..scoring import ExtractionOptions
-    from ..weights import parse_override, set_overrides
+    from audiometric.audio.preprocess import Preprocess
+    from audiometric.backbones.weights import parse_override, set_overrides
+    from audiometric.scoring.pipeline import ExtractionOptions
 
     set_overrides(dict(parse_override(v) for v in checkpoints))
-    return ExtractionOptions(device=device, batch_size=int(batch_size), workers=int(workers),
-                             preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
-                             use_cache=not no_cache, progress=not quiet, **more)
+    return ExtractionOptions(
+        device=device,
+        batch_size=int(batch_size),
+        workers=int(workers),
+        preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
+        use_cache=not no_cache,
+        progress=not quiet,
+        **more,
+    )
 
 
-@click.command("sweep", epilog="""\b
+@click.command(
+    "sweep",
+    epilog="""\b
 Examples:
   audiometric sweep --corruption noise --ref examples/data/ref --out runs/noise --backbone aisfx --metrics fd,kad --seeds 2
   audiometric sweep --corruption permute --pool esc50_by_class/ --out runs/permute --levels 0,2,3,4 --bootstrap 200
-  audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference""")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False),
-              help="YAML file holding these options (keys as the flags, with _); flags override it.")
-@click.option("--corruption", "-c", metavar="NAME",
-              help=f"Registry name or alias ({', '.join(f'{k}={v}' for k, v in ALIASES.items())}).")
+  audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference""",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file holding these options (keys as the flags, with _); flags override it.",
+)
+@click.option(
+    "--corruption",
+    "-c",
+    metavar="NAME",
+    help=f"Registry name or alias ({', '.join(f'{k}={v}' for k, v in ALIASES.items())}).",
+)
 @click.option("--ref", type=click.Path(), help="Folder of clean reference clips (permute: composed from --pool).")
 @click.option("--out", type=click.Path(), help="Output folder (cells, results, summary, figure); reruns resume.")
 @click.option("--pool", type=click.Path(exists=True), help="Labelled clips: a folder per class or a path,label CSV.")
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False),
-              help="CSV path,label: each reference clip's class (interference), else its folder.")
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV path,label: each reference clip's class (interference), else its folder.",
+)
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
-@click.option("--metrics", default="fd,is,kl,fad", show_default=True,
-              help=f"Comma-separated, from: {', '.join(METRICS)}.")
-@click.option("--backbone", type=click.Choice(backbones.available()), default="panns-cnn14-16k", show_default=True,
-              help="Network for FD, IS, KL and KAD.")
-@click.option("--fad-backbone", type=click.Choice(backbones.available()), default="vggish", show_default=True,
-              help="Network for FAD.")
-@click.option("--seeds", default=3, show_default=True, type=click.IntRange(1),
-              help="Seeds 0..N-1; each redraws the corruption (and the split).")
-@click.option("--bootstrap", default=0, show_default=True, type=click.IntRange(0),
-              help="Bootstrap replicates for each cell's percentile CI.")
-@click.option("--confidence", default=0.95, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Level of the bootstrap CIs.")
-@click.option("--protocol", type=click.Choice(["split", "paired"]), default="split", show_default=True,
-              help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.")
-@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values,
-              help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
-                   "the --compose parameters.")
+@click.option(
+    "--metrics", default="fd,is,kl,fad", show_default=True, help=f"Comma-separated, from: {', '.join(METRICS)}."
+)
+@click.option(
+    "--backbone",
+    type=click.Choice(backbones.available()),
+    default="panns-cnn14-16k",
+    show_default=True,
+    help="Network for FD, IS, KL and KAD.",
+)
+@click.option(
+    "--fad-backbone",
+    type=click.Choice(backbones.available()),
+    default="vggish",
+    show_default=True,
+    help="Network for FAD.",
+)
+@click.option(
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Seeds 0..N-1; each redraws the corruption (and the split).",
+)
+@click.option(
+    "--bootstrap",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Bootstrap replicates for each cell's percentile CI.",
+)
+@click.option(
+    "--confidence",
+    default=0.95,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Level of the bootstrap CIs.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["split", "paired"]),
+    default="split",
+    show_default=True,
+    help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.",
+)
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=key_values,
+    help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
+    "the --compose parameters.",
+)
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")
 @extraction_options
 @click.pass_context
 def sweep(ctx: click.Context, config, **options):
     """Score every metric against rising corruption severity, with error bars and a verdict per metric."""
-    from ..sweep import load_config, make_spec, run_sweep
+    from audiometric.sweep import load_config, make_spec, run_sweep
 
     merged = load_config(config) if config else {}
     for key in _SWEEP_KEYS + _EXTRACTION_KEYS:
@@ -84,6 +149,8 @@ def sweep(ctx: click.Context, config, **options):
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())
-    click.echo(f"cells: {counters['cells_computed']} computed, {counters['cells_resumed']} resumed; backbone passes: "
-               f"{counters['reference_backbone_passes']} reference + {counters['cell_backbone_passes']} corrupted "
-               f"clips; wrote {spec.out}/results.csv, results.json, summary.md, summary.json, figure.png")
+    click.echo(
+        f"cells: {counters['cells_computed']} computed, {counters['cells_resumed']} resumed; backbone passes: "
+        f"{counters['reference_backbone_passes']} reference + {counters['cell_backbone_passes']} corrupted "
+        f"clips; wrote {spec.out}/results.csv, results.json, summary.md, summary.json, figure.png"
+    )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import AudiometricError
-from .base import DatasetSpec, Item
+from audiometric.datasets.base import DatasetSpec, Item
+from audiometric.errors import AudiometricError
 
 __all__ = ["DatasetSpec", "Item", "available", "get"]
 

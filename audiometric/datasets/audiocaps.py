@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import AudiometricError
-from .base import DatasetSpec, Item, read_csv
+from audiometric.datasets.base import DatasetSpec, Item, read_csv
+from audiometric.errors import AudiometricError
 
 LAYOUT = "{train,val,test}.csv (audiocap_id, youtube_id, start_time, caption) and audio/ named by --file-pattern"
 PATTERN = "{youtube_id}_{start_time}.wav"
@@ -16,11 +16,13 @@ def audio_name(pattern: str, row: dict[str, str], split: str) -> str:
     (integer seconds) and {split}."""
     try:
         seconds = int(float(row["start_time"]))
-        return pattern.format(youtube_id=row["youtube_id"], start_time=row["start_time"], start_seconds=seconds,
-                              split=split)
+        return pattern.format(
+            youtube_id=row["youtube_id"], start_time=row["start_time"], start_seconds=seconds, split=split
+        )
     except (KeyError, IndexError, ValueError) as err:
-        raise AudiometricError(f"--file-pattern {pattern!r}: use {{youtube_id}}, {{start_time}}, {{start_seconds}} "
-                               f"or {{split}} ({err})") from None
+        raise AudiometricError(
+            f"--file-pattern {pattern!r}: use {{youtube_id}}, {{start_time}}, {{start_seconds}} or {{split}} ({err})"
+        ) from None
 
 
 def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str | None = None) -> list[Item]:

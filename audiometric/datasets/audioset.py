@@ -6,22 +6,30 @@ import csv
 import json
 from pathlib import Path
 
-from ..errors import AudiometricError
-from .audiocaps import audio_name
-from .base import DatasetSpec, Item
+from audiometric.datasets.audiocaps import audio_name
+from audiometric.datasets.base import DatasetSpec, Item
+from audiometric.errors import AudiometricError
 
-LAYOUT = ("eval_segments.csv / balanced_train_segments.csv / unbalanced_train_segments.csv, ontology.json, "
-          "and audio/ named by --file-pattern")
+LAYOUT = (
+    "eval_segments.csv / balanced_train_segments.csv / unbalanced_train_segments.csv, ontology.json, "
+    "and audio/ named by --file-pattern"
+)
 PATTERN = "{youtube_id}_{start_seconds}.wav"
-SEGMENTS = {"test": "eval_segments.csv", "eval": "eval_segments.csv", "train": "balanced_train_segments.csv",
-            "unbalanced": "unbalanced_train_segments.csv"}
+SEGMENTS = {
+    "test": "eval_segments.csv",
+    "eval": "eval_segments.csv",
+    "train": "balanced_train_segments.csv",
+    "unbalanced": "unbalanced_train_segments.csv",
+}
 
 
 def label_names(path: Path) -> dict[str, str]:
     """Ontology id (``/m/09x0r``) -> display name (``Speech``)."""
     if not path.is_file():
-        raise AudiometricError(f"dataset audioset: ontology {path} not found; download ontology.json from "
-                               f"github.com/audioset/ontology into --data-dir")
+        raise AudiometricError(
+            f"dataset audioset: ontology {path} not found; download ontology.json from "
+            f"github.com/audioset/ontology into --data-dir"
+        )
     try:
         return {entry["id"]: entry["name"] for entry in json.loads(path.read_text(encoding="utf-8"))}
     except (ValueError, KeyError, TypeError) as err:
@@ -31,12 +39,15 @@ def label_names(path: Path) -> dict[str, str]:
 def segments(path: Path) -> list[tuple[str, str, list[str]]]:
     """(YTID, start_seconds as written, label ids) of a segments CSV (``#`` lines are comments)."""
     if not path.is_file():
-        raise AudiometricError(f"dataset audioset: segments file {path} not found; point --data-dir at the folder "
-                               f"holding the AudioSet CSVs")
+        raise AudiometricError(
+            f"dataset audioset: segments file {path} not found; point --data-dir at the folder "
+            f"holding the AudioSet CSVs"
+        )
     with open(path, newline="", encoding="utf-8") as handle:
         rows = csv.reader((line for line in handle if not line.startswith("#")), skipinitialspace=True)
-        return [(row[0].strip(), row[1].strip(), [x.strip() for x in row[3].split(",")]) for row in rows
-                if len(row) >= 4]
+        return [
+            (row[0].strip(), row[1].strip(), [x.strip() for x in row[3].split(",")]) for row in rows if len(row) >= 4
+        ]
 
 
 def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str | None = None) -> list[Item]:
@@ -53,5 +64,12 @@ def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str
     return items
 
 
-SPEC = DatasetSpec("audioset", "AudioSet", LAYOUT, "test/eval (eval_segments), train (balanced), unbalanced", "test",
-                   load, ("file_pattern", "audio_dir"))
+SPEC = DatasetSpec(
+    "audioset",
+    "AudioSet",
+    LAYOUT,
+    "test/eval (eval_segments), train (balanced), unbalanced",
+    "test",
+    load,
+    ("file_pattern", "audio_dir"),
+)

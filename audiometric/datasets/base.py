@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,18 @@ class DatasetSpec:
     load: Callable[..., list[Item]]
     options: tuple[str, ...] = field(default=())
 
-    def items(self, data_dir: str | Path, split: str | None = None, eval_size: int | None = None, seed: int = 0,
-              prompt_template: str | None = None, captions: dict[str, str] | None = None,
-              skip_missing: bool = False, missing: list[Path] | None = None, **options) -> list[Item]:
+    def items(
+        self,
+        data_dir: str | Path,
+        split: str | None = None,
+        eval_size: int | None = None,
+        seed: int = 0,
+        prompt_template: str | None = None,
+        captions: dict[str, str] | None = None,
+        skip_missing: bool = False,
+        missing: list[Path] | None = None,
+        **options,
+    ) -> list[Item]:
         """The clips of ``split`` (default: :attr:`default_split`), as :class:`Item`, in dataset order."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:
@@ -51,8 +60,9 @@ class DatasetSpec:
             raise AudiometricError(f"dataset {self.name} takes no option {unknown[0]!r} (accepted: {accepted})")
         data_dir = Path(data_dir).expanduser()
         if not data_dir.exists():
-            raise AudiometricError(f"--data-dir {data_dir}: no such file or folder (dataset {self.name} expects "
-                                   f"{self.layout})")
+            raise AudiometricError(
+                f"--data-dir {data_dir}: no such file or folder (dataset {self.name} expects {self.layout})"
+            )
         rows = self.load(data_dir, split or self.default_split, **{k: v for k, v in options.items() if v is not None})
         rows = [_with_prompt(item, prompt_template, captions) for item in rows]
         return finish(rows, self.name, split or self.default_split, eval_size, seed, skip_missing, missing)
@@ -61,18 +71,20 @@ class DatasetSpec:
 def read_csv(path: Path, columns: Iterable[str], dataset: str, comment: str | None = None) -> list[dict[str, str]]:
     """Rows of the CSV at ``path`` as dicts; a clear error when the file or one of ``columns`` is missing."""
     if not path.is_file():
-        raise AudiometricError(f"dataset {dataset}: metadata file {path} not found; point --data-dir at the "
-                               f"dataset's root folder")
+        raise AudiometricError(
+            f"dataset {dataset}: metadata file {path} not found; point --data-dir at the dataset's root folder"
+        )
     with open(path, newline="", encoding="utf-8") as handle:
         lines = (line for line in handle if not (comment and line.lstrip().startswith(comment)))
         reader = csv.DictReader(lines, skipinitialspace=True)
         header = [name.strip() for name in (reader.fieldnames or [])]
         absent = [name for name in columns if name not in header]
         if absent:
-            raise AudiometricError(f"dataset {dataset}: {path} lacks the column {absent[0]!r} "
-                                   f"(its header is {', '.join(header) or 'empty'})")
-        return [{key.strip(): (value or "").strip() for key, value in row.items() if key is not None}
-                for row in reader]
+            raise AudiometricError(
+                f"dataset {dataset}: {path} lacks the column {absent[0]!r} "
+                f"(its header is {', '.join(header) or 'empty'})"
+            )
+        return [{key.strip(): (value or "").strip() for key, value in row.items() if key is not None} for row in reader]
 
 
 def fold_of(row: dict[str, str], path: Path, dataset: str) -> int:
@@ -97,8 +109,9 @@ def _with_prompt(item: Item, template: str | None, captions: dict[str, str] | No
         try:
             prompt = template.format(label=label_prompt(item.label), caption=item.prompt)
         except (KeyError, IndexError, ValueError) as err:
-            raise AudiometricError(f"--prompt-template {template!r}: use only {{label}} and {{caption}} ({err})") \
-                from None
+            raise AudiometricError(
+                f"--prompt-template {template!r}: use only {{label}} and {{caption}} ({err})"
+            ) from None
     return Item(item.clip_id, item.path, prompt, item.label, item.split)
 
 
@@ -110,33 +123,48 @@ def subset(items: list[Item], eval_size: int | None, seed: int) -> list[Item]:
     return [items[i] for i in keep]
 
 
-def finish(items: list[Item], dataset: str, split: str, eval_size: int | None, seed: int, skip_missing: bool,
-           missing: list[Path] | None) -> list[Item]:
+def finish(
+    items: list[Item],
+    dataset: str,
+    split: str,
+    eval_size: int | None,
+    seed: int,
+    skip_missing: bool,
+    missing: list[Path] | None,
+) -> list[Item]:
     """Check ids are unique and files exist (or skip them), then take the seeded subset."""
     seen: dict[str, Path] = {}
     for item in items:
         if item.clip_id in seen and seen[item.clip_id] != item.path:
-            raise AudiometricError(f"dataset {dataset}: two clips share the name {item.clip_id!r} "
-                                   f"({seen[item.clip_id]} and {item.path}); generated files could not be paired")
+            raise AudiometricError(
+                f"dataset {dataset}: two clips share the name {item.clip_id!r} "
+                f"({seen[item.clip_id]} and {item.path}); generated files could not be paired"
+            )
         seen[item.clip_id] = item.path
     if eval_size is not None and eval_size < 1:
         raise AudiometricError(f"--eval-size {eval_size}: must be at least 1")
     absent = [item for item in items if not item.path.is_file()]
     if absent and not skip_missing:
-        raise AudiometricError(f"dataset {dataset}: audio file {absent[0].path} not found ({len(absent)} of "
-                               f"{len(items)} clips in split {split!r} missing); fix --data-dir or pass "
-                               f"--skip-missing to leave them out")
+        raise AudiometricError(
+            f"dataset {dataset}: audio file {absent[0].path} not found ({len(absent)} of "
+            f"{len(items)} clips in split {split!r} missing); fix --data-dir or pass "
+            f"--skip-missing to leave them out"
+        )
     if absent:
-        warnings.warn(f"dataset {dataset}: skipping {len(absent)} clips whose audio is missing "
-                      f"(first: {absent[0].path})", stacklevel=3)
+        warnings.warn(
+            f"dataset {dataset}: skipping {len(absent)} clips whose audio is missing (first: {absent[0].path})",
+            stacklevel=3,
+        )
         if missing is not None:
             missing.extend(item.path for item in absent)
         items = [item for item in items if item.path.is_file()]
     if not items:
         raise AudiometricError(f"dataset {dataset}: no clips in split {split!r}; check --split and --data-dir")
     if eval_size is not None and eval_size > len(items):
-        raise AudiometricError(f"--eval-size {eval_size}: split {split!r} of {dataset} has only {len(items)} clips; "
-                               f"lower --eval-size or choose a larger --split")
+        raise AudiometricError(
+            f"--eval-size {eval_size}: split {split!r} of {dataset} has only {len(items)} clips; "
+            f"lower --eval-size or choose a larger --split"
+        )
     return subset(items, eval_size, seed)
 
 
@@ -155,5 +183,6 @@ def folds(split: str, dataset: str, count: int, test_fold: int) -> set[int]:
             chosen = set()
         if chosen and chosen <= set(range(1, count + 1)):
             return chosen
-    raise AudiometricError(f"--split {split!r}: dataset {dataset} has train, test, all or fold1..fold{count} "
-                           f"(e.g. fold3 or fold1,2)")
+    raise AudiometricError(
+        f"--split {split!r}: dataset {dataset} has train, test, all or fold1..fold{count} (e.g. fold3 or fold1,2)"
+    )

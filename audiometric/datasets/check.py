@@ -6,12 +6,16 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from ..errors import AudiometricError
-from .base import DatasetSpec
+from audiometric.datasets.base import DatasetSpec
+from audiometric.errors import AudiometricError
 
 #: The partition checked by default, per dataset (others: the default split).
-PARTITIONS = {"us8k": ("train", "test"), "esc50": ("train", "test"), "audiocaps": ("train", "val", "test"),
-              "audioset": ("train", "test")}
+PARTITIONS = {
+    "us8k": ("train", "test"),
+    "esc50": ("train", "test"),
+    "audiocaps": ("train", "val", "test"),
+    "audioset": ("train", "test"),
+}
 
 
 def check(spec: DatasetSpec, data_dir: str | Path, splits: tuple[str, ...] | None = None, **options) -> dict:
@@ -28,8 +32,11 @@ def check(spec: DatasetSpec, data_dir: str | Path, splits: tuple[str, ...] | Non
                 result[split] = {"error": str(err)}
                 continue
             items = []
-        result[split] = {"clips": len(items), "missing": [str(p) for p in missing],
-                         "classes": dict(sorted(Counter(i.label for i in items if i.label).items()))}
+        result[split] = {
+            "clips": len(items),
+            "missing": [str(p) for p in missing],
+            "classes": dict(sorted(Counter(i.label for i in items if i.label).items())),
+        }
     if all("error" in info for info in result.values()):
         raise AudiometricError(next(iter(result.values()))["error"])
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DatasetSpec, Item, fold_of, folds, label_prompt, read_csv
+from audiometric.datasets.base import DatasetSpec, Item, fold_of, folds, label_prompt, read_csv
 
 LAYOUT = "meta/esc50.csv and audio/*.wav"
 
@@ -14,8 +14,17 @@ def load(data_dir: Path, split: str) -> list[Item]:
     table = data_dir / "meta" / "esc50.csv"
     rows = read_csv(table, ("filename", "fold", "category"), "esc50")
     chosen = folds(split, "esc50", 5, test_fold=5)
-    return [Item(Path(row["filename"]).stem, data_dir / "audio" / row["filename"], label_prompt(row["category"]),
-                 row["category"], f"fold{row['fold']}") for row in rows if fold_of(row, table, "esc50") in chosen]
+    return [
+        Item(
+            Path(row["filename"]).stem,
+            data_dir / "audio" / row["filename"],
+            label_prompt(row["category"]),
+            row["category"],
+            f"fold{row['fold']}",
+        )
+        for row in rows
+        if fold_of(row, table, "esc50") in chosen
+    ]
 
 
 SPEC = DatasetSpec("esc50", "ESC-50", LAYOUT, "train (folds 1-4), test (fold 5), all, foldN", "test", load)

@@ -15,12 +15,12 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from ..atomic import atomic_write, atomic_write_text
-from ..audio import decode, read_and_hash
-from ..errors import AudioDecodeError, AudiometricError
-from ..files import WRITTEN_BY
-from ..resample import resample
-from .base import Item
+from audiometric.audio.decode import decode, read_and_hash
+from audiometric.audio.files import WRITTEN_BY
+from audiometric.audio.resample import resample
+from audiometric.datasets.base import Item
+from audiometric.errors import AudioDecodeError, AudiometricError
+from audiometric.runtime.atomic import atomic_write, atomic_write_text
 
 #: The rate of AudioLDM's vocoder and of the paper's evaluation (Hz).
 RATE = 16000
@@ -53,8 +53,13 @@ def write_pcm16(path: Path, wave: np.ndarray, rate: int = RATE) -> Path:
     return atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
-def export(items: list[Item], out: str | Path, duration: float | None = 10.24, provenance: dict | None = None,
-           progress: bool = True) -> dict:
+def export(
+    items: list[Item],
+    out: str | Path,
+    duration: float | None = 10.24,
+    provenance: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Write each item's audio as ``out/{clip_id}.wav`` (16 kHz, PCM_16, ``duration`` s) and ``out/export.json``.
 
     Files already present are kept (an interrupted export resumes); returns the record written.
@@ -62,19 +67,29 @@ def export(items: list[Item], out: str | Path, duration: float | None = 10.24, p
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "export.json"
-    record = {WRITTEN_BY: "audiometric datasets export", **(provenance or {}), "sample_rate": RATE, "duration": duration, "subtype": "PCM_16"}
+    record = {
+        WRITTEN_BY: "audiometric datasets export",
+        **(provenance or {}),
+        "sample_rate": RATE,
+        "duration": duration,
+        "subtype": "PCM_16",
+    }
     if record_path.exists():
         old = json.loads(record_path.read_text())
         changed = [k for k in ("dataset", "split", "duration", "eval_size", "seed") if old.get(k) != record.get(k)]
         if changed:
-            raise AudiometricError(f"--out {out} holds an export with another {changed[0]} ({old.get(changed[0])!r}, "
-                                   f"now {record.get(changed[0])!r}); choose another --out or remove it")
+            raise AudiometricError(
+                f"--out {out} holds an export with another {changed[0]} ({old.get(changed[0])!r}, "
+                f"now {record.get(changed[0])!r}); choose another --out or remove it"
+            )
     for item in tqdm(items, desc="export", unit="clip", disable=not progress):
         target = out / f"{item.clip_id}.wav"
         if not target.exists():
             wave, rate = read_mono(item.path)
             write_pcm16(target, fit(wave, rate, duration))
-    record["clips"] = {item.clip_id: {"source": str(item.path), "label": item.label, "prompt": item.prompt,
-                                      "split": item.split} for item in items}
+    record["clips"] = {
+        item.clip_id: {"source": str(item.path), "label": item.label, "prompt": item.prompt, "split": item.split}
+        for item in items
+    }
     atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
     return record

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import AudiometricError
-from .base import DatasetSpec, Item, read_csv
+from audiometric.datasets.base import DatasetSpec, Item, read_csv
+from audiometric.errors import AudiometricError
 
 LAYOUT = "a CSV file with columns path, caption (optional label, split); --data-dir is the CSV itself"
 
@@ -26,5 +26,11 @@ def load(data_dir: Path, split: str) -> list[Item]:
     return items
 
 
-SPEC = DatasetSpec("csv", "CSV (path, caption[, label][, split])", LAYOUT, "values of the split column (all rows "
-                   "when there is none)", "test", load)
+SPEC = DatasetSpec(
+    "csv",
+    "CSV (path, caption[, label][, split])",
+    LAYOUT,
+    "values of the split column (all rows when there is none)",
+    "test",
+    load,
+)

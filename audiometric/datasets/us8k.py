@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DatasetSpec, Item, fold_of, folds, label_prompt, read_csv
+from audiometric.datasets.base import DatasetSpec, Item, fold_of, folds, label_prompt, read_csv
 
 LAYOUT = "metadata/UrbanSound8K.csv and audio/fold1..fold10/*.wav"
 
@@ -19,8 +19,15 @@ def load(data_dir: Path, split: str) -> list[Item]:
         fold = fold_of(row, table, "us8k")
         if fold in chosen:
             name = row["slice_file_name"]
-            items.append(Item(Path(name).stem, data_dir / "audio" / f"fold{fold}" / name,
-                              label_prompt(row["class"]), row["class"], f"fold{fold}"))
+            items.append(
+                Item(
+                    Path(name).stem,
+                    data_dir / "audio" / f"fold{fold}" / name,
+                    label_prompt(row["class"]),
+                    row["class"],
+                    f"fold{fold}",
+                )
+            )
     return items
 
 

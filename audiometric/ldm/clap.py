@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import AudiometricError
-from ..resample import resample
-from .components import Components, one_line_error, quiet_loading, resolve_model
+from audiometric.audio.resample import resample
+from audiometric.errors import AudiometricError
+from audiometric.ldm.components import Components, one_line_error, quiet_loading, resolve_model
 
 #: The rate ClapFeatureExtractor accepts (Hz).
 CLAP_RATE = 48000
@@ -35,8 +35,13 @@ def text_embeddings(components: Components, prompts: list[str]) -> torch.Tensor:
     Padded to the longest prompt, not to the maximum length as the pipeline does: the attention mask makes
     the two equal to float rounding, and a ~20-token prompt padded to CLAP's 512 tokens wastes most of the work.
     """
-    tokens = components.tokenizer(list(prompts), padding="longest", max_length=components.tokenizer.model_max_length,
-                                  truncation=True, return_tensors="pt")
+    tokens = components.tokenizer(
+        list(prompts),
+        padding="longest",
+        max_length=components.tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    )
     device = components.text_encoder.device
     out = components.text_encoder(tokens.input_ids.to(device), attention_mask=tokens.attention_mask.to(device))
     return F.normalize(out.text_embeds, dim=-1)
@@ -74,8 +79,10 @@ def load_clap_audio(model_or_folder: str | os.PathLike, device: str | torch.devi
     folder = resolve_model(model_or_folder)
     name = str(model_or_folder)
     if not (Path(folder) / "config.json").is_file():
-        raise AudiometricError(f"CLAP {name!r} ({folder}) has no config.json; pass a CLAP model folder or hub id "
-                               f"such as laion/clap-htsat-unfused")
+        raise AudiometricError(
+            f"CLAP {name!r} ({folder}) has no config.json; pass a CLAP model folder or hub id "
+            f"such as laion/clap-htsat-unfused"
+        )
     with quiet_loading():
         model, extractor, tokenizer = _load_clap(folder, name)
     model.eval().requires_grad_(False).to(device)
@@ -92,8 +99,10 @@ def _load_clap(folder: Path, name: str):
         elif kind == "clap_audio_model":
             model = ClapAudioModelWithProjection.from_pretrained(str(folder))
         else:
-            raise AudiometricError(f"CLAP {name!r} ({folder}) is a {kind!r} model without a CLAP audio tower; "
-                                   f"audio conditioning needs a CLAP such as laion/clap-htsat-unfused (--clap)")
+            raise AudiometricError(
+                f"CLAP {name!r} ({folder}) is a {kind!r} model without a CLAP audio tower; "
+                f"audio conditioning needs a CLAP such as laion/clap-htsat-unfused (--clap)"
+            )
         extractor = ClapFeatureExtractor.from_pretrained(str(folder))
     except AudiometricError:
         raise
@@ -114,7 +123,7 @@ def _crop(wave: np.ndarray, length: int, seed: int) -> np.ndarray:
     if wave.shape[0] <= length:
         return wave
     start = int(np.random.default_rng(seed).integers(0, wave.shape[0] - length + 1))
-    return wave[start:start + length]
+    return wave[start : start + length]
 
 
 def _fusion_features(clap_audio: ClapAudio, wave: np.ndarray, seed: int) -> dict:
@@ -123,16 +132,22 @@ def _fusion_features(clap_audio: ClapAudio, wave: np.ndarray, seed: int) -> dict
     state = np.random.get_state()
     np.random.seed(seed)
     try:
-        return clap_audio.feature_extractor([wave], sampling_rate=CLAP_RATE, truncation="fusion",
-                                            padding="repeatpad", max_length=clap_audio.max_samples,
-                                            return_tensors="pt")
+        return clap_audio.feature_extractor(
+            [wave],
+            sampling_rate=CLAP_RATE,
+            truncation="fusion",
+            padding="repeatpad",
+            max_length=clap_audio.max_samples,
+            return_tensors="pt",
+        )
     finally:
         np.random.set_state(state)
 
 
 @torch.inference_mode()
-def audio_embeddings(clap_audio: ClapAudio, waves: list[np.ndarray], sample_rate: int,
-                     seeds: list[int] | None = None) -> torch.Tensor:
+def audio_embeddings(
+    clap_audio: ClapAudio, waves: list[np.ndarray], sample_rate: int, seeds: list[int] | None = None
+) -> torch.Tensor:
     """(B, D) L2-normalised CLAP audio projections of mono ``waves`` at ``sample_rate`` Hz (resampled to 48 kHz).
 
     Non-fusion towers see one ``max_samples`` window per clip, cut at an offset drawn from the clip's seed
@@ -150,9 +165,14 @@ def audio_embeddings(clap_audio: ClapAudio, waves: list[np.ndarray], sample_rate
         inputs = [_fusion_features(clap_audio, wave, seed) for wave, seed in zip(batch, seeds)]
         features = torch.cat([x["input_features"] for x in inputs])
     else:
-        features = clap_audio.feature_extractor(batch, sampling_rate=CLAP_RATE, truncation="rand_trunc",
-                                                padding="repeatpad", max_length=clap_audio.max_samples,
-                                                return_tensors="pt")["input_features"]
+        features = clap_audio.feature_extractor(
+            batch,
+            sampling_rate=CLAP_RATE,
+            truncation="rand_trunc",
+            padding="repeatpad",
+            max_length=clap_audio.max_samples,
+            return_tensors="pt",
+        )["input_features"]
     device = clap_audio.model.device
     kwargs = {"input_features": features.to(device, clap_audio.model.dtype)}
     if clap_audio.fusion:
@@ -171,8 +191,11 @@ def clap_text_embeddings(clap_audio: ClapAudio, prompts: list[str]) -> torch.Ten
         raise AudiometricError(f"CLAP {clap_audio.source!r} has no text tower or tokenizer; pass a full CLAP model")
     tokens = clap_audio.tokenizer(list(prompts), padding=True, truncation=True, return_tensors="pt")
     device = clap_audio.model.device
-    embeds = _features(clap_audio.model.get_text_features(input_ids=tokens.input_ids.to(device),
-                                                          attention_mask=tokens.attention_mask.to(device)))
+    embeds = _features(
+        clap_audio.model.get_text_features(
+            input_ids=tokens.input_ids.to(device), attention_mask=tokens.attention_mask.to(device)
+        )
+    )
     return F.normalize(embeds.float(), dim=-1)
 
 

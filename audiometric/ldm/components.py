@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_write_text
-from ..errors import AudiometricError
-from . import attention
+from audiometric.errors import AudiometricError
+from audiometric.ldm import attention
+from audiometric.runtime.atomic import atomic_write_text
 
 #: Subfolder -> (library, class) of an AudioLDM pipeline (the ``model_index.json`` entries).
 LAYOUT = {
@@ -92,9 +92,11 @@ class Components:
 
 
 def _offline_hint(model: str, looked: str) -> str:
-    return (f"model {model!r} is not a local folder and is not in the Hugging Face cache ({looked}), and the hub "
-            f"cannot be reached; download it where there is a network (huggingface-cli download {model} "
-            f"--local-dir DIR), copy DIR here and pass --model DIR")
+    return (
+        f"model {model!r} is not a local folder and is not in the Hugging Face cache ({looked}), and the hub "
+        f"cannot be reached; download it where there is a network (huggingface-cli download {model} "
+        f"--local-dir DIR), copy DIR here and pass --model DIR"
+    )
 
 
 def resolve_model(model: str | os.PathLike) -> Path:
@@ -103,8 +105,10 @@ def resolve_model(model: str | os.PathLike) -> Path:
     if path.is_dir():
         return path
     if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
-        raise AudiometricError(f"model {str(model)!r}: no such folder; pass a diffusers pipeline folder or a hub id "
-                               f"such as cvssp/audioldm-s-full-v2")
+        raise AudiometricError(
+            f"model {str(model)!r}: no such folder; pass a diffusers pipeline folder or a hub id "
+            f"such as cvssp/audioldm-s-full-v2"
+        )
     from huggingface_hub import constants, snapshot_download
 
     try:
@@ -127,11 +131,14 @@ def one_line_error(err: BaseException, limit: int = 100) -> str:
 
 def folder_digest(folder: Path) -> str:
     """sha256 over every file's relative path and sha256 (hidden files and caches excluded)."""
-    from ..weights import sha256_file
+    from audiometric.backbones.weights import sha256_file
 
     total = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not any(
-            part.startswith(".") for part in p.relative_to(folder).parts)):
+    for path in sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ):
         total.update(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\n".encode())
     return total.hexdigest()
 
@@ -141,9 +148,11 @@ def _check_folder(folder: Path, model: str) -> None:
         sub = folder / name
         config = _CONFIG_FILE.get(name, "config.json")
         if not (sub / config).is_file() and not (name == "tokenizer" and sub.is_dir() and any(sub.iterdir())):
-            raise AudiometricError(f"model {model!r} ({folder}) lacks its {name} component ({sub / config} missing); "
-                                   f"pass a complete diffusers AudioLDM pipeline folder "
-                                   f"({', '.join(n + '/' for n in LAYOUT)})")
+            raise AudiometricError(
+                f"model {model!r} ({folder}) lacks its {name} component ({sub / config} missing); "
+                f"pass a complete diffusers AudioLDM pipeline folder "
+                f"({', '.join(n + '/' for n in LAYOUT)})"
+            )
 
 
 @contextlib.contextmanager
@@ -167,12 +176,18 @@ def _load(name: str, load, folder: Path, model: str):
     try:
         return load(str(folder / name))
     except Exception as err:
-        raise AudiometricError(f"model {model!r}: cannot load {folder / name} ({one_line_error(err, 200)}); "
-                               f"the folder may be incomplete or corrupt, download it again") from None
+        raise AudiometricError(
+            f"model {model!r}: cannot load {folder / name} ({one_line_error(err, 200)}); "
+            f"the folder may be incomplete or corrupt, download it again"
+        ) from None
 
 
-def load_components(model: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                    original_attention: bool = False) -> Components:
+def load_components(
+    model: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    original_attention: bool = False,
+) -> Components:
     """Load AudioLDM from a diffusers pipeline folder or hub id onto ``device`` in ``dtype``, in eval mode.
 
     ``original_attention`` rebuilds the U-Net with the original AudioLDM head layout (32 channels per head);
@@ -221,7 +236,6 @@ def save_pipeline(components: Components, folder: str | os.PathLike) -> Path:
     for name in LAYOUT:
         getattr(components, name).save_pretrained(str(folder / name))
     index = {"_class_name": "AudioLDMPipeline", "_diffusers_version": diffusers.__version__}
-    index.update({name: [library, type(getattr(components, name)).__name__]
-                  for name, (library, _) in LAYOUT.items()})
+    index.update({name: [library, type(getattr(components, name)).__name__] for name, (library, _) in LAYOUT.items()})
     atomic_write_text(folder / "model_index.json", json.dumps(index, indent=2) + "\n")
     return folder

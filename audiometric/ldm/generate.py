@@ -18,15 +18,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import __version__
-from ..atomic import atomic_write_text
-from ..datasets import Item
-from ..datasets.export import fit, read_mono, write_pcm16
-from ..errors import AudiometricError
-from ..files import WRITTEN_BY
-from . import clap
-from .components import Components, load_components
-from .sample import sample
+from audiometric._version import __version__
+from audiometric.audio.files import WRITTEN_BY
+from audiometric.datasets import Item
+from audiometric.datasets.export import fit, read_mono, write_pcm16
+from audiometric.errors import AudiometricError
+from audiometric.ldm import clap
+from audiometric.ldm.components import Components, load_components
+from audiometric.ldm.sample import sample
+from audiometric.runtime.atomic import atomic_write_text
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Below this mean cosine between the pipeline's and the CLAP's text embeddings, the CLAP is not the one the
@@ -76,8 +76,9 @@ def jobs_from_prompts(path: str | Path) -> list[Job]:
             raise AudiometricError(f"--prompts {path}: a CSV needs the columns name and prompt")
         jobs = [Job(row["name"].strip(), row["prompt"].strip()) for row in rows]
     else:
-        jobs = [Job(f"{i:05d}", line.strip()) for i, line in enumerate(line for line in text.splitlines()
-                                                                            if line.strip())]
+        jobs = [
+            Job(f"{i:05d}", line.strip()) for i, line in enumerate(line for line in text.splitlines() if line.strip())
+        ]
     if not jobs:
         raise AudiometricError(f"--prompts {path}: no prompts in the file")
     names = [job.clip_id for job in jobs]
@@ -97,8 +98,14 @@ def versions() -> dict[str, str]:
     import diffusers
     import transformers
 
-    return {"audiometric": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}
+    return {
+        "audiometric": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
 
 
 def _device(name: str | None) -> torch.device:
@@ -126,17 +133,22 @@ def _check_resume(manifest_path: Path, settings: GenerateSettings, provenance: d
         raise AudiometricError(f"{manifest_path}: unreadable manifest; remove it to start the run again") from None
     for key, value in asdict(settings).items():
         if old.get("settings", {}).get(key) != value:
-            raise AudiometricError(f"--out {manifest_path.parent} holds a run with {key}="
-                                   f"{old.get('settings', {}).get(key)!r} (now {value!r}); use another --out")
+            raise AudiometricError(
+                f"--out {manifest_path.parent} holds a run with {key}="
+                f"{old.get('settings', {}).get(key)!r} (now {value!r}); use another --out"
+            )
     for key in ("dataset", "split", "eval_size", "seed", "prompt_template", "prompts_file"):
         if old.get(key) != provenance.get(key):
-            raise AudiometricError(f"--out {manifest_path.parent} holds clips of another selection ({key}="
-                                   f"{old.get(key)!r}, now {provenance.get(key)!r}); use another --out")
+            raise AudiometricError(
+                f"--out {manifest_path.parent} holds clips of another selection ({key}="
+                f"{old.get(key)!r}, now {provenance.get(key)!r}); use another --out"
+            )
     return old.get("clips", {})
 
 
-def _conditions(components: Components, tower: clap.ClapAudio | None, jobs: list[Job], settings: GenerateSettings,
-                seeds: list[int]) -> torch.Tensor:
+def _conditions(
+    components: Components, tower: clap.ClapAudio | None, jobs: list[Job], settings: GenerateSettings, seeds: list[int]
+) -> torch.Tensor:
     """(B, D) conditioning rows: CLAP text of the prompts, or CLAP audio of the references."""
     if settings.condition == "text":
         return clap.text_embeddings(components, [job.prompt for job in jobs])
@@ -169,30 +181,49 @@ def prepare(settings: GenerateSettings, device: str | None = None) -> tuple[Comp
     target = _device(device)
     dtype = _check_precision(settings.precision, target)
     if (settings.condition == "audio" or settings.candidates > 1) and not settings.clap:
-        raise AudiometricError("--condition audio and --candidates > 1 need --clap, a CLAP with an audio tower "
-                               "(e.g. laion/clap-htsat-unfused or a local copy of it)")
+        raise AudiometricError(
+            "--condition audio and --candidates > 1 need --clap, a CLAP with an audio tower "
+            "(e.g. laion/clap-htsat-unfused or a local copy of it)"
+        )
     components = load_components(settings.model, target, dtype, settings.original_attention)
     tower = clap.load_clap_audio(settings.clap, target) if settings.clap else None
-    info = {"model": settings.model, "model_digest": components.digest, "device": str(target),
-            "attention": components.attention_layout(), "scheduler": {
-                "class": type(components.scheduler).__name__, "eta": 0.0, **dict(components.scheduler.config)},
-            "sample_rate": components.sample_rate, "versions": versions()}
+    info = {
+        "model": settings.model,
+        "model_digest": components.digest,
+        "device": str(target),
+        "attention": components.attention_layout(),
+        "scheduler": {"class": type(components.scheduler).__name__, "eta": 0.0, **dict(components.scheduler.config)},
+        "sample_rate": components.sample_rate,
+        "versions": versions(),
+    }
     if tower is not None:
         agreement = clap.text_tower_agreement(components, tower, _AGREEMENT_PROMPTS)
         info["clap"] = {"source": settings.clap, "text_tower_agreement": agreement}
         if agreement is not None and not agreement >= AGREEMENT_WARNING:
-            warnings.warn(f"--clap {settings.clap}: its text embeddings agree with the pipeline's only to cosine "
-                          f"{agreement:.3f} (< {AGREEMENT_WARNING}); it is not the CLAP {settings.model} was trained "
-                          f"with, so audio conditioning and ranking land off the model's space", stacklevel=2)
+            warnings.warn(
+                f"--clap {settings.clap}: its text embeddings agree with the pipeline's only to cosine "
+                f"{agreement:.3f} (< {AGREEMENT_WARNING}); it is not the CLAP {settings.model} was trained "
+                f"with, so audio conditioning and ranking land off the model's space",
+                stacklevel=2,
+            )
         dim = components.unet.config.projection_class_embeddings_input_dim
         if settings.condition == "audio" and tower.model.config.projection_dim != dim:
-            raise AudiometricError(f"--clap {settings.clap}: projection dim {tower.model.config.projection_dim} but "
-                                   f"{settings.model} is conditioned on {dim}; pass the CLAP the model was trained with")
+            raise AudiometricError(
+                f"--clap {settings.clap}: projection dim {tower.model.config.projection_dim} but "
+                f"{settings.model} is conditioned on {dim}; pass the CLAP the model was trained with"
+            )
     return components, tower, info
 
 
-def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch_size: int = 8,
-             device: str | None = None, provenance: dict | None = None, progress: bool = True) -> dict:
+def generate(
+    jobs: list[Job],
+    settings: GenerateSettings,
+    out: str | Path,
+    batch_size: int = 8,
+    device: str | None = None,
+    provenance: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Generate ``out/{clip_id}.wav`` for each job (finished clips of an earlier run are kept); returns the
     manifest also written to ``out/manifest.json`` after every batch."""
     if settings.condition == "audio" and any(job.reference is None for job in jobs):
@@ -207,36 +238,54 @@ def generate(jobs: list[Job], settings: GenerateSettings, out: str | Path, batch
     if not todo:  # a finished run: nothing to load
         return json.loads(manifest_path.read_text())
     components, tower, info = prepare(settings, device)
-    manifest = {WRITTEN_BY: "audiometric generate", "settings": asdict(settings), **info, **provenance,
-                "clips": dict(done)}
+    manifest = {
+        WRITTEN_BY: "audiometric generate",
+        "settings": asdict(settings),
+        **info,
+        **provenance,
+        "clips": dict(done),
+    }
     out.mkdir(parents=True, exist_ok=True)
     uncond = clap.empty_embedding(components)
     per_batch = max(1, batch_size // settings.candidates)
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="generate", unit="clip", disable=not progress)
     for start in range(0, len(todo), per_batch):
-        batch = todo[start:start + per_batch]
+        batch = todo[start : start + per_batch]
         seeds = [[clip_seed(settings.seed, job.clip_id, k) for k in range(settings.candidates)] for job in batch]
         cond = _conditions(components, tower, batch, settings, [s[0] for s in seeds])
         rows = cond.repeat_interleave(settings.candidates, dim=0)
         try:
-            waves = sample(components, rows, uncond, [s for clip in seeds for s in clip], settings.steps,
-                           settings.guidance, settings.duration)
+            waves = sample(
+                components,
+                rows,
+                uncond,
+                [s for clip in seeds for s in clip],
+                settings.steps,
+                settings.guidance,
+                settings.duration,
+            )
         except torch.cuda.OutOfMemoryError:
-            raise AudiometricError(f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use "
-                                   f"--precision fp16") from None
+            raise AudiometricError(
+                f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use --precision fp16"
+            ) from None
         if not np.isfinite(waves).all():
-            raise AudiometricError(f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
-                                   f"--precision fp32 (or bf16, whose range is fp32's)")
+            raise AudiometricError(
+                f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
+                f"--precision fp32 (or bf16, whose range is fp32's)"
+            )
         waves = waves.reshape(len(batch), settings.candidates, -1)
         targets = _targets(tower, batch, cond, settings) if settings.candidates > 1 else None
         for i, job in enumerate(batch):
-            scores = _rank(tower, waves[i], components.sample_rate, targets[i:i + 1]) if targets is not None else None
+            scores = _rank(tower, waves[i], components.sample_rate, targets[i : i + 1]) if targets is not None else None
             best = int(np.argmax(scores)) if scores is not None else 0
             write_pcm16(out / f"{job.clip_id}.wav", fit(waves[i, best], components.sample_rate, settings.duration))
             manifest["clips"][job.clip_id] = {
-                "prompt": job.prompt, "reference": str(job.reference) if job.reference else None,
-                "seeds": seeds[i], "chosen": best,
-                "clap_scores": [round(float(s), 6) for s in scores] if scores is not None else None}
+                "prompt": job.prompt,
+                "reference": str(job.reference) if job.reference else None,
+                "seeds": seeds[i],
+                "chosen": best,
+                "clap_scores": [round(float(s), 6) for s in scores] if scores is not None else None,
+            }
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
         bar.update(len(batch))
     bar.close()

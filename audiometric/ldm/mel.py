@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import decode, read_and_hash
-from ..errors import AudiometricError
-from ..resample import resample
+from audiometric.audio.decode import decode, read_and_hash
+from audiometric.audio.resample import resample
+from audiometric.errors import AudiometricError
 
 SAMPLE_RATE = 16000
 N_FFT = 1024
@@ -54,8 +54,9 @@ def mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS,
-                   fmin: float = FMIN, fmax: float = FMAX) -> torch.Tensor:
+def mel_filterbank(
+    sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, fmin: float = FMIN, fmax: float = FMAX
+) -> torch.Tensor:
     """Triangular Slaney-normalised filters, shape ``(n_mels, n_fft // 2 + 1)``, float32.
 
     Slaney (1998) Auditory Toolbox: n_mels + 2 edges equally spaced in mel, each triangle scaled by
@@ -81,8 +82,9 @@ def log_mel(wave: torch.Tensor, duration: float, n_mels: int = N_MELS) -> torch.
     ``n_mels`` follows the pipeline's vocoder (64 for AudioLDM; tiny test pipelines use fewer).
     """
     window = torch.hann_window(WIN, periodic=True, device=wave.device, dtype=torch.float32)
-    spec = torch.stft(wave.float(), N_FFT, HOP, WIN, window, center=True, pad_mode="reflect",
-                      return_complex=True).abs()  # (B, 513, samples / 160 + 1)
+    spec = torch.stft(
+        wave.float(), N_FFT, HOP, WIN, window, center=True, pad_mode="reflect", return_complex=True
+    ).abs()  # (B, 513, samples / 160 + 1)
     mel = mel_filterbank(n_mels=n_mels).to(wave.device) @ spec
     logmel = torch.log(torch.clamp(mel, min=1e-5)).transpose(1, 2)
     target = frames(duration)
@@ -101,7 +103,7 @@ def crop_offset(samples: int, target: int, seed: int, key: str) -> int:
 
 def fit_waveform(wave: np.ndarray, target: int, offset: int = 0) -> np.ndarray:
     """Crop at ``offset`` (long clips), remove the mean, peak-normalise to 0.5, zero-pad to ``target``."""
-    wave = np.asarray(wave, dtype=np.float32)[offset: offset + target]
+    wave = np.asarray(wave, dtype=np.float32)[offset : offset + target]
     wave = wave - wave.mean()
     wave = 0.5 * wave / (np.abs(wave).max() + 1e-8)
     return np.pad(wave, (0, target - wave.size)).astype(np.float32)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .components import Components
+from audiometric.ldm.components import Components
 
 
 def mel_frames(components: Components, duration: float) -> int:
@@ -26,15 +26,19 @@ def mel_frames(components: Components, duration: float) -> int:
 def latent_shape(components: Components, duration: float) -> tuple[int, int, int]:
     """(channels, rows, columns) of one clip's latent for ``duration`` seconds."""
     scale = components.vae_scale
-    return (int(components.unet.config.in_channels), mel_frames(components, duration) // scale,
-            components.n_mels // scale)
+    return (
+        int(components.unet.config.in_channels),
+        mel_frames(components, duration) // scale,
+        components.n_mels // scale,
+    )
 
 
 def initial_noise(components: Components, seeds: list[int], duration: float) -> torch.Tensor:
     """(B, C, H, W) standard normal latents, clip i drawn from a CPU generator seeded with ``seeds[i]``."""
     shape = (1, *latent_shape(components, duration))
-    noise = [torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(s)), dtype=torch.float32)
-             for s in seeds]
+    noise = [
+        torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(s)), dtype=torch.float32) for s in seeds
+    ]
     return torch.cat(noise).to(components.device, components.dtype)
 
 
@@ -47,9 +51,16 @@ def decode(components: Components, latents: torch.Tensor, samples: int) -> np.nd
 
 
 @torch.inference_mode()
-def sample(components: Components, cond: torch.Tensor, uncond: torch.Tensor, seeds: list[int], steps: int = 200,
-           guidance: float = 2.5, duration: float = 10.24,
-           on_step: Callable[[int], None] | None = None) -> np.ndarray:
+def sample(
+    components: Components,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    seeds: list[int],
+    steps: int = 200,
+    guidance: float = 2.5,
+    duration: float = 10.24,
+    on_step: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Generate one clip per row of ``cond`` (B, D): DDIM (η = 0) with ``steps`` steps and guidance scale
     ``guidance`` against ``uncond`` ((1, D) or (B, D)). Returns (B, samples) float32 waveforms at
     ``components.sample_rate`` (16 kHz for AudioLDM), ``samples = int(duration * rate)``.
@@ -66,8 +77,9 @@ def sample(components: Components, cond: torch.Tensor, uncond: torch.Tensor, see
     for i, t in enumerate(scheduler.timesteps):
         model_input = torch.cat([latents, latents]) if guided else latents
         model_input = scheduler.scale_model_input(model_input, t)
-        noise = components.unet(model_input, t, encoder_hidden_states=None,
-                                class_labels=labels if guided else cond).sample
+        noise = components.unet(
+            model_input, t, encoder_hidden_states=None, class_labels=labels if guided else cond
+        ).sample
         if guided:
             uncond_noise, cond_noise = noise.chunk(2)
             noise = uncond_noise + guidance * (cond_noise - uncond_noise)  # Ho & Salimans 2022, eq. 6

@@ -61,13 +61,30 @@ def tiny_clap_config(projection_dim: int = 16, vocab_size: int = 261, max_length
     """
     from transformers import ClapConfig
 
-    text = dict(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                intermediate_size=32, max_position_embeddings=max_length + 4, projection_dim=projection_dim)
+    text = dict(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_length + 4,
+        projection_dim=projection_dim,
+    )
     bins = _mel_bins(fusion)
-    audio = dict(num_mel_bins=bins, spec_size=2 * bins if not fusion else bins, patch_size=4, patch_stride=(4, 4),
-                 window_size=4, depths=[1, 1], num_attention_heads=[1, 2], patch_embeds_hidden_size=8,
-                 hidden_size=16, projection_dim=projection_dim, enable_fusion=fusion,
-                 fusion_type="aff_2d" if fusion else None)
+    audio = dict(
+        num_mel_bins=bins,
+        spec_size=2 * bins if not fusion else bins,
+        patch_size=4,
+        patch_stride=(4, 4),
+        window_size=4,
+        depths=[1, 1],
+        num_attention_heads=[1, 2],
+        patch_embeds_hidden_size=8,
+        hidden_size=16,
+        projection_dim=projection_dim,
+        enable_fusion=fusion,
+        fusion_type="aff_2d" if fusion else None,
+    )
     return ClapConfig(text_config=text, audio_config=audio, projection_dim=projection_dim)
 
 
@@ -75,9 +92,15 @@ def tiny_feature_extractor(fusion: bool = False):
     """A ClapFeatureExtractor matching :func:`tiny_clap_config` (48 kHz input, 0.5 s windows)."""
     from transformers import ClapFeatureExtractor
 
-    return ClapFeatureExtractor(feature_size=_mel_bins(fusion), sampling_rate=48000, hop_length=480,
-                                max_length_s=0.5, fft_window_size=1024 if fusion else 256,
-                                truncation="fusion" if fusion else "rand_trunc", padding="repeatpad")
+    return ClapFeatureExtractor(
+        feature_size=_mel_bins(fusion),
+        sampling_rate=48000,
+        hop_length=480,
+        max_length_s=0.5,
+        fft_window_size=1024 if fusion else 256,
+        truncation="fusion" if fusion else "rand_trunc",
+        padding="repeatpad",
+    )
 
 
 def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
@@ -88,7 +111,7 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import ClapTextModelWithProjection, RobertaTokenizer, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-    from .components import Components, save_pipeline
+    from audiometric.ldm.components import Components, save_pipeline
 
     folder = Path(folder)
     torch.manual_seed(seed)
@@ -97,26 +120,56 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
     text_encoder = ClapTextModelWithProjection(tiny_clap_config(projection, len(tokenizer)).text_config)
     channels = (16, 32)
     unet = UNet2DConditionModel(
-        sample_size=32, in_channels=8, out_channels=8, block_out_channels=channels, layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        norm_num_groups=8, attention_head_dim=2, cross_attention_dim=channels,
-        class_embed_type="simple_projection", projection_class_embeddings_input_dim=projection,
+        sample_size=32,
+        in_channels=8,
+        out_channels=8,
+        block_out_channels=channels,
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+        attention_head_dim=2,
+        cross_attention_dim=channels,
+        class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=projection,
         class_embeddings_concat=True,
     )
     vae = AutoencoderKL(
-        in_channels=1, out_channels=1, latent_channels=8, block_out_channels=(8, 16), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=4,
+        in_channels=1,
+        out_channels=1,
+        latent_channels=8,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=4,
         sample_size=64,
     )
-    vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(
-        model_in_dim=16, sampling_rate=16000, upsample_initial_channel=16, upsample_rates=[5, 4, 8],
-        upsample_kernel_sizes=[15, 8, 16], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        normalize_before=False, initializer_range=0.2,  # audible (~0.1-1 peak) rather than ~1e-7 output
-    ))
+    vocoder = SpeechT5HifiGan(
+        SpeechT5HifiGanConfig(
+            model_in_dim=16,
+            sampling_rate=16000,
+            upsample_initial_channel=16,
+            upsample_rates=[5, 4, 8],
+            upsample_kernel_sizes=[15, 8, 16],
+            resblock_kernel_sizes=[3],
+            resblock_dilation_sizes=[[1, 3]],
+            normalize_before=False,
+            initializer_range=0.2,  # audible (~0.1-1 peak) rather than ~1e-7 output
+        )
+    )
     scheduler = DDIMScheduler(**AUDIOLDM_SCHEDULER)
-    components = Components(unet=unet.eval(), vae=vae.eval(), text_encoder=text_encoder.eval(), tokenizer=tokenizer,
-                            vocoder=vocoder.eval(), scheduler=scheduler,
-                            noise_scheduler_config=dict(scheduler.config), source=str(folder), digest="")
+    components = Components(
+        unet=unet.eval(),
+        vae=vae.eval(),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        vocoder=vocoder.eval(),
+        scheduler=scheduler,
+        noise_scheduler_config=dict(scheduler.config),
+        source=str(folder),
+        digest="",
+    )
     save_pipeline(components, folder)
     return folder
 
@@ -135,7 +188,7 @@ def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = N
     tokenizer = RobertaTokenizer.from_pretrained(str(write_tiny_tokenizer(folder)))
     model = ClapModel(tiny_clap_config(16, len(tokenizer), fusion=fusion)).eval()
     if pipeline is not None:
-        from .components import quiet_loading
+        from audiometric.ldm.components import quiet_loading
 
         with quiet_loading():
             text = ClapTextModelWithProjection.from_pretrained(str(Path(pipeline) / "text_encoder"))

@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ..errors import AudiometricError
-from .bootstrap import BootstrapResult, bootstrap_ci, bootstrap_frechet
-from .extrapolated import Extrapolation, extrapolate, fd_infinity
-from .frechet import (
+from audiometric.errors import AudiometricError
+from audiometric.metrics.bootstrap import BootstrapResult, bootstrap_ci, bootstrap_frechet
+from audiometric.metrics.extrapolated import Extrapolation, extrapolate, fd_infinity
+from audiometric.metrics.frechet import (
     MetricWarning,
     compat_statistics,
     frechet_distance,
@@ -24,10 +24,10 @@ from .frechet import (
     frechet_from_features,
     frechet_from_stats,
 )
-from .inception import inception_score
-from .kad import KAD_SCALE, kernel_audio_distance, median_pairwise_distance
-from .kl import kl_sigmoid, kl_softmax, pair_clips, pairing
-from .protocol import Estimate, MetricInput
+from audiometric.metrics.inception import inception_score
+from audiometric.metrics.kad import KAD_SCALE, kernel_audio_distance, median_pairwise_distance
+from audiometric.metrics.kl import kl_sigmoid, kl_softmax, pair_clips, pairing
+from audiometric.metrics.protocol import Estimate, MetricInput
 
 PANNS = ("panns-cnn14-16k", "panns-cnn14-32k")
 
@@ -71,19 +71,64 @@ class MetricInfo:
 METRICS: dict[str, MetricInfo] = {
     info.name: info
     for info in (
-        MetricInfo("fd", "embedding", True, PANNS, "audioldm_eval metrics/fid.py; Heusel et al. 2017", "fd:compute",
-                   reference="moments"),
-        MetricInfo("is", "logits", False, PANNS, "audioldm_eval metrics/isc.py; Salimans et al. 2016",
-                   "inception:compute", reference="none", min_rows=1),
-        MetricInfo("kl", "logits", True, PANNS, "audioldm_eval metrics/kl.py (softmax and sigmoid variants)",
-                   "kl:compute", paired=True, min_rows=1),
-        MetricInfo("fad", "embedding", True, ("vggish",), "audioldm_eval metrics/fad.py; Kilgour et al. 2019",
-                   "fd:compute", backbone_option="fad_backbone", reference="moments"),
+        MetricInfo(
+            "fd",
+            "embedding",
+            True,
+            PANNS,
+            "audioldm_eval metrics/fid.py; Heusel et al. 2017",
+            "fd:compute",
+            reference="moments",
+        ),
+        MetricInfo(
+            "is",
+            "logits",
+            False,
+            PANNS,
+            "audioldm_eval metrics/isc.py; Salimans et al. 2016",
+            "inception:compute",
+            reference="none",
+            min_rows=1,
+        ),
+        MetricInfo(
+            "kl",
+            "logits",
+            True,
+            PANNS,
+            "audioldm_eval metrics/kl.py (softmax and sigmoid variants)",
+            "kl:compute",
+            paired=True,
+            min_rows=1,
+        ),
+        MetricInfo(
+            "fad",
+            "embedding",
+            True,
+            ("vggish",),
+            "audioldm_eval metrics/fad.py; Kilgour et al. 2019",
+            "fd:compute",
+            backbone_option="fad_backbone",
+            reference="moments",
+        ),
         MetricInfo("kad", "embedding", True, (), "Chung et al. 2025 (kadtk)", "kad:compute", estimator="unbiased"),
-        MetricInfo("kid", "embedding", True, PANNS, "audioldm_eval metrics/kid.py; Bińkowski et al. 2018",
-                   "kid:compute", estimator="unbiased"),
-        MetricInfo("density_coverage", "embedding", False, (), "Naeem et al. 2020 (k = 5)", "density:compute",
-                   resample_reference=False),
+        MetricInfo(
+            "kid",
+            "embedding",
+            True,
+            PANNS,
+            "audioldm_eval metrics/kid.py; Bińkowski et al. 2018",
+            "kid:compute",
+            estimator="unbiased",
+        ),
+        MetricInfo(
+            "density_coverage",
+            "embedding",
+            False,
+            (),
+            "Naeem et al. 2020 (k = 5)",
+            "density:compute",
+            resample_reference=False,
+        ),
     )
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 
 def feature_rows(x: np.ndarray, metric: str, label: str, min_rows: int = 2) -> np.ndarray:
@@ -12,8 +12,9 @@ def feature_rows(x: np.ndarray, metric: str, label: str, min_rows: int = 2) -> n
     naming ``metric`` and the ``label`` of the set (``"generated"``, ``"reference"``)."""
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < min_rows:
-        raise AudiometricError(f"{metric}: {label} features must be a (rows >= {min_rows}, dim) array, "
-                               f"got shape {arr.shape}")
+        raise AudiometricError(
+            f"{metric}: {label} features must be a (rows >= {min_rows}, dim) array, got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise AudiometricError(f"{metric}: {label} features contain NaN or Inf; recompute the features")
     return arr

@@ -10,13 +10,14 @@ Warnings of type :class:`~audiometric.metrics.frechet.MetricWarning` are silence
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import AudiometricError
-from ..moments import MomentAccumulator
-from .frechet import MetricWarning, frechet_distance, frechet_from_rows
+from audiometric.errors import AudiometricError
+from audiometric.metrics.frechet import MetricWarning, frechet_distance, frechet_from_rows
+from audiometric.metrics.moments import MomentAccumulator
 
 #: Default number of replicates (about 200 suffice for 95 % percentile intervals; Efron & Tibshirani 1993, ch. 13).
 DEFAULT_REPLICATES = 200
@@ -231,9 +232,9 @@ def _check(n_boot: int, confidence: float) -> None:
 
 __all__ = [
     "CI_METHODS",
+    "DEFAULT_REPLICATES",
     "BootstrapResult",
     "ClipRows",
-    "DEFAULT_REPLICATES",
     "bootstrap_ci",
     "bootstrap_frechet",
     "draw_replicates",

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .bootstrap import ClipRows
-from .arrays import feature_rows
-from .protocol import Estimate, MetricInput
+from audiometric.errors import AudiometricError
+from audiometric.metrics.arrays import feature_rows
+from audiometric.metrics.bootstrap import ClipRows
+from audiometric.metrics.protocol import Estimate, MetricInput
 
 #: Nearest neighbours defining the reference balls (Naeem et al. 2020 use k = 5).
 DEFAULT_K = 5
@@ -45,8 +45,10 @@ def ball_membership(gen: np.ndarray, ref: np.ndarray, radii: np.ndarray, block: 
     x = feature_rows(ref, "density/coverage", "reference")
     y = feature_rows(gen, "density/coverage", "generated", min_rows=1)
     if x.shape[1] != y.shape[1]:
-        raise AudiometricError(f"density/coverage: generated features have dimension {y.shape[1]} but reference "
-                               f"features {x.shape[1]}; compute both with the same backbone")
+        raise AudiometricError(
+            f"density/coverage: generated features have dimension {y.shape[1]} but reference "
+            f"features {x.shape[1]}; compute both with the same backbone"
+        )
     center = x.mean(axis=0)
     x, y = x - center, y - center
     inside = np.empty((len(x), len(y)), dtype=bool)
@@ -84,18 +86,20 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
             if kept is not None:
                 return _from_membership(kept, DEFAULT_K, cols)[which]
             return _from_membership(ball_membership(gen.rows[cols], ref.rows, radii), DEFAULT_K)[which]
+
         return value
 
     fields = {"k": DEFAULT_K}
-    return {"density": Estimate(density, dict(fields), replicate(0)),
-            "coverage": Estimate(coverage, dict(fields), replicate(1))}
+    return {
+        "density": Estimate(density, dict(fields), replicate(0)),
+        "coverage": Estimate(coverage, dict(fields), replicate(1)),
+    }
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances ``(len(a), len(b))`` via the Gram identity, clamped at 0."""
     d2 = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :] - 2.0 * (a @ b.T)
     return np.sqrt(np.maximum(d2, 0.0, out=d2), out=d2)
-
 
 
 __all__ = ["DEFAULT_K", "ball_membership", "compute", "density_coverage", "knn_radii"]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .frechet import MetricWarning, ReferenceGaussian
+from audiometric.errors import AudiometricError
+from audiometric.metrics.frechet import MetricWarning, ReferenceGaussian
 
 #: Number of subset sizes, as in Chong & Forsyth (2020).
 DEFAULT_POINTS = 15
@@ -156,4 +157,4 @@ def _extrapolate_indices(
     return Extrapolation(float(intercept), float(slope), r2, points)
 
 
-__all__ = ["DEFAULT_POINTS", "MIN_R2", "Extrapolation", "fit_problem", "extrapolate", "fd_infinity", "subset_sizes"]
+__all__ = ["DEFAULT_POINTS", "MIN_R2", "Extrapolation", "extrapolate", "fd_infinity", "fit_problem", "subset_sizes"]

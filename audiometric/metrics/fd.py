@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AudiometricError
-from ..moments import MomentAccumulator
-from .bootstrap import ClipRows, frechet_replicate
-from .extrapolated import MIN_R2, fd_infinity, fit_problem, subset_sizes
-from .frechet import ReferenceGaussian, frechet_from_features, warn_few_rows
-from .protocol import Estimate, MetricInput
+from audiometric.errors import AudiometricError
+from audiometric.metrics.bootstrap import ClipRows, frechet_replicate
+from audiometric.metrics.extrapolated import MIN_R2, fd_infinity, fit_problem, subset_sizes
+from audiometric.metrics.frechet import ReferenceGaussian, frechet_from_features, warn_few_rows
+from audiometric.metrics.moments import MomentAccumulator
+from audiometric.metrics.protocol import Estimate, MetricInput
 
 
 def compute(data: MetricInput) -> dict[str, Estimate | str]:
@@ -33,13 +33,17 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
             return ReferenceGaussian(ref_acc.mean, ref_acc.cov())
     else:
         if data.compat:
-            raise AudiometricError("--compat needs the reference folder: audioldm_eval forms the reference "
-                                   "statistics from float32 features, which a statistics file does not keep")
+            raise AudiometricError(
+                "--compat needs the reference folder: audioldm_eval forms the reference "
+                "statistics from float32 features, which a statistics file does not keep"
+            )
         ref_acc = data.ref_moments
         n_reference = ref_acc.count
         if ref_acc.dim != d:
-            raise AudiometricError(f"generated features have dimension {d} but the reference statistics "
-                                   f"{ref_acc.dim}; the reference was computed with a different backbone or output")
+            raise AudiometricError(
+                f"generated features have dimension {d} but the reference statistics "
+                f"{ref_acc.dim}; the reference was computed with a different backbone or output"
+            )
         reference = ReferenceGaussian(ref_acc.mean, ref_acc.cov())  # one factorisation for all that follows
         warn_few_rows(d, len(gen.rows), ref_acc.count)
         value = reference.distance(gen.rows)
@@ -74,8 +78,13 @@ def _infinity(data: MetricInput, factored) -> Estimate | str:
     finally:
         bar.close()
     problem = fit_problem(fit)
-    fields = {"slope": fit.slope, "r2": fit.r2, "trusted": not problem, "min_r2": MIN_R2,
-              "points": [list(p) for p in fit.points]}
+    fields = {
+        "slope": fit.slope,
+        "r2": fit.r2,
+        "trusted": not problem,
+        "min_r2": MIN_R2,
+        "points": [list(p) for p in fit.points],
+    }
     notes = [f"untrustworthy fit: {problem}; compare FD at equal N instead"] if problem else []
     return Estimate(fit.intercept, fields, None, notes)
 

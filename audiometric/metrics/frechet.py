@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from ..errors import AudiometricError
-from ..moments import MomentAccumulator
+from audiometric.errors import AudiometricError
+from audiometric.metrics.moments import MomentAccumulator
 
 
 class MetricWarning(UserWarning):
@@ -21,7 +21,6 @@ class MetricWarning(UserWarning):
 
 #: Offset audioldm_eval adds to both covariance diagonals when sqrtm of the product is not finite.
 COMPAT_EPS = 1e-6
-
 
 
 def _linalg():
@@ -177,7 +176,9 @@ def frechet_from_features(gen: np.ndarray, ref: np.ndarray, compat: bool = False
     return frechet_from_stats(MomentAccumulator(x.shape[1]).update(x), MomentAccumulator(y.shape[1]).update(y))
 
 
-def frechet_from_rows(x: np.ndarray, y: np.ndarray, wx: np.ndarray | None = None, wy: np.ndarray | None = None) -> float:
+def frechet_from_rows(
+    x: np.ndarray, y: np.ndarray, wx: np.ndarray | None = None, wy: np.ndarray | None = None
+) -> float:
     """Fréchet distance of rows ``x`` ``(n1, d)`` and ``y`` ``(n2, d)`` without any ``d x d`` matrix.
 
     ``wx``/``wy`` are integer frequency weights per row (a row of weight k counts as k copies; the
@@ -230,7 +231,7 @@ class ReferenceGaussian:
             self.factor = v * np.sqrt(np.clip(w, 0.0, None))
 
     @classmethod
-    def from_rows(cls, rows: np.ndarray) -> "ReferenceGaussian":
+    def from_rows(cls, rows: np.ndarray) -> ReferenceGaussian:
         """The Gaussian of ``rows`` ``(m, d)``, ``m >= 2``, with ``R = (rows - mean)^T / sqrt(m - 1)`` ``(d, m)``."""
         x = _rows(np.asarray(rows, dtype=np.float64), "reference")
         self = cls.__new__(cls)
@@ -327,8 +328,8 @@ __all__ = [
     "compat_statistics",
     "frechet_distance",
     "frechet_distance_compat",
-    "frechet_from_rows",
     "frechet_from_features",
+    "frechet_from_rows",
     "frechet_from_stats",
     "warn_few_rows",
 ]

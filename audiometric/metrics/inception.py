@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .protocol import Estimate, MetricInput, gather
-from .special import log_softmax, logsumexp
+from audiometric.errors import AudiometricError
+from audiometric.metrics.protocol import Estimate, MetricInput, gather
+from audiometric.metrics.special import log_softmax, logsumexp
 
 
-def inception_score(
-    logits: np.ndarray, splits: int = 10, seed: int | None = 2020
-) -> tuple[float, float]:
+def inception_score(logits: np.ndarray, splits: int = 10, seed: int | None = 2020) -> tuple[float, float]:
     """Inception Score mean and standard deviation (ddof 0) over ``splits`` subsets.
 
     ``logits``: ``(N, C)`` pre-softmax class scores of the generated clips. Rows are shuffled with

@@ -6,13 +6,13 @@ for sets of tens of thousands of rows.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .arrays import feature_rows
-from .protocol import Estimate, MetricInput, gather
+from audiometric.errors import AudiometricError
+from audiometric.metrics.arrays import feature_rows
+from audiometric.metrics.protocol import Estimate, MetricInput, gather
 
 #: kadtk multiplies MMD^2 by 100 so typical values read like FAD numbers (Chung et al. 2025, kadtk SCALE_FACTOR).
 KAD_SCALE = 100.0
@@ -131,7 +131,6 @@ def _kernel_sum(a: np.ndarray, b: np.ndarray, gamma: float, block: int, same: bo
             else:
                 total += float(k.sum())
     return total
-
 
 
 def compute(data: MetricInput) -> dict[str, Estimate]:

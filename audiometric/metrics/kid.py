@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .bootstrap import ClipRows
-from .arrays import feature_rows
-from .protocol import Estimate, MetricInput
+from audiometric.errors import AudiometricError
+from audiometric.metrics.arrays import feature_rows
+from audiometric.metrics.bootstrap import ClipRows
+from audiometric.metrics.protocol import Estimate, MetricInput
 
 #: audioldm_eval eval.py's settings: subsets=100, subset_size=1000, rng_seed=2020 (degree 3, gamma 1/d, coef0 1).
 KID_SUBSETS = 100
@@ -36,8 +36,11 @@ def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float
     """Unbiased MMD² from the kernel matrices of ``m`` and ``n`` rows (within-set sums exclude ``i == j``)."""
     m, n = k_xx.shape[0], k_yy.shape[0]
     # Gretton et al. (2012), MMD^2_u; Bińkowski et al. (2018) eq. 4 with the polynomial kernel.
-    return float((k_xx.sum() - np.trace(k_xx)) / (m * (m - 1)) + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-                 - 2.0 * k_xy.mean())
+    return float(
+        (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+        + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+        - 2.0 * k_xy.mean()
+    )
 
 
 class _Kernels:
@@ -79,8 +82,10 @@ def kernel_inception_distance(
     """KID mean and std over ``subsets`` subsets; ``gen`` ``(n, d)``, ``ref`` ``(m, d)`` feature rows."""
     kernels = _Kernels(feature_rows(gen, "KID", "generated"), feature_rows(ref, "KID", "reference"))
     if kernels.x.shape[1] != kernels.y.shape[1]:
-        raise AudiometricError(f"KID: generated features have dimension {kernels.x.shape[1]} but reference "
-                               f"features {kernels.y.shape[1]}; compute both with the same backbone")
+        raise AudiometricError(
+            f"KID: generated features have dimension {kernels.x.shape[1]} but reference "
+            f"features {kernels.y.shape[1]}; compute both with the same backbone"
+        )
     if subsets < 1:
         raise AudiometricError(f"KID needs at least one subset, got {subsets}")
     return kernels.kid(np.arange(len(kernels.x)), np.arange(len(kernels.y)), subsets, subset_size, seed)
@@ -101,6 +106,12 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
     return {data.name: Estimate(mean, fields, replicate)}
 
 
-
-__all__ = ["KID_SEED", "KID_SUBSETS", "KID_SUBSET_SIZE", "compute", "kernel_inception_distance", "mmd2_unbiased",
-           "polynomial_kernel"]
+__all__ = [
+    "KID_SEED",
+    "KID_SUBSETS",
+    "KID_SUBSET_SIZE",
+    "compute",
+    "kernel_inception_distance",
+    "mmd2_unbiased",
+    "polynomial_kernel",
+]

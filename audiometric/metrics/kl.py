@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import AudiometricError
-from .protocol import Estimate, MetricInput, gather
-from .special import expit, softmax, xlogy
+from audiometric.errors import AudiometricError
+from audiometric.metrics.protocol import Estimate, MetricInput, gather
+from audiometric.metrics.special import expit, softmax, xlogy
 
 #: Added to the generated probabilities before the log, as in audioldm_eval.
 KL_EPS = 1e-6
 
 
-def pairing(
-    gen_names: Sequence[str], ref_names: Sequence[str], threshold: float = 0.99
-) -> list[tuple[int, int]] | str:
+def pairing(gen_names: Sequence[str], ref_names: Sequence[str], threshold: float = 0.99) -> list[tuple[int, int]] | str:
     """Pair generated and reference clips by name (as given: clip names relative to their folders).
 
     Returns ``(gen_index, ref_index)`` pairs sorted by name when the shared names are more than
@@ -69,12 +67,15 @@ def pair_clips(
     by_stem = pairing(stem(gen_names), stem(ref_names), threshold)
     if isinstance(by_stem, list):
         g, r = by_stem[0]
-        return by_stem, (f"paired by file stem: the names differ only by their extensions "
-                         f"(e.g. {gen_names[g]} with {ref_names[r]})")
+        return by_stem, (
+            f"paired by file stem: the names differ only by their extensions (e.g. {gen_names[g]} with {ref_names[r]})"
+        )
     shared = len(set(stem(gen_names)) & set(stem(ref_names)))
     if shared > len(set(map(str, gen_names)) & set(map(str, ref_names))):
-        raise AudiometricError(f"{exact}; {shared} names match once extensions are ignored, but pairing by "
-                               f"stem fails too ({by_stem.removeprefix('KL skipped: ')})")
+        raise AudiometricError(
+            f"{exact}; {shared} names match once extensions are ignored, but pairing by "
+            f"stem fails too ({by_stem.removeprefix('KL skipped: ')})"
+        )
     raise AudiometricError(exact)
 
 
@@ -85,8 +86,10 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
     def variant(func):
         return lambda g_idx, r_idx: func(gather(data.gen, g_idx), gather(data.ref, r_idx))
 
-    return {name: Estimate(variant(func)(None, None), dict(fields), variant(func))
-            for name, func in (("kl_softmax", kl_softmax), ("kl_sigmoid", kl_sigmoid))}
+    return {
+        name: Estimate(variant(func)(None, None), dict(fields), variant(func))
+        for name, func in (("kl_softmax", kl_softmax), ("kl_sigmoid", kl_sigmoid))
+    }
 
 
 def kl_softmax(gen_logits: np.ndarray, ref_logits: np.ndarray) -> float:
@@ -117,9 +120,7 @@ def _paired(gen_logits: np.ndarray, ref_logits: np.ndarray) -> tuple[np.ndarray,
     g = np.asarray(gen_logits, dtype=np.float64)
     r = np.asarray(ref_logits, dtype=np.float64)
     if g.ndim != 2 or g.shape != r.shape or g.shape[0] == 0:
-        raise AudiometricError(
-            f"KL needs paired (clips, classes) logits of equal shape, got {g.shape} and {r.shape}"
-        )
+        raise AudiometricError(f"KL needs paired (clips, classes) logits of equal shape, got {g.shape} and {r.shape}")
     if not (np.isfinite(g).all() and np.isfinite(r).all()):
         raise AudiometricError("KL: logits contain NaN or Inf; check the classifier output")
     return g, r

@@ -21,12 +21,13 @@ by every metric live in the pipeline (``audiometric/evaluate.py``), not here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..moments import MomentAccumulator
+from audiometric.metrics.moments import MomentAccumulator
 
 
 class Progress(Protocol):

@@ -7,14 +7,14 @@ See docs/sweeps.md. Importing this package is light; :func:`run_sweep` loads tor
 
 from typing import Any
 
-from .spec import ALIASES, SCALES, SweepSpec, load_config, make_spec
+from audiometric.sweep.spec import ALIASES, SCALES, SweepSpec, load_config, make_spec
 
 __all__ = ["ALIASES", "SCALES", "SweepSpec", "load_config", "make_spec", "run_sweep"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "run_sweep":  # PEP 562: keeps `audiometric sweep --help` free of the scoring stack
-        from .run import run_sweep
+        from audiometric.sweep.run import run_sweep
 
         return run_sweep
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

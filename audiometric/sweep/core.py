@@ -14,15 +14,15 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..device import resolve_device
-from ..distributed import finish, gather, init, shard
-from ..extract import Clip, Extraction, Extractor
-from ..errors import AudiometricError
-from ..evaluate import Settings, compute, needed_outputs
-from ..files import AUDIO_EXTENSIONS
-from ..metrics import get_metric
-from ..scoring import ExtractionOptions, make_extractor, versions
-from ..sets import ClipSet, extract_folder
+from audiometric.audio.files import AUDIO_EXTENSIONS
+from audiometric.errors import AudiometricError
+from audiometric.extraction.clipset import ClipSet, extract_folder, gather
+from audiometric.extraction.extract import Clip, Extraction, Extractor
+from audiometric.metrics import get_metric
+from audiometric.runtime.device import resolve_device
+from audiometric.runtime.distributed import finish, init, shard
+from audiometric.scoring.compute import Settings, compute, needed_outputs
+from audiometric.scoring.pipeline import ExtractionOptions, make_extractor, versions
 
 __all__ = ["ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
 
@@ -39,9 +39,13 @@ def preview_names(folder: str) -> list[str]:
     root = Path(folder)
     if not root.is_dir():
         raise AudiometricError(f"--ref {folder}: not a folder; pass the folder of clean reference clips")
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in AUDIO_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 @dataclass
@@ -54,8 +58,15 @@ class Scorer:
     size: int = 1
 
     @classmethod
-    def create(cls, metrics: tuple[str, ...], backbone: str, fad_backbone: str, bootstrap: int, confidence: float,
-               opts: ExtractionOptions) -> "Scorer":
+    def create(
+        cls,
+        metrics: tuple[str, ...],
+        backbone: str,
+        fad_backbone: str,
+        bootstrap: int,
+        confidence: float,
+        opts: ExtractionOptions,
+    ) -> Scorer:
         """Load the backbones the metrics read; one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
         rank, size = init(resolve_device(opts.device))
@@ -93,8 +104,9 @@ class Scorer:
             clip.path = str(root / names[clip.index])
         return result
 
-    def compute(self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...],
-                seed: int = 0) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
+    def compute(
+        self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...], seed: int = 0
+    ) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
         """Each metric of ``metrics`` for clips ``gen`` against ``ref``: ``({metric: {entry name: entry}},
         {metric: why not computed})``, one ``compute`` call per metric, so every entry (``kl_softmax``,
         ``density``, ...) is filed under the metric that produced it."""
@@ -102,8 +114,14 @@ class Scorer:
         reasons: dict[str, str] = {}
         gen_set, ref_set = clip_set(root, gen), clip_set(root, ref)
         for metric in metrics:
-            settings = Settings((metric,), self.settings.backbone, self.settings.fad_backbone,
-                                bootstrap=self.settings.bootstrap, confidence=self.settings.confidence, seed=seed)
+            settings = Settings(
+                (metric,),
+                self.settings.backbone,
+                self.settings.fad_backbone,
+                bootstrap=self.settings.bootstrap,
+                confidence=self.settings.confidence,
+                seed=seed,
+            )
             entries, why = compute(settings, gen_set, ref_set, None)
             if entries:
                 values[metric] = entries

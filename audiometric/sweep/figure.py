@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..atomic import atomic_write  # noqa: E402
+from audiometric.runtime.atomic import atomic_write
 
 
 def snr_label(severity: float) -> str:
@@ -44,8 +44,9 @@ def draw_row(axes: list, rows: list[dict], results: dict[str, dict], axis: dict,
             ax.axhspan(*verdict["band"], color="0.85", zorder=0, label="level-0 band")
         ax.fill_between(levels, low, high, color="C0", alpha=0.25, linewidth=0, label="seeds / CI")
         ax.plot(levels, mean, "o-", color="C0", markersize=3, label="mean over seeds")
-        ax.set_title(f"{metric}: {verdict['verdict']}", fontsize=9,
-                     color="C2" if verdict["verdict"] == "detects" else "C3")
+        ax.set_title(
+            f"{metric}: {verdict['verdict']}", fontsize=9, color="C2" if verdict["verdict"] == "detects" else "C3"
+        )
         ax.set_xlabel(axis["label"], fontsize=8)
         ax.tick_params(labelsize=7)
         if axis.get("snr"):  # ratios span decades: linear near 0, logarithmic above the smallest level

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import corruptions
+from audiometric.corrupt.folder import MANIFEST, compose_set, parse_params, read_labels
+from audiometric.errors import USER_ERRORS, AudiometricError
+from audiometric.extraction.clipset import ClipSet
+from audiometric.sweep.cells import Reference, digest
+from audiometric.sweep.core import Scorer, barrier, preview_names
+from audiometric.sweep.spec import SweepSpec
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
-
-from ..corrupt_set import MANIFEST, compose_set, parse_params, read_labels
-from ..errors import AudiometricError
-from ..sets import ClipSet
-from .cells import Reference, digest
-from .core import Scorer, barrier, preview_names
-from .spec import SweepSpec
 
 IS_SPLITS = 10  # Inception Score splits (audioldm_eval / torch-fidelity default)
 _POOL = ("interference", "interference_fraction")
@@ -36,7 +35,7 @@ def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
             resolved = parse_params(COMPOSE_PARAMS, raw)
             return resolved, {k: resolved[k] for k in ("gap_s", "crossfade_s")}
         resolved = parse_params(corruptions.get(spec.corruption), raw)
-    except AudiometricError as err:
+    except USER_ERRORS as err:
         raise AudiometricError(f"--param: {err}") from None
     return resolved, dict(resolved)
 
@@ -47,8 +46,10 @@ def preview(spec: SweepSpec, resolved: dict[str, Any]) -> list[str]:
         return [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
     ref, out = Path(spec.ref).resolve(), Path(spec.out).resolve()
     if out == ref or ref in out.parents:
-        raise AudiometricError(f"--out {spec.out} is inside --ref {spec.ref}; its corrupted clips would join the "
-                               "reference: choose an OUT_DIR outside it")
+        raise AudiometricError(
+            f"--out {spec.out} is inside --ref {spec.ref}; its corrupted clips would join the "
+            "reference: choose an OUT_DIR outside it"
+        )
     return preview_names(spec.ref)
 
 
@@ -59,13 +60,17 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
     where = "" if spec.protocol == "paired" else f" (--protocol split corrupts half of the {n} reference clips)"
     if "is" in spec.metrics and gen < IS_SPLITS:
         need = IS_SPLITS if spec.protocol == "paired" else 2 * IS_SPLITS
-        raise AudiometricError(f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} "
-                               f"corrupted clips, this sweep has {gen}{where}; give >= {need} reference clips, "
-                               "use --protocol paired, or drop is")
+        raise AudiometricError(
+            f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} "
+            f"corrupted clips, this sweep has {gen}{where}; give >= {need} reference clips, "
+            "use --protocol paired, or drop is"
+        )
     if any(m in spec.metrics for m in ("fd", "fad", "kad")) and min(gen, ref) < 2:
         need = 2 if spec.protocol == "paired" else 4
-        raise AudiometricError(f"--metrics: FD/FAD/KAD need >= 2 clips per set, this sweep has {gen} corrupted and "
-                               f"{ref} reference clips{where}; give >= {need} reference clips")
+        raise AudiometricError(
+            f"--metrics: FD/FAD/KAD need >= 2 clips per set, this sweep has {gen} corrupted and "
+            f"{ref} reference clips{where}; give >= {need} reference clips"
+        )
 
 
 def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, str | None]:
@@ -74,8 +79,10 @@ def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, s
         return None, None
     pool = Pool.from_path(spec.pool)
     if spec.corruption == "event_permutation" and len(pool.classes()) < int(resolved["n_events"]):
-        raise AudiometricError(f"--pool {spec.pool}: {len(pool.classes())} classes, but each composed clip needs "
-                               f"n_events={resolved['n_events']} distinct ones; add classes or lower --param n_events")
+        raise AudiometricError(
+            f"--pool {spec.pool}: {len(pool.classes())} classes, but each composed clip needs "
+            f"n_events={resolved['n_events']} distinct ones; add classes or lower --param n_events"
+        )
     content = [(c, clip.name, pool.sha256(clip)) for c in pool.classes() for clip in pool.clips(c)]
     return pool, digest(content)
 
@@ -87,12 +94,15 @@ def check_classes(spec: SweepSpec, pool: Pool, labels: list[str], resolved: dict
     for label in sorted(set(labels)):
         others = [c for c in pool.classes() if c != label]
         if len(others) < most:
-            raise AudiometricError(f"--pool {spec.pool}: {len(others)} classes other than '{label}', but {what} mixes "
-                                   f"{most} interferers of distinct classes into each clip; add classes or lower it")
+            raise AudiometricError(
+                f"--pool {spec.pool}: {len(others)} classes other than '{label}', but {what} mixes "
+                f"{most} interferers of distinct classes into each clip; add classes or lower it"
+            )
 
 
-def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None,
-              scorer: Scorer, progress: bool) -> tuple[Reference, ClipSet]:
+def reference(
+    spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool | None, scorer: Scorer, progress: bool
+) -> tuple[Reference, ClipSet]:
     """The clean reference through the backbones: the ``--ref`` folder, or for permute a set composed from
     the pool (seed 0, by rank 0) under OUT_DIR."""
     records: dict[str, dict] = {}
@@ -106,8 +116,9 @@ def reference(spec: SweepSpec, out: Path, resolved: dict[str, Any], pool: Pool |
         folder = Path(spec.ref)
     clips = scorer.reference(folder)
     names = clips.names()
-    ref = Reference(folder, [Path(c.path) for c in clips.extraction.clips], names,
-                    [c.sha256 for c in clips.extraction.clips])
+    ref = Reference(
+        folder, [Path(c.path) for c in clips.extraction.clips], names, [c.sha256 for c in clips.extraction.clips]
+    )
     if records:
         ref.compositions = [records[name] for name in names]
     if spec.corruption in _POOL:
@@ -126,8 +137,10 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     for name in names:
         label = table.get(name, table.get(Path(name).name)) or (name.split("/", 1)[0] if "/" in name else None)
         if label is None:
-            raise AudiometricError(f"{name}: class unknown for interference; pass --labels CSV (path,label) or put the "
-                                   "reference clips in class folders")
+            raise AudiometricError(
+                f"{name}: class unknown for interference; pass --labels CSV (path,label) or put the "
+                "reference clips in class folders"
+            )
         out.append(label)
     return out
 

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import corruptions
-
-from ..atomic import atomic_write_text
-from ..corrupt_set import dumps
-from . import figure
-from .spec import ALIASES, SweepSpec
-from .summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
+from audiometric.corrupt.folder import dumps
+from audiometric.runtime.atomic import atomic_write_text
+from audiometric.sweep import figure
+from audiometric.sweep.spec import ALIASES, SweepSpec
+from audiometric.sweep.summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
 
 
 def axis(spec: SweepSpec) -> dict[str, Any]:
@@ -43,8 +42,9 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict], provenance: dict,
-                  counters: dict) -> dict[str, dict]:
+def write_outputs(
+    spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict], provenance: dict, counters: dict
+) -> dict[str, dict]:
     """Write every output; the verdicts are computed from results.csv as written, so they match it."""
     previous = (out / "results.csv").read_bytes() if (out / "results.csv").exists() else None
     write_csv(out / "results.csv", rows)
@@ -56,16 +56,26 @@ def write_outputs(spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict
     cell_info = [{k: c.get(k) for k in fields} for c in cells]
     atomic_write_text(out / "results.json", dumps({**provenance, "cells": cell_info, "this_run": counters}))
     info = axis(spec)
-    summary = {"corruption": spec.corruption, "alias": short, "protocol": spec.protocol, "axis": info,
-               "seeds": spec.seeds, "rho_min": RHO_MIN, "metrics": results}
+    summary = {
+        "corruption": spec.corruption,
+        "alias": short,
+        "protocol": spec.protocol,
+        "axis": info,
+        "seeds": spec.seeds,
+        "rho_min": RHO_MIN,
+        "metrics": results,
+    }
     atomic_write_text(out / "summary.json", dumps(summary))
-    notes = [f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}"
-             for c in cells if c["status"] != "ok"]
+    notes = [
+        f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"
+    ]
     flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
     if flat:
         why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"
-        notes.append(f"{', '.join(flat)}: the level-0 band has zero width ({why}, no --bootstrap), so any change "
-                     "in the worse direction counts as outside; add --bootstrap (or seeds, with --protocol split)")
+        notes.append(
+            f"{', '.join(flat)}: the level-0 band has zero width ({why}, no --bootstrap), so any change "
+            "in the worse direction counts as outside; add --bootstrap (or seeds, with --protocol split)"
+        )
     title = f"{short} ({spec.corruption}), protocol {spec.protocol}, {spec.seeds} seed(s), backbone {spec.backbone}"
     atomic_write_text(out / "summary.md", markdown(title, results, notes))
     paths = [out / "figure.png"] + ([out / "figure.pdf"] if spec.pdf else [])

@@ -17,14 +17,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .. import __version__
-from ..errors import AudiometricError
-from . import cells as cellio
-from . import inputs
-from .cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
-from .core import ExtractionOptions, Scorer, finish, lower_is_better, versions
-from .output import write_outputs
-from .spec import SweepSpec
+from audiometric._version import __version__
+from audiometric.errors import USER_ERRORS
+from audiometric.sweep import cells as cellio
+from audiometric.sweep import inputs
+from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
+from audiometric.sweep.core import ExtractionOptions, Scorer, finish, lower_is_better, versions
+from audiometric.sweep.output import write_outputs
+from audiometric.sweep.spec import SweepSpec
 
 
 def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[str, Any] | None:
@@ -43,20 +43,40 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
     inputs.check_sizes(spec, len(ref.names))
     embedded = ref_set.extraction
-    common = {"format": CELL_FORMAT, "corruption": spec.corruption, "params": resolved, "protocol": spec.protocol,
-              "backbones": scorer.backbones(), "extraction": scorer.cache_settings(), "reference": ref.content(),
-              "pool": pool_digest, "labels": digest(ref.labels) if ref.labels else None,
-              "metrics": list(spec.metrics), "bootstrap": spec.bootstrap, "confidence": spec.confidence}
+    common = {
+        "format": CELL_FORMAT,
+        "corruption": spec.corruption,
+        "params": resolved,
+        "protocol": spec.protocol,
+        "backbones": scorer.backbones(),
+        "extraction": scorer.cache_settings(),
+        "reference": ref.content(),
+        "pool": pool_digest,
+        "labels": digest(ref.labels) if ref.labels else None,
+        "metrics": list(spec.metrics),
+        "bootstrap": spec.bootstrap,
+        "confidence": spec.confidence,
+    }
     grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
     keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
-    done = {cell: c for cell in grid if (c := cellio.read_cell(_cell_path(out, cell, keys[cell]))) is not None
-            and c["key"] == keys[cell]}
-    counters = {"cells": len(grid), "cells_resumed": len(done), "cells_computed": 0,
-                "reference_clips": len(ref.names), "reference_backbone_passes": embedded.cache_misses,
-                "cell_backbone_passes": 0, "cache_hits": embedded.cache_hits}
+    done = {
+        cell: c
+        for cell in grid
+        if (c := cellio.read_cell(_cell_path(out, cell, keys[cell]))) is not None and c["key"] == keys[cell]
+    }
+    counters = {
+        "cells": len(grid),
+        "cells_resumed": len(done),
+        "cells_computed": 0,
+        "reference_clips": len(ref.names),
+        "reference_backbone_passes": embedded.cache_misses,
+        "cell_backbone_passes": 0,
+        "cache_hits": embedded.cache_hits,
+    }
     plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
-    _run_cells(scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips,
-               counters, show)
+    _run_cells(
+        scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips, counters, show
+    )
     finish()
     if scorer.rank != 0:
         return None
@@ -68,12 +88,26 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     return counters
 
 
-def _run_cells(scorer: Scorer, spec: SweepSpec, plan: Plan, todo: list[tuple[float, int]], keys: dict,
-               done: dict, ref_clips: list, counters: dict, show: bool) -> None:
+def _run_cells(
+    scorer: Scorer,
+    spec: SweepSpec,
+    plan: Plan,
+    todo: list[tuple[float, int]],
+    keys: dict,
+    done: dict,
+    ref_clips: list,
+    counters: dict,
+    show: bool,
+) -> None:
     """Corrupt (one cell ahead, in a thread), embed and score every cell of ``todo``; write each when done."""
     out = Path(spec.out)
-    bar = tqdm(total=len(todo), desc=f"sweep {spec.corruption}", unit="cell", disable=not show,
-               postfix={"resumed": len(done)} if done else None)
+    bar = tqdm(
+        total=len(todo),
+        desc=f"sweep {spec.corruption}",
+        unit="cell",
+        disable=not show,
+        postfix={"resumed": len(done)} if done else None,
+    )
     executor = ThreadPoolExecutor(max_workers=1)
     try:
         ahead = _submit(executor, plan, todo, 0, out, keys)
@@ -97,19 +131,29 @@ def _run_cells(scorer: Scorer, spec: SweepSpec, plan: Plan, todo: list[tuple[flo
 
 def _provenance(spec: SweepSpec, resolved: dict, scorer: Scorer, ref, listing: dict, pool, pool_digest) -> dict:
     """Everything in results.json besides the cells: versions, digests, seeds, pairing."""
-    return {"audiometric": __version__, "versions": versions(), "corruption": spec.corruption,
-            "params": resolved, "protocol": spec.protocol, "levels": list(spec.levels),
-            "seeds": list(range(spec.seeds)), "metrics": list(spec.metrics),
-            "backbones": {n: {"checkpoint_sha256": s} for n, s in scorer.backbones().items()},
-            "extraction": scorer.cache_settings(),
-            "reference": {**listing, "root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content()},
-            "pool": {"source": pool.source, "content_sha256": pool_digest} if pool is not None else None,
-            "bootstrap": {"replicates": spec.bootstrap, "confidence": spec.confidence, "seed": "the cell's seed"},
-            "seed_derivation": "clip rng = SeedSequence([seed, stable_hash(name)]); set selection = "
-                               "SeedSequence([seed, stable_hash('\\0set-selection')]); split = "
-                               "SeedSequence([seed, stable_hash('\\0sweep-split')])",
-            "kl_pairing": ("each corrupted clip of half A with its own clean original" if spec.protocol == "split"
-                           else "each corrupted clip with its clean original")}
+    return {
+        "audiometric": __version__,
+        "versions": versions(),
+        "corruption": spec.corruption,
+        "params": resolved,
+        "protocol": spec.protocol,
+        "levels": list(spec.levels),
+        "seeds": list(range(spec.seeds)),
+        "metrics": list(spec.metrics),
+        "backbones": {n: {"checkpoint_sha256": s} for n, s in scorer.backbones().items()},
+        "extraction": scorer.cache_settings(),
+        "reference": {**listing, "root": str(ref.root), "clips": len(ref.names), "content_sha256": ref.content()},
+        "pool": {"source": pool.source, "content_sha256": pool_digest} if pool is not None else None,
+        "bootstrap": {"replicates": spec.bootstrap, "confidence": spec.confidence, "seed": "the cell's seed"},
+        "seed_derivation": "clip rng = SeedSequence([seed, stable_hash(name)]); set selection = "
+        "SeedSequence([seed, stable_hash('\\0set-selection')]); split = "
+        "SeedSequence([seed, stable_hash('\\0sweep-split')])",
+        "kl_pairing": (
+            "each corrupted clip of half A with its own clean original"
+            if spec.protocol == "split"
+            else "each corrupted clip with its clean original"
+        ),
+    }
 
 
 def _cell_path(out: Path, cell: tuple[float, int], key: str) -> Path:
@@ -130,31 +174,53 @@ def _submit(executor: ThreadPoolExecutor, plan: Plan, todo: list, i: int, out: P
     def work() -> tuple[Prepared | str, Members]:
         try:
             return prepare(plan, level, seed, chosen.generated, _audio_dir(out, todo[i], keys[todo[i]])), chosen
-        except AudiometricError as err:  # the whole cell failed (e.g. its pool became unreadable)
+        except USER_ERRORS as err:  # the whole cell failed (e.g. its pool became unreadable)
             return str(err), chosen
 
     return executor.submit(work)
 
 
-def _score(scorer: Scorer, spec: SweepSpec, plan: Plan, cell: tuple[float, int], key: str,
-           prepared: Prepared | str, chosen: Members, ref_clips: list) -> dict:
+def _score(
+    scorer: Scorer,
+    spec: SweepSpec,
+    plan: Plan,
+    cell: tuple[float, int],
+    key: str,
+    prepared: Prepared | str,
+    chosen: Members,
+    ref_clips: list,
+) -> dict:
     """Embed one prepared cell and compute every metric; a cell without usable clips records why."""
     level, seed = cell
     root, names = plan.reference.root, plan.reference.names
-    result: dict[str, Any] = {"format": CELL_FORMAT, "key": key, "corruption": spec.corruption, "level": level,
-                              "seed": seed, "protocol": spec.protocol, "cache": {"hits": 0, "misses": 0}}
+    result: dict[str, Any] = {
+        "format": CELL_FORMAT,
+        "key": key,
+        "corruption": spec.corruption,
+        "level": level,
+        "seed": seed,
+        "protocol": spec.protocol,
+        "cache": {"hits": 0, "misses": 0},
+    }
     if isinstance(prepared, str):
         return {**result, "status": "failed", "error": prepared}
     extraction = scorer.embed(prepared.files, prepared.names, root, f"level {level:g} seed {seed}", progress=False)
     gen = extraction.clips
-    result.update(cache={"hits": extraction.cache_hits, "misses": extraction.cache_misses},
-                  skipped=prepared.skipped + extraction.skipped, records_sha256=digest(prepared.records),
-                  records=prepared.records, generated=list(prepared.names),
-                  reference=[names[i] for i in chosen.reference])
+    result.update(
+        cache={"hits": extraction.cache_hits, "misses": extraction.cache_misses},
+        skipped=prepared.skipped + extraction.skipped,
+        records_sha256=digest(prepared.records),
+        records=prepared.records,
+        generated=list(prepared.names),
+        reference=[names[i] for i in chosen.reference],
+    )
     if not gen:
         first = result["skipped"][0] if result["skipped"] else {"file": "-", "reason": "no clips"}
-        return {**result, "status": "failed",
-                "error": f"no usable clip in this cell (first: {first['file']}: {first['reason']})"}
+        return {
+            **result,
+            "status": "failed",
+            "error": f"no usable clip in this cell (first: {first['file']}: {first['reason']})",
+        }
     if scorer.rank != 0:
         return {**result, "status": "ok", "metrics": {}, "not_computed": {}}
     main = tuple(m for m in spec.metrics if not (m == "kl" and spec.protocol == "split"))
@@ -165,14 +231,23 @@ def _score(scorer: Scorer, spec: SweepSpec, plan: Plan, cell: tuple[float, int],
             more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, ("kl",), seed)
             values.update(more)
             not_computed.update(why)
-    return {**result, "status": "ok", "metrics": values, "not_computed": not_computed,
-            "warnings": sorted({str(w.message) for w in caught})}
+    return {
+        **result,
+        "status": "ok",
+        "metrics": values,
+        "not_computed": not_computed,
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
 
 
 def cell_rows(cell: dict, spec: SweepSpec) -> list[dict]:
     """The ``results.csv`` rows of one cell, in the order of the requested metrics."""
-    base = {"corruption": cell["corruption"], "protocol": cell["protocol"], "level": cell["level"],
-            "seed": cell["seed"]}
+    base = {
+        "corruption": cell["corruption"],
+        "protocol": cell["protocol"],
+        "level": cell["level"],
+        "seed": cell["seed"],
+    }
     rows = []
     for metric in spec.metrics:
         better = "lower" if lower_is_better(metric) else "higher"
@@ -181,11 +256,22 @@ def cell_rows(cell: dict, spec: SweepSpec) -> list[dict]:
             continue
         for name, entry in sorted(cell["metrics"].get(metric, {}).items()):
             ci = entry.get("ci") or [None, None]
-            rows.append({**base, "metric": name, "better": better, "value": entry["value"],
-                         "ci_low": ci[0], "ci_high": ci[1], "n_generated": entry.get("n_generated"),
-                         "n_reference": entry.get("n_reference", entry.get("n_pairs")),
-                         "backbone": entry.get("backbone"), "note": entry.get("note", "")})
+            rows.append(
+                {
+                    **base,
+                    "metric": name,
+                    "better": better,
+                    "value": entry["value"],
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                    "n_generated": entry.get("n_generated"),
+                    "n_reference": entry.get("n_reference", entry.get("n_pairs")),
+                    "backbone": entry.get("backbone"),
+                    "note": entry.get("note", ""),
+                }
+            )
         if metric in cell["not_computed"]:
-            rows.append({**base, "metric": metric, "better": better,
-                         "note": f"not computed: {cell['not_computed'][metric]}"})
+            rows.append(
+                {**base, "metric": metric, "better": better, "note": f"not computed: {cell['not_computed'][metric]}"}
+            )
     return rows

@@ -7,12 +7,13 @@ options alone (names, levels against the corruption's range, protocol) and raise
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..errors import AudiometricError
-from ..metrics import get_metric
+from audiometric.errors import AudiometricError
+from audiometric.metrics import get_metric
 
 #: The paper's short names (and hyphenated spellings) for the registry's corruptions.
 ALIASES: dict[str, str] = {
@@ -50,9 +51,27 @@ SCALES: dict[str, Scale] = {
 }
 
 #: Options a YAML config may hold (the flags' names with ``_`` for ``-``).
-CONFIG_KEYS = ("corruption", "ref", "out", "pool", "labels", "levels", "metrics", "backbone", "fad_backbone",
-               "seeds", "bootstrap", "confidence", "protocol", "params", "keep_audio", "pdf",
-               "device", "batch_size", "workers")
+CONFIG_KEYS = (
+    "corruption",
+    "ref",
+    "out",
+    "pool",
+    "labels",
+    "levels",
+    "metrics",
+    "backbone",
+    "fad_backbone",
+    "seeds",
+    "bootstrap",
+    "confidence",
+    "protocol",
+    "params",
+    "keep_audio",
+    "pdf",
+    "device",
+    "batch_size",
+    "workers",
+)
 
 
 @dataclass(frozen=True)
@@ -113,20 +132,24 @@ def parse_levels(raw: Any, corruption: str, n_events: int | None = None) -> tupl
         try:
             levels = [float(v) for v in parse_list(raw, "levels")]
         except ValueError:
-            raise AudiometricError(f"--levels {raw}: not a list of numbers; "
-                                   f"e.g. --levels {_fmt(scale.levels)}") from None
+            raise AudiometricError(
+                f"--levels {raw}: not a list of numbers; e.g. --levels {_fmt(scale.levels)}"
+            ) from None
     high = scale.high if n_events is None else n_events
     for v in levels:
         if not scale.low <= v <= high or (scale.integer and v != int(v)):
             kind = "integers" if scale.integer else "values"
-            raise AudiometricError(f"--levels: {v:g} is outside {corruption}'s range ({kind} in "
-                                   f"{scale.low:g}..{high:g}); e.g. --levels {_fmt(scale.levels)}")
+            raise AudiometricError(
+                f"--levels: {v:g} is outside {corruption}'s range ({kind} in "
+                f"{scale.low:g}..{high:g}); e.g. --levels {_fmt(scale.levels)}"
+            )
         if corruption == "event_permutation" and v == 1:
             raise AudiometricError("--levels: event_permutation cannot displace exactly 1 event; use 0, 2, 3, ...")
     levels = sorted(set(levels))
     if levels[0] != 0:
-        raise AudiometricError(f"--levels: must include 0 (the clean baseline every verdict compares with); "
-                               f"e.g. --levels 0,{_fmt(levels)}")
+        raise AudiometricError(
+            f"--levels: must include 0 (the clean baseline every verdict compares with); e.g. --levels 0,{_fmt(levels)}"
+        )
     if len(levels) < 2:
         raise AudiometricError("--levels: give 0 and at least one severity above it")
     return tuple(int(v) if scale.integer else v for v in levels)
@@ -152,8 +175,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
-        raise AudiometricError(f"--config {path}: unknown option(s) {', '.join(unknown)}; "
-                               f"valid: {', '.join(CONFIG_KEYS)}")
+        raise AudiometricError(
+            f"--config {path}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(CONFIG_KEYS)}"
+        )
     return data
 
 
@@ -176,23 +200,36 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         raise AudiometricError(f"--protocol {protocol}: choose split or paired")
     if corruption == "event_permutation":
         if not options.get("pool"):
-            raise AudiometricError("--corruption permute needs --pool (event clips, a folder per class or a "
-                                   "path,label CSV)")
+            raise AudiometricError(
+                "--corruption permute needs --pool (event clips, a folder per class or a path,label CSV)"
+            )
     elif not options.get("ref"):
         raise AudiometricError(f"--corruption {options['corruption']} needs --ref REF_DIR (the clean reference clips)")
     if corruption in ("interference", "interference_fraction") and not options.get("pool"):
-        raise AudiometricError(f"--corruption {options['corruption']} needs --pool (interferers: a folder per class "
-                               "or a path,label CSV)")
+        raise AudiometricError(
+            f"--corruption {options['corruption']} needs --pool (interferers: a folder per class or a path,label CSV)"
+        )
     metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
     for metric in metrics:
         get_metric(metric)
     spec = SweepSpec(
-        corruption=corruption, out=str(options["out"]), ref=_opt(options.get("ref")), pool=_opt(options.get("pool")),
-        labels=_opt(options.get("labels")), levels=parse_levels(options.get("levels"), corruption, n_events),
-        metrics=metrics, backbone=str(options.get("backbone") or "panns-cnn14-16k"),
-        fad_backbone=str(options.get("fad_backbone") or "vggish"), seeds=_number(options, "seeds", int, 3),
-        bootstrap=_number(options, "bootstrap", int, 0), confidence=_number(options, "confidence", float, 0.95),
-        protocol=protocol, params=params, keep_audio=bool(options.get("keep_audio")), pdf=bool(options.get("pdf")))
+        corruption=corruption,
+        out=str(options["out"]),
+        ref=_opt(options.get("ref")),
+        pool=_opt(options.get("pool")),
+        labels=_opt(options.get("labels")),
+        levels=parse_levels(options.get("levels"), corruption, n_events),
+        metrics=metrics,
+        backbone=str(options.get("backbone") or "panns-cnn14-16k"),
+        fad_backbone=str(options.get("fad_backbone") or "vggish"),
+        seeds=_number(options, "seeds", int, 3),
+        bootstrap=_number(options, "bootstrap", int, 0),
+        confidence=_number(options, "confidence", float, 0.95),
+        protocol=protocol,
+        params=params,
+        keep_audio=bool(options.get("keep_audio")),
+        pdf=bool(options.get("pdf")),
+    )
     if spec.seeds < 1 or spec.bootstrap < 0 or not 0 < spec.confidence < 1:
         raise AudiometricError("--seeds must be >= 1, --bootstrap >= 0 and --confidence in (0, 1)")
     return spec

@@ -18,15 +18,28 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from scipy.stats import spearmanr
 
 RHO_MIN = 0.8
-COLUMNS = ("corruption", "protocol", "level", "seed", "metric", "better", "value", "ci_low", "ci_high",
-           "n_generated", "n_reference", "backbone", "note")
+COLUMNS = (
+    "corruption",
+    "protocol",
+    "level",
+    "seed",
+    "metric",
+    "better",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n_generated",
+    "n_reference",
+    "backbone",
+    "note",
+)
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -57,9 +70,18 @@ def verdict(rows: list[dict]) -> dict:
         if row["value"] is not None and math.isfinite(row["value"]):
             values[row["level"]][row["seed"]] = row
     levels = sorted(values)
-    out = {"better": "lower" if lower else "higher", "levels": levels, "rho": None, "band": None, "threshold": None,
-           "relative_change": None, "absolute_change": None, "outside": {}, "verdict": "does not detect",
-           "means": {f"{lv:g}": float(np.mean([r["value"] for r in values[lv].values()])) for lv in levels}}
+    out = {
+        "better": "lower" if lower else "higher",
+        "levels": levels,
+        "rho": None,
+        "band": None,
+        "threshold": None,
+        "relative_change": None,
+        "absolute_change": None,
+        "outside": {},
+        "verdict": "does not detect",
+        "means": {f"{lv:g}": float(np.mean([r["value"] for r in values[lv].values()])) for lv in levels},
+    }
     if not levels or levels[0] != 0 or len(levels) < 2:
         out["reason"] = "needs values at level 0 and at least one level above it"
         return out
@@ -70,11 +92,14 @@ def verdict(rows: list[dict]) -> dict:
     # Spearman (1904) rank correlation; undefined (NaN) when the means are all equal
     rho = float(spearmanr(levels, sign * means).statistic) if np.ptp(means) > 0 else float("nan")
     rho = round(rho, 12)  # 0.8999999999999998 from float ranks is 0.9
-    out.update(rho=None if math.isnan(rho) else rho, band=list(band),
-               outside={f"{lv:g}": flag for lv, flag in outside.items()},
-               threshold=next((lv for lv in levels[1:] if outside[lv]), None),
-               absolute_change=float(means[-1] - means[0]),
-               relative_change=_relative(means[0], means[-1]))
+    out.update(
+        rho=None if math.isnan(rho) else rho,
+        band=list(band),
+        outside={f"{lv:g}": flag for lv, flag in outside.items()},
+        threshold=next((lv for lv in levels[1:] if outside[lv]), None),
+        absolute_change=float(means[-1] - means[0]),
+        relative_change=_relative(means[0], means[-1]),
+    )
     if out["rho"] is not None and out["rho"] >= RHO_MIN and outside[levels[-1]]:
         out["verdict"] = "detects"
     return out
@@ -101,8 +126,12 @@ def _beyond(value: float, band: tuple[float, float], lower_is_better: bool) -> b
 
 def markdown(title: str, results: dict[str, dict], notes: list[str]) -> str:
     """``summary.md``: one table row per metric, then the test and any notes."""
-    lines = [f"# {title}", "", "| metric | better | Spearman ρ | change at highest level | level-0 band | "
-             "detection threshold | verdict |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {title}",
+        "",
+        "| metric | better | Spearman ρ | change at highest level | level-0 band | detection threshold | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for metric, r in results.items():
         change = "n/a"
         if r["absolute_change"] is not None:
@@ -113,10 +142,13 @@ def markdown(title: str, results: dict[str, dict], notes: list[str]) -> str:
         rho = f"{r['rho']:.2f}" if r["rho"] is not None else "n/a"
         threshold = f"{r['threshold']:g}" if r["threshold"] is not None else "none"
         lines.append(f"| {metric} | {r['better']} | {rho} | {change} | {band} | {threshold} | **{r['verdict']}** |")
-    lines += ["", f"Verdict `detects`: Spearman ρ of the per-level mean (in the metric's \"worse\" direction) "
-              f"with severity ≥ {RHO_MIN}, and at the highest level every seed's value lies beyond the level-0 "
-              "band (min/max over seeds of level 0's bootstrap CI, or of its values without --bootstrap) on the "
-              "worse side. The detection threshold is the lowest level where that holds. All numbers are "
-              "recomputed from results.csv."]
+    lines += [
+        "",
+        f'Verdict `detects`: Spearman ρ of the per-level mean (in the metric\'s "worse" direction) '
+        f"with severity ≥ {RHO_MIN}, and at the highest level every seed's value lies beyond the level-0 "
+        "band (min/max over seeds of level 0's bootstrap CI, or of its values without --bootstrap) on the "
+        "worse side. The detection threshold is the lowest level where that holds. All numbers are "
+        "recomputed from results.csv.",
+    ]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines) + "\n"

@@ -26,20 +26,30 @@ TABLE = Path(__file__).with_name("example_scores.json")
 #: name -> keyword arguments of audiometric.score (besides the sets and extraction options).
 CASES: dict[str, dict] = {
     "aisfx": {"metrics": ("fd", "kad"), "backbone": "aisfx"},
-    "random-cnn14-vggish": {"metrics": ("fd", "is", "kl", "fad", "kad"), "backbone": "panns-cnn14-16k",
-                            "fad_backbone": "vggish"},
+    "random-cnn14-vggish": {
+        "metrics": ("fd", "is", "kl", "fad", "kad"),
+        "backbone": "panns-cnn14-16k",
+        "fad_backbone": "vggish",
+    },
 }
 #: Tolerances of the assertion: relative for every value; the IS std (a spread of ten values near 1) also
 #: gets an absolute one, as rounding of those values moves it by their own absolute error.
 RTOL = 1e-6
+#: Keys whose float32 network outputs move more between CPUs (kernel choice) than RTOL allows: the sigmoid
+#: KL sums log-ratios of saturated sigmoids (eps 1e-6), which turns 1e-7 logit differences into 1.4e-6
+#: (measured: an AMD EPYC against the machine that wrote the table). 1e-5 is the audioldm_eval parity bound.
+KEY_RTOL = {"kl_sigmoid": 1e-5}
 STD_ATOL = 1e-6
-TOLERANCE_NOTE = ("relative 1e-6 (IS std: also absolute 1e-6): backbones run in float32, and a CPU with other "
-                  "SIMD kernels or thread counts may sum in another order (~1e-7 relative on embeddings); metrics "
-                  "are float64. Measured: bit-identical here with 1 and 2 threads")
+TOLERANCE_NOTE = (
+    "relative 1e-6 (IS std: also absolute 1e-6): backbones run in float32, and a CPU with other "
+    "SIMD kernels or thread counts may sum in another order (~1e-7 relative on embeddings); metrics "
+    "are float64. Measured: bit-identical here with 1 and 2 threads"
+)
 
 
-def _random_state(model: torch.nn.Module, seed: int, kept: dict[str, torch.Tensor] | None = None,
-                  head: tuple[str, ...] = ()) -> dict:
+def _random_state(
+    model: torch.nn.Module, seed: int, kept: dict[str, torch.Tensor] | None = None, head: tuple[str, ...] = ()
+) -> dict:
     """A state_dict of ``model``'s layout (``model`` may live on the meta device) with every learned tensor
     drawn from ``default_rng([seed, index])``; tensors in ``kept`` are used as given, ``head`` weights are scaled
     down (a He-scaled classifier on unnormalised embeddings gives one-hot softmaxes, so IS would be 1)."""
@@ -72,8 +82,10 @@ def random_checkpoints(folder: Path) -> dict[str, Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = CONFIGS["panns-cnn14-16k"]
-    front = {**{f"spectrogram_extractor.{k}": v for k, v in _Spectrogram(cfg.window, cfg.hop).state_dict().items()},
-             **{f"logmel_extractor.{k}": v for k, v in _LogMel(cfg).state_dict().items()}}
+    front = {
+        **{f"spectrogram_extractor.{k}": v for k, v in _Spectrogram(cfg.window, cfg.hop).state_dict().items()},
+        **{f"logmel_extractor.{k}": v for k, v in _LogMel(cfg).state_dict().items()},
+    }
     with torch.device("meta"):  # layouts only: no 150M-parameter default initialisation
         cnn_layout, vgg_layout = Cnn14At16k(), VGGish()
     cnn, vgg = folder / "Cnn14_16k_golden.pth", folder / "vggish_golden.pth"
@@ -98,8 +110,16 @@ def scores(case: str, data: Path, checkpoints: dict[str, Path]) -> dict[str, flo
     """Every value (and IS std) of ``case`` on the example in ``data``."""
     import audiometric
 
-    result = audiometric.score(data / "gen", data / "ref", **CASES[case], checkpoints=checkpoints, device="cpu",
-                               workers=0, cache=False, progress=False)
+    result = audiometric.score(
+        data / "gen",
+        data / "ref",
+        **CASES[case],
+        checkpoints=checkpoints,
+        device="cpu",
+        workers=0,
+        cache=False,
+        progress=False,
+    )
     assert not result.not_computed, result.not_computed
     out = {name: result[name].value for name in result}
     out.update({f"{name}_std": result[name].std for name in result if result[name].std is not None})
@@ -109,11 +129,20 @@ def scores(case: str, data: Path, checkpoints: dict[str, Path]) -> dict[str, flo
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data, checkpoints = example(Path(tmp) / "example"), random_checkpoints(Path(tmp) / "weights")
-        table = {"about": "scores of the bundled example (examples/make_example.py); regenerate with "
-                          "`python tests/golden/update.py` and give the reason in the commit message",
-                 "tolerance": TOLERANCE_NOTE, "torch": torch.__version__, "numpy": np.__version__,
-                 "cases": {case: {"options": {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()},
-                                  "scores": scores(case, data, checkpoints)} for case, opts in CASES.items()}}
+        table = {
+            "about": "scores of the bundled example (examples/make_example.py); regenerate with "
+            "`python tests/golden/update.py` and give the reason in the commit message",
+            "tolerance": TOLERANCE_NOTE,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "cases": {
+                case: {
+                    "options": {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()},
+                    "scores": scores(case, data, checkpoints),
+                }
+                for case, opts in CASES.items()
+            },
+        }
     TABLE.write_text(json.dumps(table, indent=2) + "\n")
     print(f"wrote {TABLE}")
 

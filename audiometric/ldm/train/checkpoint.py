@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ...atomic import atomic_write_text
-from ...errors import AudiometricError
+from audiometric.errors import AudiometricError
+from audiometric.runtime.atomic import atomic_write_text
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
@@ -68,8 +68,10 @@ def save(accelerator, run: Path, step: int, keep: int, state_json: str) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
         previous = latest(run)
         kept = f"{previous} is still the latest checkpoint" if previous else "no earlier checkpoint exists"
-        raise AudiometricError(f"saving checkpoint {final} failed ({error or 'on another rank'}); {kept}; "
-                               "free disk space and rerun with --resume latest")
+        raise AudiometricError(
+            f"saving checkpoint {final} failed ({error or 'on another rank'}); {kept}; "
+            "free disk space and rerun with --resume latest"
+        )
     if accelerator.is_main_process:
         if final.exists():  # an incomplete folder of that name (no training_state.json): never `latest`
             shutil.rmtree(final)

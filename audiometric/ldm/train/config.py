@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 #: Held-out clips scored at each evaluation when ``eval_size`` is not given (the seed study's sizes).
 DEFAULT_EVAL_SIZE = {"us8k": 870, "esc50": 400}
@@ -105,9 +105,26 @@ class TrainConfig:
 
     def training_settings(self) -> dict:
         """The fields that change the trained weights (compared on ``--resume``)."""
-        skip = {"out", "max_steps", "eval_every", "eval_size", "eval_steps", "eval_guidance", "eval_batch_size",
-                "eval_metrics", "eval_candidates", "eval_backbone", "eval_fad_backbone", "checkpoint_every", "keep_checkpoints",
-                "resume", "force", "progress", "encode_batch_size", "data_dir"}
+        skip = {
+            "out",
+            "max_steps",
+            "eval_every",
+            "eval_size",
+            "eval_steps",
+            "eval_guidance",
+            "eval_batch_size",
+            "eval_metrics",
+            "eval_candidates",
+            "eval_backbone",
+            "eval_fad_backbone",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "resume",
+            "force",
+            "progress",
+            "encode_batch_size",
+            "data_dir",
+        }
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -134,5 +151,8 @@ def load_yaml(path: str | Path) -> dict:
 def differences(saved: dict, current: dict) -> list[str]:
     """``name: saved -> current`` for each training setting that differs (JSON round-trip of both)."""
     saved, current = json.loads(json.dumps(saved)), json.loads(json.dumps(current))
-    return [f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in sorted(set(saved) | set(current))
-            if saved.get(k) != current.get(k)]
+    return [
+        f"{k}: {saved.get(k)!r} -> {current.get(k)!r}"
+        for k in sorted(set(saved) | set(current))
+        if saved.get(k) != current.get(k)
+    ]

@@ -15,14 +15,16 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ...errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 
 def check_size(clips: int, batch_size: int, world_size: int) -> None:
     """One line if the training split cannot fill one batch on every rank."""
     if clips < batch_size * world_size:
-        raise AudiometricError(f"the training split has {clips} clip(s), fewer than one batch per rank "
-                               f"({batch_size} × {world_size} processes); lower --batch-size or use more data")
+        raise AudiometricError(
+            f"the training split has {clips} clip(s), fewer than one batch per rank "
+            f"({batch_size} × {world_size} processes); lower --batch-size or use more data"
+        )
 
 
 @lru_cache(maxsize=4)
@@ -51,13 +53,14 @@ class Draws:
     drop: torch.Tensor
 
 
-def draws(shape: tuple[int, ...], timesteps: int, cfg_dropout: float, seed: int, micro_step: int,
-          rank: int) -> Draws:
+def draws(shape: tuple[int, ...], timesteps: int, cfg_dropout: float, seed: int, micro_step: int, rank: int) -> Draws:
     """The seeded draws of ``(seed, micro_step, rank)``, made on the CPU (identical on every device)."""
     state = np.random.SeedSequence([seed, micro_step, rank]).generate_state(2, dtype=np.uint32)
     gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
     batch = shape[0]
-    return Draws(timesteps=torch.randint(0, timesteps, (batch,), generator=gen),
-                 noise=torch.randn(shape, generator=gen),
-                 posterior=torch.randn(shape, generator=gen),
-                 drop=torch.rand(batch, generator=gen) < cfg_dropout)
+    return Draws(
+        timesteps=torch.randint(0, timesteps, (batch,), generator=gen),
+        noise=torch.randn(shape, generator=gen),
+        posterior=torch.randn(shape, generator=gen),
+        drop=torch.rand(batch, generator=gen) < cfg_dropout,
+    )

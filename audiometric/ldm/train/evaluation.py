@@ -6,7 +6,7 @@ cut or zero-padded to the training duration, PCM_16); each evaluation writes ``R
 changing rather than the sampling noise, and the last one equals ``generate --model RUN/final``), conditioned on the
 CLAP text embedding of the clip's prompt (the seed study evaluates Table II with text conditioning); under
 DDP every rank generates every W-th clip with the same EMA weights. Rank 0 then
-scores them against the reference with the scoring core (:func:`audiometric.evaluate.compute`, the same
+scores them against the reference with the scoring core (:func:`audiometric.scoring.compute.compute`, the same
 code as ``audiometric score``); the row goes to ``RUN/eval.csv`` and ``RUN/curves.png`` is redrawn.
 """
 
@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...atomic import atomic_write
-from ...datasets.export import export, fit, write_pcm16
-from ...evaluate import Settings, compute, needed_outputs
-from ...scoring import ExtractionOptions, make_extractor
-from ...sets import extract_folder
-from ..generate import clip_seed
-from .logs import CsvLog
-from .runfolder import with_unet
+from audiometric.datasets.export import export, fit, write_pcm16
+from audiometric.extraction.clipset import extract_folder
+from audiometric.ldm.generate import clip_seed
+from audiometric.ldm.train.logs import CsvLog
+from audiometric.ldm.train.runfolder import with_unet
+from audiometric.runtime.atomic import atomic_write
+from audiometric.scoring.compute import Settings, compute, needed_outputs
+from audiometric.scoring.pipeline import ExtractionOptions, make_extractor
 
 #: Columns of eval.csv taken from the scoring result, in this order when present.
 _ORDER = ("fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad")
@@ -35,22 +35,28 @@ class Evaluator:
     """Generates (every rank its share of the prompts) and scores (rank 0) the evaluation at a given step."""
 
     def __init__(self, cfg, components, items: list, device: torch.device, tower=None, is_main: bool = True):
-        from ..clap import clap_text_embeddings, empty_embedding, text_embeddings
+        from audiometric.ldm.clap import clap_text_embeddings, empty_embedding, text_embeddings
 
         self.cfg, self.components, self.items, self.device = cfg, components, items, device
         self.tower = tower  # CLAP with an audio tower: ranks the --eval-candidates
         self.root = cfg.run / "eval"
         self.reference = self.root / "reference"
         if is_main:
-            export(items, self.reference, cfg.duration, progress=False, provenance={
-                "dataset": cfg.dataset, "split": cfg.eval_split, "eval_size": len(items), "seed": cfg.seed})
+            export(
+                items,
+                self.reference,
+                cfg.duration,
+                progress=False,
+                provenance={"dataset": cfg.dataset, "split": cfg.eval_split, "eval_size": len(items), "seed": cfg.seed},
+            )
         with torch.no_grad():
             self.cond = torch.as_tensor(text_embeddings(components, [it.prompt for it in items])).float()
             self.uncond = torch.as_tensor(empty_embedding(components)).float().reshape(1, -1)
             # candidates are ranked by CLAP audio-text similarity to the prompt, as AudioLDM (and generate) do
             self.targets = clap_text_embeddings(tower, [it.prompt for it in items]) if cfg.eval_candidates > 1 else None
-        self.settings = Settings(metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone,
-                                 fad_backbone=cfg.eval_fad_backbone)
+        self.settings = Settings(
+            metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone, fad_backbone=cfg.eval_fad_backbone
+        )
         self.log = CsvLog(cfg.run / "eval.csv") if is_main else None
         self._extractor = None
 
@@ -70,8 +76,8 @@ class Evaluator:
         """This rank's share (every ``world_size``-th) of the held-out prompts through
         :func:`audiometric.ldm.sample.sample` with ``unet``; with ``eval_candidates`` k > 1, k samples per
         prompt and the one closest to the prompt in CLAP is kept. Per-clip seeds: any split gives the same files."""
-        from ..clap import audio_embeddings
-        from ..sample import sample
+        from audiometric.ldm.clap import audio_embeddings
+        from audiometric.ldm.sample import sample
 
         components = with_unet(self.components, unet.eval())
         folder = self.folder(step)
@@ -80,20 +86,28 @@ class Evaluator:
         rate = components.sample_rate
         mine = list(range(rank, len(self.items), world_size))
         for start in range(0, len(mine), size):
-            chunk = mine[start:start + size]
+            chunk = mine[start : start + size]
             if all((folder / f"{self.items[i].clip_id}.wav").is_file() for i in chunk):
                 continue
             cond = self.cond[chunk].to(self.device).repeat_interleave(k, dim=0)
             seeds = [clip_seed(self.cfg.seed, self.items[i].clip_id, j) for i in chunk for j in range(k)]
-            waves = sample(components, cond, self.uncond.to(self.device), seeds, self.cfg.eval_steps,
-                           self.cfg.eval_guidance, self.cfg.duration).reshape(len(chunk), k, -1)
+            waves = sample(
+                components,
+                cond,
+                self.uncond.to(self.device),
+                seeds,
+                self.cfg.eval_steps,
+                self.cfg.eval_guidance,
+                self.cfg.duration,
+            ).reshape(len(chunk), k, -1)
             for row, i in enumerate(chunk):
                 best = 0
                 if k > 1:
                     emb = audio_embeddings(self.tower, list(waves[row]), rate)
                     best = int(torch.argmax(emb @ self.targets[i].to(emb)))
-                write_pcm16(folder / f"{self.items[i].clip_id}.wav", fit(waves[row, best], rate, self.cfg.duration),
-                            rate)
+                write_pcm16(
+                    folder / f"{self.items[i].clip_id}.wav", fit(waves[row, best], rate, self.cfg.duration), rate
+                )
 
     def score(self, step: int) -> dict[str, float]:
         """Score step ``step``'s generated clips (all written), append to eval.csv, redraw curves.png (rank 0)."""
@@ -131,4 +145,3 @@ def plot_curves(rows: list[dict], path: Path) -> Path:
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
     plt.close(fig)
     return path
-

@@ -2,7 +2,7 @@
 
 Per clip: the VAE posterior's mean and std of the clip's log-mel (a fresh latent is sampled from them at
 every step) and the CLAP conditioning vector (text tower on the clip's prompt, or audio tower on the clip).
-Keys follow :mod:`audiometric.cache`: sha256 of (input sha256, encoder name, encoder weights digest,
+Keys follow :mod:`audiometric.extraction.cache`: sha256 of (input sha256, encoder name, encoder weights digest,
 settings), so a changed file, model or setting misses and nothing stale is ever read.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...cache import EmbeddingCache, entry_key
-from ...weights import cache_dir
-from .. import mel
+from audiometric.backbones.weights import cache_dir
+from audiometric.extraction.cache import EmbeddingCache, entry_key
+from audiometric.ldm import mel
 
 #: Bump when the numerics feeding cached features change.
 FORMAT = 1
@@ -52,39 +52,61 @@ def feature_cache() -> EmbeddingCache:
 
 
 @torch.no_grad()
-def encode_latents(vae: torch.nn.Module, waves: torch.Tensor, duration: float,
-                   n_mels: int = mel.N_MELS) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_latents(
+    vae: torch.nn.Module, waves: torch.Tensor, duration: float, n_mels: int = mel.N_MELS
+) -> tuple[torch.Tensor, torch.Tensor]:
     """VAE posterior ``(mean, std)`` of fitted 16 kHz waveforms ``(B, samples)``: each ``(B, C, T/f, n_mels/f)``."""
     logmel = mel.log_mel(waves, duration, n_mels)[:, None]  # (B, 1, frames, n_mels), as AudioLDM feeds its VAE
     dist = vae.encode(logmel.to(vae.dtype)).latent_dist
     return dist.mean.float(), dist.std.float()
 
 
-def encode(items: list, components, condition: str, duration: float, seed: int, device: torch.device,
-           clap_audio=None, batch_size: int = 8, progress: bool = True) -> Features:
+def encode(
+    items: list,
+    components,
+    condition: str,
+    duration: float,
+    seed: int,
+    device: torch.device,
+    clap_audio=None,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> Features:
     """Features of ``items`` (``datasets.Item``), reading the cache first and encoding only the misses."""
-    from ..clap import audio_embeddings, empty_embedding, text_embeddings
+    from audiometric.ldm.clap import audio_embeddings, empty_embedding, text_embeddings
 
     cache = feature_cache()
     vae_digest = module_digest(components.vae)
     cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model)
     n_mels = components.n_mels
     # the crop offset (below), not the seed, enters the key: runs with other seeds share every uncropped clip
-    settings = {"duration": duration, "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN, n_mels, mel.FMIN,
-                                              mel.FMAX], "format": FORMAT}
+    settings = {
+        "duration": duration,
+        "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN, n_mels, mel.FMIN, mel.FMAX],
+        "format": FORMAT,
+    }
     rows: list[dict | None] = [None] * len(items)
     hits = misses = 0
     todo = list(range(len(items)))
     bar = tqdm(total=len(items), desc="encoding clips (VAE, CLAP)", unit="clip", disable=not progress)
     for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
+        chunk = todo[start : start + batch_size]
         waves, keys = [], []
         for i in chunk:
             wave, sha, offset = mel.clip_for_training(items[i].path, duration, seed)
             cond_input = hashlib.sha256(items[i].prompt.encode()).hexdigest() if condition == "text" else sha
-            key = entry_key(sha, "audioldm-features", vae_digest,
-                            {**settings, "offset": offset, "condition": condition, "cond_input": cond_input,
-                             "cond_digest": cond_digest})
+            key = entry_key(
+                sha,
+                "audioldm-features",
+                vae_digest,
+                {
+                    **settings,
+                    "offset": offset,
+                    "condition": condition,
+                    "cond_input": cond_input,
+                    "cond_digest": cond_digest,
+                },
+            )
             waves.append(wave)
             keys.append(key)
         missing = []

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from ...atomic import atomic_write_text
+from audiometric.runtime.atomic import atomic_write_text
 
 
 class CsvLog:

@@ -20,15 +20,15 @@ import time
 import torch
 from tqdm import tqdm
 
-from ...errors import AudiometricError
-from ..ema import EMA
-from . import checkpoint
-from .config import DEFAULT_EVAL_SIZE, TrainConfig
-from .data import check_size, draws, indices
-from .features import encode, module_digest
-from .logs import CsvLog, Events
-from .runfolder import check_world_size, prepare, recorded, with_unet, write_final
-from .step import diffusion_loss
+from audiometric.errors import AudiometricError
+from audiometric.ldm.ema import EMA
+from audiometric.ldm.train import checkpoint
+from audiometric.ldm.train.config import DEFAULT_EVAL_SIZE, TrainConfig
+from audiometric.ldm.train.data import check_size, draws, indices
+from audiometric.ldm.train.features import encode, module_digest
+from audiometric.ldm.train.logs import CsvLog, Events
+from audiometric.ldm.train.runfolder import check_world_size, prepare, recorded, with_unet, write_final
+from audiometric.ldm.train.step import diffusion_loss
 
 
 class TrainingInterrupted(Exception):
@@ -98,30 +98,38 @@ def _accelerator(cfg: TrainConfig):
     try:
         # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
         # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
-        return Accelerator(mixed_precision=cfg.precision, cpu=not torch.cuda.is_available(),
-                           kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)])
+        return Accelerator(
+            mixed_precision=cfg.precision,
+            cpu=not torch.cuda.is_available(),
+            kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)],
+        )
     except ValueError as err:
-        raise AudiometricError(f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no "
-                               "(or bf16) on this device") from err
+        raise AudiometricError(
+            f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no (or bf16) on this device"
+        ) from err
 
 
 def _load(cfg: TrainConfig, device: torch.device):
     """Pipeline components (U-Net re-initialised for --from-scratch) and, for audio conditioning, CLAP audio."""
-    from ..components import load_components
+    from audiometric.ldm.components import load_components
 
     components = load_components(cfg.model, device=device)
     clap_audio = None
     if cfg.condition == "audio" or cfg.eval_candidates > 1:
-        from ..clap import load_clap_audio
+        from audiometric.ldm.clap import load_clap_audio
 
         if not cfg.clap:
-            raise AudiometricError("--condition audio (and --eval-candidates > 1) needs --clap, a CLAP folder or hub "
-                                   "id with an audio tower, e.g. laion/clap-htsat-unfused")
+            raise AudiometricError(
+                "--condition audio (and --eval-candidates > 1) needs --clap, a CLAP folder or hub "
+                "id with an audio tower, e.g. laion/clap-htsat-unfused"
+            )
         clap_audio = load_clap_audio(cfg.clap, device=device)
         dim = components.unet.config.projection_class_embeddings_input_dim
         if cfg.condition == "audio" and clap_audio.model.config.projection_dim != dim:
-            raise AudiometricError(f"--clap {cfg.clap}: projection dim {clap_audio.model.config.projection_dim} but "
-                                   f"{cfg.model} is conditioned on {dim}; pass the CLAP the model was trained with")
+            raise AudiometricError(
+                f"--clap {cfg.clap}: projection dim {clap_audio.model.config.projection_dim} but "
+                f"{cfg.model} is conditioned on {dim}; pass the CLAP the model was trained with"
+            )
     if cfg.from_scratch:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
@@ -136,14 +144,15 @@ def _load(cfg: TrainConfig, device: torch.device):
 def train(cfg: TrainConfig) -> dict:
     """Run (or continue) the fine-tuning ``cfg`` describes; returns a summary (rank 0's is complete)."""
     try:
+        import transformers  # noqa: F401
         from accelerate.utils import gather_object
         from diffusers import DDPMScheduler
-        import transformers  # noqa: F401
     except ImportError as err:
-        raise AudiometricError(f"finetune needs the ldm extra ({err.name} is not installed): "
-                               "pip install 'audiometric[ldm]'") from None
+        raise AudiometricError(
+            f"finetune needs the ldm extra ({err.name} is not installed): pip install 'audiometric[ldm]'"
+        ) from None
 
-    from ...datasets import get as get_dataset
+    from audiometric.datasets import get as get_dataset
 
     accelerator = _accelerator(cfg)
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
@@ -151,14 +160,24 @@ def train(cfg: TrainConfig) -> dict:
     resume_from = prepare(cfg, world, main)
     accelerator.wait_for_everyone()
     dataset = get_dataset(cfg.dataset)
-    items = dataset.items(cfg.data_dir, split=cfg.train_split, prompt_template=cfg.prompt_template,
-                          skip_missing=cfg.skip_missing)
+    items = dataset.items(
+        cfg.data_dir, split=cfg.train_split, prompt_template=cfg.prompt_template, skip_missing=cfg.skip_missing
+    )
     check_size(len(items), cfg.batch_size, world)
     device = accelerator.device
     components, clap_audio = _load(cfg, device)
     with accelerator.main_process_first():  # rank 0 fills the cache, the others read it
-        feats = encode(items, components, cfg.condition, cfg.duration, cfg.seed, device, clap_audio,
-                       cfg.encode_batch_size, cfg.progress and main)
+        feats = encode(
+            items,
+            components,
+            cfg.condition,
+            cfg.duration,
+            cfg.seed,
+            device,
+            clap_audio,
+            cfg.encode_batch_size,
+            cfg.progress and main,
+        )
     alphas = DDPMScheduler.from_config(components.noise_scheduler_config).alphas_cumprod
     scaling = float(components.vae.config.scaling_factor)
 
@@ -182,8 +201,9 @@ def train(cfg: TrainConfig) -> dict:
     state_json = lambda: json.dumps({"step": state.step, "settings": recorded(cfg, world)}, indent=2)  # noqa: E731
     latent_shape = tuple(feats.mean.shape[1:])
     n_clips, accum, batch = len(feats.clip_ids), cfg.grad_accum, cfg.batch_size
-    bar = tqdm(total=cfg.max_steps, initial=state.step, desc="fine-tuning", unit="step",
-               disable=not (cfg.progress and main))
+    bar = tqdm(
+        total=cfg.max_steps, initial=state.step, desc="fine-tuning", unit="step", disable=not (cfg.progress and main)
+    )
     last_eval = None
     with StopSignals() as stop:
         while state.step < cfg.max_steps:
@@ -197,20 +217,31 @@ def train(cfg: TrainConfig) -> dict:
                     draw = draws((batch, *latent_shape), len(alphas), cfg.cfg_dropout, cfg.seed, g, rank)
                     sync = contextlib.nullcontext() if micro == accum - 1 else accelerator.no_sync(unet)
                     with sync:
-                        loss = diffusion_loss(unet, alphas, scaling, feats.mean[idx].to(device),
-                                              feats.std[idx].to(device), feats.cond[idx].to(device),
-                                              feats.empty, draw)
+                        loss = diffusion_loss(
+                            unet,
+                            alphas,
+                            scaling,
+                            feats.mean[idx].to(device),
+                            feats.std[idx].to(device),
+                            feats.cond[idx].to(device),
+                            feats.empty,
+                            draw,
+                        )
                         accelerator.backward(loss / accum)
                     losses.append(loss.detach().float())
             except torch.OutOfMemoryError as err:
-                raise AudiometricError(f"out of memory at step {step + 1} on {device}: lower --batch-size (raise "
-                                       "--grad-accum to keep the effective batch) or use --precision fp16/bf16") from err
+                raise AudiometricError(
+                    f"out of memory at step {step + 1} on {device}: lower --batch-size (raise "
+                    "--grad-accum to keep the effective batch) or use --precision fp16/bf16"
+                ) from err
             mean_loss = accelerator.reduce(torch.stack(losses).mean().reshape(1), "mean").item()
             if not math.isfinite(mean_loss):
                 kept = checkpoint.latest(run)
-                raise AudiometricError(f"step {step + 1}: the loss is {mean_loss} (not finite); stopped without "
-                                       f"saving; {kept or 'no checkpoint'} is the last good state; lower --lr, "
-                                       "or use --precision no or bf16, then --resume latest")
+                raise AudiometricError(
+                    f"step {step + 1}: the loss is {mean_loss} (not finite); stopped without "
+                    f"saving; {kept or 'no checkpoint'} is the last good state; lower --lr, "
+                    "or use --precision no or bf16, then --resume latest"
+                )
             grad_norm = accelerator.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm or math.inf).item()
             optimizer.step()
             if not accelerator.optimizer_step_was_skipped:
@@ -219,8 +250,13 @@ def train(cfg: TrainConfig) -> dict:
             ema.update(accelerator.unwrap_model(unet))
             state.step = step + 1
             seconds = time.perf_counter() - start
-            row = {"step": state.step, "loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
-                   "clips_per_s": batch * accum * world / seconds}
+            row = {
+                "step": state.step,
+                "loss": mean_loss,
+                "lr": lr,
+                "grad_norm": grad_norm,
+                "clips_per_s": batch * accum * world / seconds,
+            }
             if log is not None:
                 log.append(row)
                 events.scalars(state.step, {k: v for k, v in row.items() if k != "step"}, "train")
@@ -243,8 +279,10 @@ def train(cfg: TrainConfig) -> dict:
             flag = torch.tensor([float(stop.requested)], device=device)
             if accelerator.reduce(flag, "sum").item() and not done:
                 saved = checkpoint.save(accelerator, run, state.step, cfg.keep_checkpoints, state_json())
-                raise TrainingInterrupted(f"interrupted at step {state.step}: saved {saved}; run the same command "
-                                          "with --resume latest to continue")
+                raise TrainingInterrupted(
+                    f"interrupted at step {state.step}: saved {saved}; run the same command "
+                    "with --resume latest to continue"
+                )
     bar.close()
     # every rank's U-Net must be identical after DDP's all-reduced steps: record each rank's weight digest
     digests = gather_object([module_digest(accelerator.unwrap_model(unet))])
@@ -253,9 +291,17 @@ def train(cfg: TrainConfig) -> dict:
         final = write_final(cfg, components, accelerator.unwrap_model(unet), ema, state.step)
     events.close()
     accelerator.wait_for_everyone()
-    return {"run": str(run), "steps": state.step, "final": str(final) if final else None, "last_eval": last_eval,
-            "clips": n_clips, "cache_hits": feats.hits, "cache_misses": feats.misses, "world_size": world,
-            "rank_weight_digests": digests}
+    return {
+        "run": str(run),
+        "steps": state.step,
+        "final": str(final) if final else None,
+        "last_eval": last_eval,
+        "clips": n_clips,
+        "cache_hits": feats.hits,
+        "cache_misses": feats.misses,
+        "world_size": world,
+        "rank_weight_digests": digests,
+    }
 
 
 def _apply_settings(cfg: TrainConfig, optimizer, schedule, ema: EMA) -> None:
@@ -268,13 +314,18 @@ def _apply_settings(cfg: TrainConfig, optimizer, schedule, ema: EMA) -> None:
 
 
 def _evaluator(cfg: TrainConfig, components, device: torch.device, tower, is_main: bool):
-    from ...datasets import get as get_dataset
-    from ...datasets.base import subset
-    from .evaluation import Evaluator
+    from audiometric.datasets import get as get_dataset
+    from audiometric.datasets.base import subset
+    from audiometric.ldm.train.evaluation import Evaluator
 
-    items = get_dataset(cfg.dataset).items(cfg.data_dir, split=cfg.eval_split, eval_size=cfg.eval_size,
-                                           seed=cfg.seed, prompt_template=cfg.prompt_template,
-                                           skip_missing=cfg.skip_missing)
+    items = get_dataset(cfg.dataset).items(
+        cfg.data_dir,
+        split=cfg.eval_split,
+        eval_size=cfg.eval_size,
+        seed=cfg.seed,
+        prompt_template=cfg.prompt_template,
+        skip_missing=cfg.skip_missing,
+    )
     default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
     if cfg.eval_size is None and default is not None:  # the seed study's size, or the whole split if smaller
         items = subset(items, default, cfg.seed)

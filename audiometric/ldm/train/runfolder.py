@@ -16,24 +16,28 @@ from pathlib import Path
 
 import torch
 
-from ...atomic import atomic_write_text
-from ...errors import AudiometricError
-from . import checkpoint
-from .config import TrainConfig, differences
+from audiometric.errors import AudiometricError
+from audiometric.ldm.train import checkpoint
+from audiometric.ldm.train.config import TrainConfig, differences
+from audiometric.runtime.atomic import atomic_write_text
 
 
 def check_world_size(expected: int | None, actual: int) -> None:
     """Refuse a launch whose process count differs from ``--world-size`` (e.g. ``accelerate launch --cpu
     --num_processes 2``, which silently starts one process) or from the launcher's ``WORLD_SIZE`` (processes
     that did not form one group would each train alone)."""
-    hint = ("on CPU use `accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no "
-            "--dynamo_backend no` or `torchrun --standalone --nproc_per_node N`")
+    hint = (
+        "on CPU use `accelerate launch --multi_gpu --num_processes N --num_machines 1 --mixed_precision no "
+        "--dynamo_backend no` or `torchrun --standalone --nproc_per_node N`"
+    )
     if expected is not None and expected != actual:
         raise AudiometricError(f"--world-size {expected} was asked but this launch runs {actual} process(es); {hint}")
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched != actual:
-        raise AudiometricError(f"the launcher started {launched} processes but they did not join one group "
-                               f"(this one sees {actual}); {hint}")
+        raise AudiometricError(
+            f"the launcher started {launched} processes but they did not join one group "
+            f"(this one sees {actual}); {hint}"
+        )
 
 
 def recorded(cfg: TrainConfig, world_size: int) -> dict:
@@ -48,16 +52,19 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
     current = recorded(cfg, world_size)
     if cfg.resume is None:
         if checkpoint.checkpoints(run) or checkpoint.latest(run):
-            raise AudiometricError(f"{run} already holds checkpoints; continue it with --resume latest, "
-                                   "or choose another --out")
+            raise AudiometricError(
+                f"{run} already holds checkpoints; continue it with --resume latest, or choose another --out"
+            )
         resume_from = None
     else:
         resume_from = checkpoint.resolve(run, cfg.resume)
         saved = json.loads((resume_from / "training_state.json").read_text())["settings"]
         changed = differences(saved, current)
         if changed and not cfg.force:
-            raise AudiometricError(f"--resume {cfg.resume}: the run was made with other settings "
-                                   f"({'; '.join(changed)}); pass the same options, or --force to continue anyway")
+            raise AudiometricError(
+                f"--resume {cfg.resume}: the run was made with other settings "
+                f"({'; '.join(changed)}); pass the same options, or --force to continue anyway"
+            )
     if is_main:
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(settings_file, json.dumps(current, indent=2, sort_keys=True) + "\n")
@@ -75,7 +82,7 @@ def with_unet(components, unet: torch.nn.Module):
 
 def write_final(cfg: TrainConfig, components, unet: torch.nn.Module, ema, step: int) -> Path:
     """``RUN/final``: the whole pipeline with the EMA weights, written beside and renamed into place."""
-    from ..components import quiet_loading, save_pipeline
+    from audiometric.ldm.components import quiet_loading, save_pipeline
 
     averaged = copy.deepcopy(unet).float()
     ema.copy_to(averaged)
@@ -83,9 +90,22 @@ def write_final(cfg: TrainConfig, components, unet: torch.nn.Module, ema, step: 
     shutil.rmtree(tmp, ignore_errors=True)
     with quiet_loading():  # no per-shard "Writing model shards" bars
         save_pipeline(with_unet(components, averaged.eval()), tmp)
-    atomic_write_text(tmp / "finetune.json", json.dumps(
-        {"step": step, "ema_decay": ema.decay, "ema_updates": ema.num_updates, "source_model": cfg.model,
-         "dataset": cfg.dataset, "condition": cfg.condition, "from_scratch": cfg.from_scratch}, indent=2) + "\n")
+    atomic_write_text(
+        tmp / "finetune.json",
+        json.dumps(
+            {
+                "step": step,
+                "ema_decay": ema.decay,
+                "ema_updates": ema.num_updates,
+                "source_model": cfg.model,
+                "dataset": cfg.dataset,
+                "condition": cfg.condition,
+                "from_scratch": cfg.from_scratch,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

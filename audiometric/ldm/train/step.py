@@ -12,11 +12,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .data import Draws
+from audiometric.ldm.train.data import Draws
 
 
-def diffusion_loss(unet: torch.nn.Module, alphas_cumprod: torch.Tensor, scaling_factor: float, mean: torch.Tensor,
-                   std: torch.Tensor, cond: torch.Tensor, empty: torch.Tensor, draw: Draws) -> torch.Tensor:
+def diffusion_loss(
+    unet: torch.nn.Module,
+    alphas_cumprod: torch.Tensor,
+    scaling_factor: float,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    cond: torch.Tensor,
+    empty: torch.Tensor,
+    draw: Draws,
+) -> torch.Tensor:
     """Mean squared ε-error of one micro-batch (a scalar, fp32); every tensor already on the U-Net's device."""
     device = mean.device
     t = draw.timesteps.to(device)

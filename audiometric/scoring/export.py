@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
-from .errors import AudiometricError
-from .sets import ClipSet
+from audiometric.errors import AudiometricError
+from audiometric.extraction.clipset import ClipSet
+from audiometric.runtime.atomic import atomic_write
 
 FORMAT = "audiometric-embeddings-v1"
 
@@ -49,11 +49,20 @@ def embedding_arrays(clips: ClipSet, backbones: dict, preprocessing: dict) -> di
         for output in model.outputs:
             rows = clips.rows(name, output)
             arrays[f"{name}:{output}"] = np.concatenate(rows)
-            arrays[f"{name}:{output}:offsets"] = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
-    meta = {"format": FORMAT, "folder": clips.path, "files": clips.listed,
-            "backbones": {n: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
-                              "min_samples": m.min_samples} for n, m in backbones.items()},
-            "preprocessing": preprocessing, "skipped": clips.extraction.skipped}
+            arrays[f"{name}:{output}:offsets"] = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(
+                np.int64
+            )
+    meta = {
+        "format": FORMAT,
+        "folder": clips.path,
+        "files": clips.listed,
+        "backbones": {
+            n: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate, "min_samples": m.min_samples}
+            for n, m in backbones.items()
+        },
+        "preprocessing": preprocessing,
+        "skipped": clips.extraction.skipped,
+    }
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
@@ -98,7 +107,7 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
 
     One-line errors name the file and what it lacks (an output a metric needs, offsets, ``meta``).
     """
-    from .extract import Clip, Extraction
+    from audiometric.extraction.extract import Clip, Extraction
 
     fix = f"re-export it with `audiometric embed DIR -o {path}`"
     try:
@@ -107,23 +116,43 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
         meta = json.loads(str(arrays["meta"]))
         names = [str(n) for n in arrays["names"]]
     except (OSError, ValueError, KeyError) as err:
-        raise AudiometricError(f"{path} is not an audiometric embedding file ({type(err).__name__}: {err}); {fix}") from None
+        raise AudiometricError(
+            f"{path} is not an audiometric embedding file ({type(err).__name__}: {err}); {fix}"
+        ) from None
     have = output_keys(arrays)
     count = len(names)
     per_clip = {key: arrays.get(key, np.zeros(count)) for key in ("sample_rates", "channels", "seconds")}
-    clips = [Clip(i, str(p), str(s), int(per_clip["sample_rates"][i]), int(per_clip["channels"][i]),
-                  float(per_clip["seconds"][i])) for i, (p, s) in enumerate(zip(arrays["paths"], arrays["sha256"]))]
+    clips = [
+        Clip(
+            i,
+            str(p),
+            str(s),
+            int(per_clip["sample_rates"][i]),
+            int(per_clip["channels"][i]),
+            float(per_clip["seconds"][i]),
+        )
+        for i, (p, s) in enumerate(zip(arrays["paths"], arrays["sha256"]))
+    ]
     for backbone, outputs in needs.items():
         for output in sorted(outputs):
             key = f"{backbone}:{output}"
             if key not in arrays or f"{key}:offsets" not in arrays:
-                raise AudiometricError(f"{path} holds {', '.join(have) or 'no outputs'}, not {key}, which the "
-                                       f"requested metrics read; {fix} --backbone {backbone}, or choose other --metrics")
+                raise AudiometricError(
+                    f"{path} holds {', '.join(have) or 'no outputs'}, not {key}, which the "
+                    f"requested metrics read; {fix} --backbone {backbone}, or choose other --metrics"
+                )
             rows, offsets = arrays[key], arrays[f"{key}:offsets"]
             if len(offsets) != count + 1 or offsets[-1] != len(rows):
-                raise AudiometricError(f"{path}: {key}:offsets has {len(offsets)} entries ending at {offsets[-1]}, "
-                                       f"but there are {count} clips and {len(rows)} rows; {fix}")
+                raise AudiometricError(
+                    f"{path}: {key}:offsets has {len(offsets)} entries ending at {offsets[-1]}, "
+                    f"but there are {count} clips and {len(rows)} rows; {fix}"
+                )
             for clip, start, stop in zip(clips, offsets[:-1], offsets[1:]):
                 clip.outputs.setdefault(backbone, {})[output] = rows[start:stop]
-    return StoredClipSet(str(path), int(meta.get("files", count)), Extraction(clips, list(meta.get("skipped", []))),
-                         stored_names=tuple(names), meta={**meta, "outputs": have})
+    return StoredClipSet(
+        str(path),
+        int(meta.get("files", count)),
+        Extraction(clips, list(meta.get("skipped", []))),
+        stored_names=tuple(names),
+        meta={**meta, "outputs": have},
+    )

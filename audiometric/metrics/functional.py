@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from . import metrics
-from .errors import AudiometricError
+from audiometric import metrics
+from audiometric.errors import AudiometricError
 
 
 def frechet_distance(x: np.ndarray, y: np.ndarray, compat: bool = False) -> float:

@@ -11,8 +11,8 @@ on every run; this module imports torch only to load a checkpoint.
 
 from __future__ import annotations
 
-import importlib.util
 import http.client
+import importlib.util
 import os
 import pickle
 import re
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__
-from .digests import DigestMemo
-from .errors import WeightsError
+from audiometric._version import __version__
+from audiometric.backbones.digests import DigestMemo
+from audiometric.errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
@@ -286,9 +286,13 @@ def _user_file(value: str | Path, source: str, entry: WeightFile) -> Path:
     path = Path(value).expanduser()
     if not path.is_file():
         cached = weights_dir() / entry.filename  # name a fallback only where it exists
-        fallback = (f"use the cached {cached}" if cached.is_file() else
-                    f"use the copy in the installed {entry.package.partition('/')[0]} package" if entry.package else
-                    f"download {entry.filename} into {weights_dir()}")
+        fallback = (
+            f"use the cached {cached}"
+            if cached.is_file()
+            else f"use the copy in the installed {entry.package.partition('/')[0]} package"
+            if entry.package
+            else f"download {entry.filename} into {weights_dir()}"
+        )
         raise WeightsError(
             f"checkpoint for {entry.name} given by {source} does not exist: {path}; fix the path, or drop it to {fallback}"
         )
@@ -307,7 +311,9 @@ def _packaged(entry: WeightFile) -> Path:
         raise WeightsError(f"{entry.name} checkpoint {path} is missing from the installed {package} package; {fix}")
     problem = _mismatch(path, entry.sha256, entry.md5, None)
     if problem is not None:
-        raise WeightsError(f"{path} is not the published {entry.name} checkpoint ({problem}); reinstall: {entry.install}")
+        raise WeightsError(
+            f"{path} is not the published {entry.name} checkpoint ({problem}); reinstall: {entry.install}"
+        )
     return path
 
 

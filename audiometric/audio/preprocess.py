@@ -4,7 +4,7 @@ Preprocessing defaults reproduce audioldm_eval's cnn14 path (``datasets/load_mel
 (DC) subtracted at the file's own rate, then resampled per backbone with the windowed-sinc resampler.
 :func:`compat_fad` gives audioldm_eval's FAD input path (``metrics/fad.py``): the file read as int16 PCM
 scaled by 1/32768, channels averaged, no DC removal, resampy ``kaiser_best`` resampling, clips shorter
-than one VGGish patch left out. Decoding lives in :mod:`audiometric.decode` (one decode, several views).
+than one VGGish patch left out. Decoding lives in :mod:`audiometric.audio.decode` (one decode, several views).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import AudiometricError
-from .files import AUDIO_EXTENSIONS, Listing, walk_audio
+from audiometric.audio.files import AUDIO_EXTENSIONS, Listing, walk_audio
+from audiometric.errors import AudiometricError
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Preprocess:
     max_seconds: keep only the first ``max_seconds`` seconds (``None``: whole file, as the reference).
     pcm: ``"float"`` uses libsndfile's float decode; ``"int16"`` reads integer PCM files as int16 scaled
         by 1/32768 (audioldm_eval's FAD read; float and lossy files keep their float decode).
-    resampler: ``"sinc"`` (:mod:`audiometric.resample`) or ``"kaiser_best"`` (resampy's filter).
+    resampler: ``"sinc"`` (:mod:`audiometric.audio.resample`) or ``"kaiser_best"`` (resampy's filter).
     short: clips shorter than a backbone's ``min_samples`` after resampling are zero-padded (``"pad"``) or
         left out of that backbone's metrics (``"drop"``, listed under ``excluded``).
     """
@@ -82,7 +82,7 @@ def mono_block(block: np.ndarray, pre: Preprocess, integer: bool) -> np.ndarray:
     if pre.channels == "first":
         block = block[:, :1]
     if integer:
-        block = block.astype(np.float32) * np.float32(2.0 ** -31)
+        block = block.astype(np.float32) * np.float32(2.0**-31)
     if pre.pcm == "int16":  # a float or lossy file under the compat view: float samples, float64 like the rest
         block = block.astype(np.float64)
     return block[:, 0] if pre.channels == "first" else block.mean(axis=1, dtype=block.dtype)
@@ -111,15 +111,7 @@ def list_audio_files(directory: str | os.PathLike) -> Listing:
         raise AudiometricError(f"{root}: not a directory; pass a folder of audio files")
     listing = walk_audio(root)
     if not listing.files:
-        raise AudiometricError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS[:5])}, ...) in this folder "
-                               "or its sub-folders")
+        raise AudiometricError(
+            f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS[:5])}, ...) in this folder or its sub-folders"
+        )
     return listing
-
-
-def __getattr__(name: str):
-    """``decode``, ``read_and_hash`` and ``Decoded`` (whole in-memory decoding) live in :mod:`audiometric.decode`."""
-    if name in ("Decoded", "decode", "read_and_hash"):
-        from . import decode as decoding
-
-        return getattr(decoding, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,26 +12,25 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from .audio import Preprocess
-from .cache import EmbeddingCache, entry_key
-from .decode import header, load, sha256_of
-from .device import resolve_device
-from .errors import AudioDecodeError
-from .kaiser import kaiser_settings, require_resampy, resample_kaiser_best
+from audiometric.audio.decode import header, load, sha256_of
+from audiometric.audio.kaiser import kaiser_settings, require_resampy, resample_kaiser_best
+from audiometric.audio.preprocess import Preprocess
+from audiometric.errors import AudioDecodeError
+from audiometric.extraction.cache import EmbeddingCache, entry_key
+from audiometric.runtime.device import resolve_device
 
 if TYPE_CHECKING:
     import torch
 
-    from .backbones import Backbone, LazyBackbone
+    from audiometric.backbones import Backbone, LazyBackbone
 
 #: The resampler's settings, part of every cache key (``resample.resample`` defaults).
 RESAMPLER = {"method": "sinc_interp_hann", "lowpass_filter_width": 6, "rolloff": 0.99}
@@ -81,8 +80,12 @@ def resampler_settings(pre: Preprocess) -> dict:
 
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
     """Everything besides audio bytes and weights that determines a backbone's outputs."""
-    return {"preprocess": pre.as_dict(), "resampler": resampler_settings(pre),
-            "sample_rate": backbone.sample_rate, "min_samples": backbone.min_samples}
+    return {
+        "preprocess": pre.as_dict(),
+        "resampler": resampler_settings(pre),
+        "sample_rate": backbone.sample_rate,
+        "min_samples": backbone.min_samples,
+    }
 
 
 @dataclass
@@ -120,8 +123,16 @@ def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache)
 class _Files:  # a map-style dataset for torch's DataLoader (len and integer indexing)
     """Decodes and resamples (for the backbones the cache lacks) the files ``todo`` names."""
 
-    def __init__(self, todo: list[tuple[int, Path]], keys: dict[str, dict], rates: dict[str, int],
-                 views: dict[str, Preprocess], cache: EmbeddingCache, resample_here: bool, allow_truncated: bool):
+    def __init__(
+        self,
+        todo: list[tuple[int, Path]],
+        keys: dict[str, dict],
+        rates: dict[str, int],
+        views: dict[str, Preprocess],
+        cache: EmbeddingCache,
+        resample_here: bool,
+        allow_truncated: bool,
+    ):
         self.todo, self.keys, self.rates, self.views = todo, keys, rates, views
         self.cache, self.resample_here, self.allow_truncated = cache, resample_here, allow_truncated
 
@@ -131,7 +142,7 @@ class _Files:  # a map-style dataset for torch's DataLoader (len and integer ind
     def __getitem__(self, position: int) -> _Item:
         import torch
 
-        from .resample import resample
+        from audiometric.audio.resample import resample
 
         index, path = self.todo[position]
         try:
@@ -172,9 +183,18 @@ def _worker_init(_: int) -> None:
 class Extractor:
     """Runs ``backbones`` over files with caching; see the module docstring."""
 
-    def __init__(self, backbones: dict[str, Backbone | LazyBackbone], device: torch.device | str, pre: Preprocess,
-                 cache: EmbeddingCache, batch_size: int = 16, workers: int = 2, progress: bool = True,
-                 views: dict[str, Preprocess] | None = None, allow_truncated: bool = False):
+    def __init__(
+        self,
+        backbones: dict[str, Backbone | LazyBackbone],
+        device: torch.device | str,
+        pre: Preprocess,
+        cache: EmbeddingCache,
+        batch_size: int = 16,
+        workers: int = 2,
+        progress: bool = True,
+        views: dict[str, Preprocess] | None = None,
+        allow_truncated: bool = False,
+    ):
         """``views`` overrides ``pre`` per backbone name (e.g. ``--compat``'s FAD view for VGGish);
         ``allow_truncated`` scores files that decode shorter than their header says, with a warning."""
         self.backbones, self.pre, self.cache = backbones, pre, cache
@@ -189,9 +209,13 @@ class Extractor:
         # a truncated file's outputs exist only under --allow-truncated: keyed apart, so a run without the
         # flag decodes the file again and skips it instead of serving those outputs from the cache
         extra = {"allow_truncated": True} if allow_truncated else {}
-        self.keys = {name: {"checkpoint": model.checkpoint_sha256,
-                            "settings": {**cache_settings(model, self.views[name]), **extra}}
-                     for name, model in backbones.items()}
+        self.keys = {
+            name: {
+                "checkpoint": model.checkpoint_sha256,
+                "settings": {**cache_settings(model, self.views[name]), **extra},
+            }
+            for name, model in backbones.items()
+        }
 
     @property
     def device(self) -> torch.device:
@@ -216,14 +240,22 @@ class Extractor:
             todo, hits = self._from_cache(files, clips, skipped, bar)
             more_hits, misses = self._compute(todo, clips, skipped, bar)
         if self._float_compat:
-            warnings.warn(f"{len(self._float_compat)} float WAV file(s) (first: {self._float_compat[0]}) under --compat: "
-                          "audioldm_eval's int16 read would quantise them to {-1, 0, 1}; their float samples are used",
-                          stacklevel=2)
-        return Extraction([clips[i] for i in sorted(clips)], [skipped[i] for i in sorted(skipped)],
-                          hits + more_hits, misses, time.perf_counter() - start)
+            warnings.warn(
+                f"{len(self._float_compat)} float WAV file(s) (first: {self._float_compat[0]}) under --compat: "
+                "audioldm_eval's int16 read would quantise them to {-1, 0, 1}; their float samples are used",
+                stacklevel=2,
+            )
+        return Extraction(
+            [clips[i] for i in sorted(clips)],
+            [skipped[i] for i in sorted(skipped)],
+            hits + more_hits,
+            misses,
+            time.perf_counter() - start,
+        )
 
-    def _from_cache(self, files: list[Path], clips: dict[int, Clip], skipped: dict[int, dict[str, str]],
-                    bar: tqdm) -> tuple[list[tuple[int, Path]], int]:
+    def _from_cache(
+        self, files: list[Path], clips: dict[int, Clip], skipped: dict[int, dict[str, str]], bar: tqdm
+    ) -> tuple[list[tuple[int, Path]], int]:
         """Clips whose every output is cached (a warm run starts no worker at all); returns the rest and hits."""
         if self.cache.root is None:  # nothing to look up: the workers read each file once
             self._missing = set(self.keys)
@@ -248,15 +280,16 @@ class Extractor:
             bar.update(1)
         return todo, hits
 
-    def _compute(self, todo: list[tuple[int, Path]], clips: dict[int, Clip], skipped: dict[int, dict[str, str]],
-                 bar: tqdm) -> tuple[int, int]:
+    def _compute(
+        self, todo: list[tuple[int, Path]], clips: dict[int, Clip], skipped: dict[int, dict[str, str]], bar: tqdm
+    ) -> tuple[int, int]:
         """Decode, resample and run the backbones on ``todo``, batching equal lengths; returns (hits, misses)."""
         if not todo:
             return 0, 0
         import torch.nn.functional as F
         from torch.utils.data import DataLoader
 
-        from .resample import resample
+        from audiometric.audio.resample import resample
 
         rates = {name: model.sample_rate for name, model in self.backbones.items()}
         resample_here = self.device.type == "cpu" and self.workers > 0
@@ -264,8 +297,14 @@ class Extractor:
         for model in self.backbones.values():  # never fork workers while a network loads in a thread
             getattr(model, "wait", lambda: None)()
         dataset = _Files(todo, self.keys, rates, self.views, self.cache, resample_here, self.allow_truncated)
-        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_keep,
-                            worker_init_fn=_worker_init if workers else None)
+        loader = DataLoader(
+            dataset,
+            batch_size=None,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=_keep,
+            worker_init_fn=_worker_init if workers else None,
+        )
         items = iter(loader)  # forks the workers; only then start threads
         for name in self._missing:  # build the needed networks while the first clips decode
             getattr(self.backbones[name], "prefetch", lambda: None)()
@@ -292,8 +331,10 @@ class Extractor:
                 if wave.shape[-1] < model.min_samples and self.views[name].short == "drop":
                     clip.excluded[name] = self._excluded_reason(name, wave.shape[-1])
                     key = self.keys[name]
-                    self.cache.put(entry_key(clip.sha256, name, key["checkpoint"], key["settings"]),
-                                   {EXCLUDED: np.array([wave.shape[-1]])})
+                    self.cache.put(
+                        entry_key(clip.sha256, name, key["checkpoint"], key["settings"]),
+                        {EXCLUDED: np.array([wave.shape[-1]])},
+                    )
                     continue
                 if wave.shape[-1] < model.min_samples:
                     wave = F.pad(wave, (0, model.min_samples - wave.shape[-1]))
@@ -328,8 +369,7 @@ class Extractor:
             self._float_compat.append(item.path)
 
     def _clip(self, item: _Item) -> Clip:
-        clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels,
-                    item.frames / item.sample_rate)
+        clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels, item.frames / item.sample_rate)
         for name, outputs in item.cached.items():
             if EXCLUDED in outputs:
                 clip.excluded[name] = self._excluded_reason(name, int(outputs[EXCLUDED][0]))
@@ -339,8 +379,10 @@ class Extractor:
 
     def _excluded_reason(self, name: str, samples: int) -> str:
         model = self.backbones[name]
-        return (f"{samples} samples at {model.sample_rate} Hz after resampling, shorter than {name}'s "
-                f"{model.min_samples}: left out of its metrics, as audioldm_eval's FAD does")
+        return (
+            f"{samples} samples at {model.sample_rate} Hz after resampling, shorter than {name}'s "
+            f"{model.min_samples}: left out of its metrics, as audioldm_eval's FAD does"
+        )
 
     def _complete(self, clip: Clip) -> None:
         """Hand a clip whose every backbone output exists (or was left out) to the sink, then drop its outputs."""

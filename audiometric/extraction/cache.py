@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
-from .weights import cache_dir
+from audiometric.backbones.weights import cache_dir
+from audiometric.runtime.atomic import atomic_write
 
 #: Bump when the stored layout or any numerics feeding the cache change.
 FORMAT = 1
@@ -26,8 +26,13 @@ FORMAT = 1
 def entry_key(audio_sha256: str, backbone: str, checkpoint_sha256: str | None, settings: dict) -> str:
     """Hex digest naming one clip's outputs for one backbone under given settings."""
     payload = json.dumps(
-        {"audio": audio_sha256, "backbone": backbone, "checkpoint": checkpoint_sha256,
-         "settings": settings, "format": FORMAT},
+        {
+            "audio": audio_sha256,
+            "backbone": backbone,
+            "checkpoint": checkpoint_sha256,
+            "settings": settings,
+            "format": FORMAT,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -41,7 +46,7 @@ class EmbeddingCache:
         self.writable = root is not None
 
     @classmethod
-    def default(cls, enabled: bool = True) -> "EmbeddingCache":
+    def default(cls, enabled: bool = True) -> EmbeddingCache:
         """The cache under ``<cache_dir>/embeddings`` (``$AUDIOMETRIC_HOME``), or a disabled one."""
         return cls(cache_dir() / "embeddings" if enabled else None)
 
@@ -69,5 +74,8 @@ class EmbeddingCache:
             atomic_write(self._path(key), lambda handle: np.savez(handle, **outputs))
         except OSError as err:
             self.writable = False
-            warnings.warn(f"embedding cache {self.root} is not writable ({err.strerror or err}); "
-                          "continuing without caching (set AUDIOMETRIC_HOME to a writable folder)", stacklevel=2)
+            warnings.warn(
+                f"embedding cache {self.root} is not writable ({err.strerror or err}); "
+                "continuing without caching (set AUDIOMETRIC_HOME to a writable folder)",
+                stacklevel=2,
+            )

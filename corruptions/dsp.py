@@ -1,4 +1,4 @@
-"""Small numpy DSP helpers shared by backbones and corruptions (no torch import)."""
+"""Small numpy DSP helpers (Slaney mel scale and filterbank, Hann window); audiometric's backbones use them too."""
 
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .errors import AudiometricError
-from .metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
-from .metrics.bootstrap import draw_replicates, interval
-from .metrics.protocol import no_progress
-from .reference import ReferenceStats
-from .sets import ClipSet
+from audiometric.errors import AudiometricError
+from audiometric.extraction.clipset import ClipSet
+from audiometric.metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
+from audiometric.metrics.bootstrap import draw_replicates, interval
+from audiometric.metrics.protocol import no_progress
+from audiometric.scoring.reference import ReferenceStats
 
 #: What a user can ask for with ``--metrics``; ``kl`` reports both the softmax and the sigmoid variant.
 REQUESTABLE = tuple(METRICS)
@@ -59,8 +59,9 @@ def needed_outputs(settings: Settings) -> dict[str, set[str]]:
     return needs
 
 
-def compute(settings: Settings, gen: ClipSet, ref: ClipSet | None,
-            ref_stats: ReferenceStats | None, progress: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+def compute(
+    settings: Settings, gen: ClipSet, ref: ClipSet | None, ref_stats: ReferenceStats | None, progress: bool = True
+) -> tuple[dict[str, dict], dict[str, str]]:
     """Every requested metric: ``({name: entry}, {name: why it was not computed})``.
 
     ``progress``: show a bar for metric loops (bootstrap, FD∞) that run longer than two seconds.
@@ -81,8 +82,14 @@ def compute(settings: Settings, gen: ClipSet, ref: ClipSet | None,
     return values, skipped
 
 
-def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
-         ref_stats: ReferenceStats | None, progress: bool) -> dict[str, dict | str]:
+def _one(
+    info: MetricInfo,
+    settings: Settings,
+    gen: ClipSet,
+    ref: ClipSet | None,
+    ref_stats: ReferenceStats | None,
+    progress: bool,
+) -> dict[str, dict | str]:
     """The result entries of one metric; raises AudiometricError with why it cannot be computed."""
     backbone, output = backbone_for(info.name, settings)
     data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
@@ -91,13 +98,21 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
     n_generated = len(gen.names(backbone))  # clips the backbone left out (--compat's FAD) do not count
     left_out = [len(s.excluded().get(backbone, [])) if s is not None else 0 for s in (gen, ref)]
     if any(left_out):
-        notes = [*notes, f"{left_out[0]} generated and {left_out[1]} reference clips shorter than one {backbone} "
-                         "input left out, as audioldm_eval's FAD does (listed under excluded)"]
-    base = {"backbone": backbone, "output": output, "better": "lower" if info.lower_is_better else "higher",
-            "n_generated": n_generated, "n_reference": data.n_reference, "source": info.source}
+        notes = [
+            *notes,
+            f"{left_out[0]} generated and {left_out[1]} reference clips shorter than one {backbone} "
+            "input left out, as audioldm_eval's FAD does (listed under excluded)",
+        ]
+    base = {
+        "backbone": backbone,
+        "output": output,
+        "better": "lower" if info.lower_is_better else "higher",
+        "n_generated": n_generated,
+        "n_reference": data.n_reference,
+        "source": info.source,
+    }
     if info.defined_on and backbone not in info.defined_on:
-        notes = [f"defined on {', '.join(info.defined_on)}; computed here on {backbone}, not comparable to it",
-                 *notes]
+        notes = [f"defined on {', '.join(info.defined_on)}; computed here on {backbone}, not comparable to it", *notes]
     out: dict[str, dict | str] = {}
     for key, est in estimates.items():
         if isinstance(est, str):
@@ -112,21 +127,31 @@ def _one(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None
     return out
 
 
-def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | None,
-            ref_stats: ReferenceStats | None, backbone: str, output: str,
-            progress: bool) -> tuple[MetricInput, list[str]]:
+def _inputs(
+    info: MetricInfo,
+    settings: Settings,
+    gen: ClipSet,
+    ref: ClipSet | None,
+    ref_stats: ReferenceStats | None,
+    backbone: str,
+    output: str,
+    progress: bool,
+) -> tuple[MetricInput, list[str]]:
     """The shared not-computable rules, then the metric's input (paired clips index-aligned)."""
     gen_clips = gen.rows(backbone, output)
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
     if info.reference == "clips" and ref is None:
         raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
     moments = ref_stats.accumulator(backbone, output) if ref is None and info.reference == "moments" else None
-    for side, count in (("generated", sum(len(c) for c in gen_clips)),
-                        ("reference", sum(len(c) for c in ref_clips) if ref_clips is not None else None),
-                        ("reference", moments.count if moments is not None else None)):
+    for side, count in (
+        ("generated", sum(len(c) for c in gen_clips)),
+        ("reference", sum(len(c) for c in ref_clips) if ref_clips is not None else None),
+        ("reference", moments.count if moments is not None else None),
+    ):
         if count is not None and count < info.min_rows:
-            raise AudiometricError(f"needs at least {info.min_rows} rows (clips or frames) per set; "
-                                   f"the {side} set gives {count}")
+            raise AudiometricError(
+                f"needs at least {info.min_rows} rows (clips or frames) per set; the {side} set gives {count}"
+            )
     notes = []
     if info.paired:
         pairs, note = pair_clips(gen.names(backbone), ref.names(backbone))
@@ -134,13 +159,15 @@ def _inputs(info: MetricInfo, settings: Settings, gen: ClipSet, ref: ClipSet | N
         notes += [note] if note else []
     n_reference = len(ref.names(backbone)) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
     bars = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if progress else no_progress
-    data = MetricInput(info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf,
-                       settings.seed, bars)
+    data = MetricInput(
+        info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf, settings.seed, bars
+    )
     return data, notes
 
 
-def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
-               estimates: dict[str, Estimate | str]) -> dict[str, tuple[dict, list[str]]]:
+def _bootstrap(
+    info: MetricInfo, settings: Settings, data: MetricInput, estimates: dict[str, Estimate | str]
+) -> dict[str, tuple[dict, list[str]]]:
     """Interval fields and notes per entry: the shared clip-resampling draws, then the ``ci_method`` interval."""
     replicates = {k: e.replicate for k, e in estimates.items() if isinstance(e, Estimate) and e.replicate}
     if not settings.bootstrap or not replicates:
@@ -158,17 +185,22 @@ def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
         n_ref, resampled = len(data.ref), "generated and reference clips, independently"
     bar = data.progress(settings.bootstrap, f"{info.name} bootstrap")
     try:
-        values = draw_replicates(replicates, len(data.gen), n_ref, settings.bootstrap, settings.seed, paired=paired,
-                                 progress=bar.update)
+        values = draw_replicates(
+            replicates, len(data.gen), n_ref, settings.bootstrap, settings.seed, paired=paired, progress=bar.update
+        )
     finally:
         bar.close()
     out = {}
     for key, reps in values.items():
         point = estimates[key].value
-        fields = {"ci": list(interval(reps, point, settings.confidence, settings.ci_method)),
-                  "ci_method": settings.ci_method, "confidence": settings.confidence,
-                  "replicates": settings.bootstrap, "resampled": resampled,
-                  "bootstrap_bias": float(np.mean(reps) - point)}
+        fields = {
+            "ci": list(interval(reps, point, settings.confidence, settings.ci_method)),
+            "ci_method": settings.ci_method,
+            "confidence": settings.confidence,
+            "replicates": settings.bootstrap,
+            "resampled": resampled,
+            "bootstrap_bias": float(np.mean(reps) - point),
+        }
         percentile = interval(reps, point, settings.confidence, "percentile")
         notes = []
         if not percentile[0] <= point <= percentile[1]:
@@ -178,7 +210,8 @@ def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
                 f"{percentile[1]:.4g}]: {_WHY_SHIFTED[info.estimator]} (bootstrap estimate of the bias "
                 f"{fields['bootstrap_bias']:+.4g}); the basic interval "
                 f"(percentile interval of the centred statistic, [2θ̂ − q_hi, 2θ̂ − q_lo]) corrects for it: "
-                f"[{basic[0]:.4g}, {basic[1]:.4g}]" + (" (the CI shown)" if settings.ci_method == "basic" else ""))
+                f"[{basic[0]:.4g}, {basic[1]:.4g}]" + (" (the CI shown)" if settings.ci_method == "basic" else "")
+            )
         out[key] = (fields, notes)
     return out
 
@@ -187,7 +220,7 @@ def _bootstrap(info: MetricInfo, settings: Settings, data: MetricInput,
 _WHY_SHIFTED = {
     "plug-in": "resampled sets repeat clips, so the small-N bias of the plug-in estimator grows in every replicate",
     "unbiased": "resampled sets repeat clips, and a repeated clip paired with its own copy inflates the within-set "
-                "kernel means of every replicate",
+    "kernel means of every replicate",
 }
 
 
@@ -195,6 +228,8 @@ def _negative_note(info: MetricInfo, value: float, n_gen: int) -> list[str]:
     """Why an unbiased estimate below 0 is not a better-than-reference score."""
     if info.estimator != "unbiased" or not value < 0:
         return []
-    return [f"negative: the unbiased estimator is 0 in expectation for equal distributions and its spread "
-            f"shrinks like 1/N, so at {n_gen} generated clips a negative value is sampling noise "
-            "(indistinguishable from the reference), not a better-than-reference score"]
+    return [
+        f"negative: the unbiased estimator is 0 in expectation for equal distributions and its spread "
+        f"shrinks like 1/N, so at {n_gen} generated clips a negative value is sampling noise "
+        "(indistinguishable from the reference), not a better-than-reference score"
+    ]

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
-    from .extract import Clip, Extraction
-    from .moments import MomentAccumulator
+T = TypeVar("T")
 
 
 def world() -> tuple[int, int]:
@@ -32,7 +31,7 @@ def init(device: str | torch.device) -> tuple[int, int]:
     import torch
     import torch.distributed as dist
 
-    from .device import resolve_device
+    from audiometric.runtime.device import resolve_device
 
     device = resolve_device(device)
 
@@ -48,26 +47,15 @@ def shard(files: list[Path], rank: int, size: int) -> list[int]:
     return list(range(rank, len(files), size))
 
 
-def gather(local: Extraction, indices: list[int], size: int) -> Extraction:
-    """All ranks' extractions merged in global file order (every rank receives the result).
-
-    Per-clip outputs, not pre-merged moments, are gathered, so the statistics and every metric are then
-    computed by the same code in the same order as in a one-process run.
-    """
-    for clip in local.clips:
-        clip.index = indices[clip.index]
+def all_gather(local: T, size: int) -> list[T]:
+    """Every rank's ``local`` object, in rank order (each rank receives the list; ``[local]`` alone)."""
     if size == 1:
-        return local
+        return [local]
     import torch.distributed as dist
 
-    from .extract import Extraction
-
-    parts: list[Extraction | None] = [None] * size
+    parts: list[T | None] = [None] * size
     dist.all_gather_object(parts, local)
-    clips: list[Clip] = sorted((c for p in parts for c in p.clips), key=lambda c: c.index)
-    skipped = sorted((s for p in parts for s in p.skipped), key=lambda s: s["file"])
-    return Extraction(clips, skipped, sum(p.cache_hits for p in parts), sum(p.cache_misses for p in parts),
-                      max(p.seconds for p in parts))
+    return [p for p in parts if p is not None]
 
 
 def finish() -> None:
@@ -93,25 +81,3 @@ def _group_module():
     """``torch.distributed`` when this process has joined a group, else None (never imports torch)."""
     dist = sys.modules.get("torch.distributed")
     return dist if dist is not None and dist.is_available() and dist.is_initialized() else None
-
-
-def merge_moments(local: dict[str, MomentAccumulator], size: int) -> dict[str, MomentAccumulator]:
-    """Every rank's streaming moments merged per key, in rank order (each rank receives the result).
-
-    Moments, not rows, cross the ranks, so memory stays O(d²); the merge (Chan et al. 1979) equals the
-    one-process statistics up to float64 rounding.
-    """
-    if size == 1:
-        return local
-    import torch.distributed as dist
-
-    from .moments import MomentAccumulator
-
-    parts: list[dict | None] = [None] * size
-    dist.all_gather_object(parts, {key: acc.state() for key, acc in local.items()})
-    merged: dict[str, MomentAccumulator] = {}
-    for part in parts:
-        for key, state in part.items():
-            acc = MomentAccumulator.from_state(state)
-            merged.setdefault(key, MomentAccumulator(acc.dim)).merge(acc)
-    return dict(sorted(merged.items()))

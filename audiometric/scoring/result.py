@@ -45,8 +45,9 @@ class Result(Mapping[str, MetricValue]):
         if key in metrics:
             entry = metrics[key]
             ci = tuple(entry["ci"]) if "ci" in entry else None
-            return MetricValue(key, entry["value"], entry.get("std"), ci, entry.get("backbone"), entry.get("better"),
-                               entry)
+            return MetricValue(
+                key, entry["value"], entry.get("std"), ci, entry.get("backbone"), entry.get("better"), entry
+            )
         if key in self._data["not_computed"]:
             raise KeyError(f"{key} was not computed: {self._data['not_computed'][key]}")
         variants = [k for k in metrics if k.startswith(f"{key}_")]
@@ -78,22 +79,22 @@ class Result(Mapping[str, MetricValue]):
         return copy.deepcopy(self._data)
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The result as indented JSON text (:func:`audiometric.report.json_text`); also written atomically
+        """The result as indented JSON text (:func:`audiometric.scoring.report.json_text`); also written atomically
         to ``path`` when given."""
-        from .report import json_text, write_json
+        from audiometric.scoring.report import json_text, write_json
 
         if path is not None:
             write_json(self._data, path)
         return json_text(self._data)
 
     def to_csv(self, path: str | Path) -> Path:
-        """One row per metric (see :func:`audiometric.report.write_csv`), written atomically to ``path``."""
-        from .report import write_csv
+        """One row per metric (see :func:`audiometric.scoring.report.write_csv`), written atomically to ``path``."""
+        from audiometric.scoring.report import write_csv
 
         return write_csv(self._data, path)
 
     def table(self) -> str:
         """The aligned text table the CLI prints."""
-        from .report import table
+        from audiometric.scoring.report import table
 
         return table(self._data)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
-from .distributed import merge_moments
-from .extract import RESAMPLER, Clip, Extractor
-from .errors import AudiometricError
-from .sets import extract_folder
-from .moments import MomentAccumulator
+from audiometric.errors import AudiometricError
+from audiometric.extraction.clipset import extract_folder
+from audiometric.extraction.extract import RESAMPLER, Clip, Extractor
+from audiometric.metrics.moments import MomentAccumulator
+from audiometric.runtime.atomic import atomic_write
+from audiometric.runtime.distributed import all_gather
 
 FORMAT = "audiometric-reference-v1"
 
@@ -36,9 +36,11 @@ class ReferenceStats:
         key = f"{backbone}:{output}"
         if key not in self.moments:
             have = ", ".join(sorted(self.moments)) or "nothing"
-            raise AudiometricError(f"{self.path or 'these statistics'} hold{'s' if self.path else ''} statistics for "
-                                   f"{have}, not {key}; "
-                                   f"{self.recompute_hint()} and the --metrics/--backbone you score with")
+            raise AudiometricError(
+                f"{self.path or 'these statistics'} hold{'s' if self.path else ''} statistics for "
+                f"{have}, not {key}; "
+                f"{self.recompute_hint()} and the --metrics/--backbone you score with"
+            )
         return self.moments[key]
 
     def recompute_hint(self) -> str:
@@ -49,8 +51,14 @@ class ReferenceStats:
 
     def summary(self) -> dict:
         """Provenance of the reference side of a result."""
-        return {"path": self.path, "statistics": sorted(self.moments), "files": self.meta["files"],
-                "scored": self.meta["clips"], "skipped": self.meta["skipped"], "folder": self.meta["folder"]}
+        return {
+            "path": self.path,
+            "statistics": sorted(self.moments),
+            "files": self.meta["files"],
+            "scored": self.meta["clips"],
+            "skipped": self.meta["skipped"],
+            "folder": self.meta["folder"],
+        }
 
 
 def setting_difference(saved: dict, current: dict) -> str | None:
@@ -77,12 +85,14 @@ def check_provenance(path: str, meta: dict, checkpoints: dict[str, str | None], 
     for name, sha in checkpoints.items():
         saved = meta.get("backbones", {}).get(name)
         if saved is not None and saved["checkpoint_sha256"] != sha:
-            raise AudiometricError(f"{path} was computed with {name} checkpoint {saved['checkpoint_sha256']}, "
-                                   f"not {sha}; {fix}")
+            raise AudiometricError(
+                f"{path} was computed with {name} checkpoint {saved['checkpoint_sha256']}, not {sha}; {fix}"
+            )
 
 
-def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], strict: bool = False,
-               rank: int = 0, size: int = 1) -> ReferenceStats:
+def accumulate(
+    folder: str, extractor: Extractor, outputs: dict[str, set[str]], strict: bool = False, rank: int = 0, size: int = 1
+) -> ReferenceStats:
     """Moments of ``outputs`` (backbone -> output names) over the clips of ``folder``, streamed clip by clip.
 
     Each clip's rows are folded in as soon as they exist and then dropped, so memory stays O(d²) per
@@ -99,11 +109,18 @@ def accumulate(folder: str, extractor: Extractor, outputs: dict[str, set[str]], 
 
     clips = extract_folder(folder, extractor, strict, rank, size, desc="reference", sink=fold)
     moments = merge_moments(moments, size)
-    meta = {"format": FORMAT, "folder": clips.path, "files": clips.listed, "clips": len(clips.extraction.clips),
-            "skipped": clips.extraction.skipped,
-            "preprocessing": {**extractor.pre.as_dict(), "resampler": RESAMPLER},
-            "backbones": {name: {"checkpoint_sha256": model.checkpoint_sha256, "sample_rate": model.sample_rate}
-                          for name, model in extractor.backbones.items()}}
+    meta = {
+        "format": FORMAT,
+        "folder": clips.path,
+        "files": clips.listed,
+        "clips": len(clips.extraction.clips),
+        "skipped": clips.extraction.skipped,
+        "preprocessing": {**extractor.pre.as_dict(), "resampler": RESAMPLER},
+        "backbones": {
+            name: {"checkpoint_sha256": model.checkpoint_sha256, "sample_rate": model.sample_rate}
+            for name, model in extractor.backbones.items()
+        },
+    }
     return ReferenceStats("", dict(sorted(moments.items())), meta)
 
 
@@ -131,3 +148,19 @@ def load_reference(path: str | Path) -> ReferenceStats:
         key, _, field = name.rpartition(":")
         grouped.setdefault(key, {})[field] = value
     return ReferenceStats(str(path), {key: MomentAccumulator.from_state(state) for key, state in grouped.items()}, meta)
+
+
+def merge_moments(local: dict[str, MomentAccumulator], size: int) -> dict[str, MomentAccumulator]:
+    """Every rank's streaming moments merged per key, in rank order (each rank receives the result).
+
+    Moments, not rows, cross the ranks, so memory stays O(d²); the merge (Chan et al. 1979) equals the
+    one-process statistics up to float64 rounding.
+    """
+    if size == 1:
+        return local
+    merged: dict[str, MomentAccumulator] = {}
+    for part in all_gather({key: acc.state() for key, acc in local.items()}, size):
+        for key, state in part.items():
+            acc = MomentAccumulator.from_state(state)
+            merged.setdefault(key, MomentAccumulator(acc.dim)).merge(acc)
+    return dict(sorted(merged.items()))

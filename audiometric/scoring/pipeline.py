@@ -1,7 +1,7 @@
 """``audiometric score``: extract both sets once, then compute every requested metric with provenance.
 
 Each side is a folder of audio files or an ``.npz`` written by ``audiometric embed`` (per-clip outputs
-already extracted, see :mod:`audiometric.export`). The reference may also be a statistics file written by
+already extracted, see :mod:`audiometric.scoring.export`). The reference may also be a statistics file written by
 ``audiometric stats`` (then only metrics that need no per-clip reference data are available).
 """
 
@@ -15,23 +15,23 @@ import warnings
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__, backbones
-from .audio import Preprocess, compat_fad
-from .cache import EmbeddingCache
-from .device import checked_device
-from .distributed import finish, init
-from .extract import RESAMPLER, Extractor, resampler_settings
-from .export import StoredClipSet, is_embedding_file, load_embeddings
-from .errors import AudiometricError
-from .evaluate import Settings, compute, needed_outputs
-from .per_clip import per_clip, write_per_clip_csv
-from .reference import ReferenceStats, check_provenance, load_reference
-from .sets import ClipSet, extract_folder
+from audiometric import backbones
+from audiometric._version import __version__
+from audiometric.audio.preprocess import Preprocess, compat_fad
+from audiometric.errors import AudiometricError
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.clipset import ClipSet, extract_folder
+from audiometric.extraction.extract import RESAMPLER, Extractor, resampler_settings
+from audiometric.runtime.device import checked_device
+from audiometric.runtime.distributed import finish, init
+from audiometric.scoring.compute import Settings, compute, needed_outputs
+from audiometric.scoring.export import StoredClipSet, is_embedding_file, load_embeddings
+from audiometric.scoring.per_clip import per_clip, write_per_clip_csv
+from audiometric.scoring.reference import ReferenceStats, check_provenance, load_reference
 
 if TYPE_CHECKING:
     import torch
@@ -61,10 +61,16 @@ def versions() -> dict[str, str]:
     import soxr
 
     torch = sys.modules.get("torch")  # a fully cached run does not import it: read the installed version
-    return {"audiometric": __version__, "python": platform.python_version(),
-            "torch": torch.__version__ if torch else importlib.metadata.version("torch"),
-            "numpy": np.__version__, "scipy": scipy.__version__, "soundfile": soundfile.__version__,
-            "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
+    return {
+        "audiometric": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__ if torch else importlib.metadata.version("torch"),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "soundfile": soundfile.__version__,
+        "libsndfile": soundfile.__libsndfile_version__,
+        "soxr": soxr.__version__,
+    }
 
 
 def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[str, backbones.LazyBackbone]:
@@ -74,9 +80,11 @@ def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[
     for name, outputs in needs.items():
         missing = outputs - set(backbones.spec(name).outputs)
         if missing:
-            raise AudiometricError(f"backbone '{name}' has no '{', '.join(sorted(missing))}' output (it gives "
-                                   f"{', '.join(backbones.spec(name).outputs)}); choose other --metrics or "
-                                   "another --backbone")
+            raise AudiometricError(
+                f"backbone '{name}' has no '{', '.join(sorted(missing))}' output (it gives "
+                f"{', '.join(backbones.spec(name).outputs)}); choose other --metrics or "
+                "another --backbone"
+            )
         models[name] = backbones.LazyBackbone(name, device)
     return models
 
@@ -84,9 +92,17 @@ def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[
 def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress: bool = True) -> Extractor:
     """Backbones (built on first use) for the chosen device, wrapped in an extractor with the default cache."""
     device = checked_device(opts.device)
-    return Extractor(load_models(needs, device), device, opts.preprocess, EmbeddingCache.default(opts.use_cache),
-                     opts.batch_size, opts.workers, opts.progress and progress, views=opts.views,
-                     allow_truncated=opts.allow_truncated)
+    return Extractor(
+        load_models(needs, device),
+        device,
+        opts.preprocess,
+        EmbeddingCache.default(opts.use_cache),
+        opts.batch_size,
+        opts.workers,
+        opts.progress and progress,
+        views=opts.views,
+        allow_truncated=opts.allow_truncated,
+    )
 
 
 def _stored_side(path: str, side: str, needs: dict[str, set[str]]) -> StoredClipSet | ReferenceStats | None:
@@ -97,34 +113,65 @@ def _stored_side(path: str, side: str, needs: dict[str, set[str]]) -> StoredClip
     if is_embedding_file(path):
         return load_embeddings(path, needs)
     if side == "generated":
-        raise AudiometricError(f"{path}: the generated side must be a folder of audio files or an `audiometric "
-                               "embed` .npz (a statistics file can only be the reference: it holds no clips)")
+        raise AudiometricError(
+            f"{path}: the generated side must be a folder of audio files or an `audiometric "
+            "embed` .npz (a statistics file can only be the reference: it holds no clips)"
+        )
     return load_reference(path)
 
 
-def _provenance(extractor: Extractor | None, stored: list[StoredClipSet], opts: ExtractionOptions,
-                needs: dict[str, set[str]]) -> tuple[dict, dict]:
+def _provenance(
+    extractor: Extractor | None, stored: list[StoredClipSet], opts: ExtractionOptions, needs: dict[str, set[str]]
+) -> tuple[dict, dict]:
     """``(backbones, preprocessing)`` records of this run: the loaded models, or the first stored file's."""
     if extractor is not None:
-        return ({name: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate,
-                        "min_samples": m.min_samples, "outputs": sorted(needs[name])}
-                 for name, m in extractor.backbones.items()},
-                {**opts.preprocess.as_dict(), "resampler": RESAMPLER,
-                 **({"per_backbone": {name: {**view.as_dict(), "resampler": resampler_settings(view)}
-                                      for name, view in sorted(opts.views.items())}} if opts.views else {})})
+        return (
+            {
+                name: {
+                    "checkpoint_sha256": m.checkpoint_sha256,
+                    "sample_rate": m.sample_rate,
+                    "min_samples": m.min_samples,
+                    "outputs": sorted(needs[name]),
+                }
+                for name, m in extractor.backbones.items()
+            },
+            {
+                **opts.preprocess.as_dict(),
+                "resampler": RESAMPLER,
+                **(
+                    {
+                        "per_backbone": {
+                            name: {**view.as_dict(), "resampler": resampler_settings(view)}
+                            for name, view in sorted(opts.views.items())
+                        }
+                    }
+                    if opts.views
+                    else {}
+                ),
+            },
+        )
     meta = stored[0].meta
-    return ({name: {"checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
-                    "sample_rate": meta["backbones"][name]["sample_rate"],
-                    "min_samples": meta["backbones"][name].get("min_samples"), "outputs": sorted(needs[name])}
-             for name in needs}, meta["preprocessing"])
+    return (
+        {
+            name: {
+                "checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
+                "sample_rate": meta["backbones"][name]["sample_rate"],
+                "min_samples": meta["backbones"][name].get("min_samples"),
+                "outputs": sorted(needs[name]),
+            }
+            for name in needs
+        },
+        meta["preprocessing"],
+    )
 
 
-def score(generated: str, reference: str, settings: Settings, opts: ExtractionOptions,
-          per_clip_csv: str | None = None) -> dict | None:
+def score(
+    generated: str, reference: str, settings: Settings, opts: ExtractionOptions, per_clip_csv: str | None = None
+) -> dict | None:
     """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
     statistics ``.npz``): a JSON-able result.
 
-    ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.per_clip`).
+    ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.scoring.per_clip`).
 
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
@@ -144,8 +191,10 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
     for side in stored:
         if opts.strict and side.extraction.skipped:
             first = side.extraction.skipped[0]
-            raise AudiometricError(f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
-                                   f"exported (first: {first['file']}: {first['reason']}); --strict refuses it")
+            raise AudiometricError(
+                f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
+                f"exported (first: {first['file']}: {first['reason']}); --strict refuses it"
+            )
     for side in [s for s in (gen_stored, ref_stored) if s is not None]:
         if isinstance(side, ReferenceStats):  # --compat's FAD view never reads statistics (it needs the folder)
             fix, current = side.recompute_hint(), {k: v for k, v in preprocessing.items() if k != "per_backbone"}
@@ -183,13 +232,22 @@ def score(generated: str, reference: str, settings: Settings, opts: ExtractionOp
         "preprocessing": preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
         "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
-        "device": (str(extractor.resolved) if extractor and extractor.resolved is not None else
-                   f"{opts.device} (unused: every output was {'cached' if extractor else 'read from embedding files'})"),
+        "device": (
+            str(extractor.resolved)
+            if extractor and extractor.resolved is not None
+            else f"{opts.device} (unused: every output was {'cached' if extractor else 'read from embedding files'})"
+        ),
         "world_size": size,
         "batch_size": opts.batch_size,
-        "cache": {"dir": str(cache.root) if cache and cache.root else None,
-                  "hits": sum(e.cache_hits for e in extractions), "misses": sum(e.cache_misses for e in extractions)},
-        "timings_s": {"extraction": round(extracted - start, 3), "metrics": round(done - extracted, 3),
-                      "total": round(done - start, 3)},
+        "cache": {
+            "dir": str(cache.root) if cache and cache.root else None,
+            "hits": sum(e.cache_hits for e in extractions),
+            "misses": sum(e.cache_misses for e in extractions),
+        },
+        "timings_s": {
+            "extraction": round(extracted - start, 3),
+            "metrics": round(done - extracted, 3),
+            "total": round(done - start, 3),
+        },
         "versions": versions(),
     }

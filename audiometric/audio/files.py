@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Extensions offered to libsndfile; other files in a folder are passed over (listed as skips by ``score``).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64")
+from corruptions.pool import AUDIO_EXTENSIONS  # one list, shared with the standalone corruption library
 
 _CHUNK_BYTES = 1 << 20
 #: The key naming the command that wrote a JSON record kept beside audio (``"audiometric generate"``).

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 
 @lru_cache(maxsize=1)
@@ -20,8 +20,9 @@ def require_resampy():
     try:
         import resampy
     except ImportError:
-        raise AudiometricError("--compat needs resampy for audioldm_eval's kaiser_best resampling; "
-                               "pip install 'audiometric[compat]'") from None
+        raise AudiometricError(
+            "--compat needs resampy for audioldm_eval's kaiser_best resampling; pip install 'audiometric[compat]'"
+        ) from None
     return resampy
 
 

@@ -32,8 +32,14 @@ def _kernel_cpu(orig: int, new: int, width_zeros: int, rolloff: float, dtype: to
 STREAM_BLOCKS = 1 << 14
 
 
-def resample(wav: torch.Tensor, orig_freq: int, new_freq: int, lowpass_filter_width: int = 6,
-             rolloff: float = 0.99, stream_blocks: int = STREAM_BLOCKS) -> torch.Tensor:
+def resample(
+    wav: torch.Tensor,
+    orig_freq: int,
+    new_freq: int,
+    lowpass_filter_width: int = 6,
+    rolloff: float = 0.99,
+    stream_blocks: int = STREAM_BLOCKS,
+) -> torch.Tensor:
     """Resample ``wav`` of shape ``(..., samples)`` from ``orig_freq`` Hz to ``new_freq`` Hz.
 
     Output length is ``ceil(samples · new / orig)``. The kernel is computed in ``wav.dtype``, as the
@@ -60,8 +66,8 @@ def resample(wav: torch.Tensor, orig_freq: int, new_freq: int, lowpass_filter_wi
         last = min(blocks, first + step)
         # output position b reads padded[b·orig : b·orig + 2·width + orig], padded = [width zeros, x, zeros]
         start, stop = first * orig - width, (last - 1) * orig + width + orig
-        piece = flat[..., max(0, start):min(shape[-1], stop)]
+        piece = flat[..., max(0, start) : min(shape[-1], stop)]
         piece = F.pad(piece, (max(0, -start), max(0, stop - shape[-1])))
         part = F.conv1d(piece, kernel, stride=orig)  # (batch, new, last - first): phase j of position b
-        out[:, first * new:last * new] = part.transpose(1, 2).reshape(flat.shape[0], -1)
+        out[:, first * new : last * new] = part.transpose(1, 2).reshape(flat.shape[0], -1)
     return out[:, :target].reshape(*shape[:-1], target)

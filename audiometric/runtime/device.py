@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .errors import AudiometricError
+from audiometric.errors import AudiometricError
 
 if TYPE_CHECKING:
     import torch
@@ -44,11 +44,15 @@ def resolve_device(spec: str | torch.device) -> torch.device:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
             build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-            raise AudiometricError(f"--device {spec}: no CUDA GPU is usable here (torch {torch.__version__} is "
-                                   f"{build}); use --device cpu, or auto to take a GPU when there is one")
+            raise AudiometricError(
+                f"--device {spec}: no CUDA GPU is usable here (torch {torch.__version__} is "
+                f"{build}); use --device cpu, or auto to take a GPU when there is one"
+            )
         if index is not None and index >= count:
-            raise AudiometricError(f"--device {spec}: this machine has {count} CUDA GPU(s), so use cuda:0"
-                                   f"{f' to cuda:{count - 1}' if count > 1 else ''} (or cuda, auto, cpu)")
+            raise AudiometricError(
+                f"--device {spec}: this machine has {count} CUDA GPU(s), so use cuda:0"
+                f"{f' to cuda:{count - 1}' if count > 1 else ''} (or cuda, auto, cpu)"
+            )
         return torch.device("cuda", index) if index is not None else torch.device("cuda")
     if kind == "mps" and not torch.backends.mps.is_available():
         raise AudiometricError(f"--device {spec}: MPS (Apple GPUs) is not available here; use --device cpu or auto")

@@ -1,7 +1,7 @@
 """One streaming decode of an audio file into every mono view the backbones need.
 
 The file is hashed in one pass of 1 MiB reads, then decoded by libsndfile in blocks of
-``BLOCK_FRAMES`` frames, each block folded into every requested :class:`~audiometric.audio.Preprocess`
+``BLOCK_FRAMES`` frames, each block folded into every requested :class:`~audiometric.audio.preprocess.Preprocess`
 view at once, so memory holds the mono views and one block, never the whole multichannel file. With
 ``max_seconds`` only the frames kept are read. A file that decodes to fewer frames than its header
 promises (truncated mid-data) is an error unless truncation is allowed; decoder messages that libsndfile's
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .audio import Preprocess, finish, keep_frames, mono_block
-from .errors import AudioDecodeError
-from .files import file_digests
+from audiometric.audio.files import file_digests
+from audiometric.audio.preprocess import Preprocess, finish, keep_frames, mono_block
+from audiometric.errors import AudioDecodeError
 
 #: Frames decoded per libsndfile read (256 KiB of int32 per channel).
 BLOCK_FRAMES = 1 << 16
@@ -36,9 +36,17 @@ _LOSSY_SLACK = 2 * 1152
 _MIN_STEP = 256  # smallest read when backing off after a decoder error
 
 # Leading bytes of common non-audio files, to name what a file is when libsndfile cannot open it.
-_MAGIC = ((b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
-          (b"%PDF", "PDF document"), (b"PK\x03\x04", "ZIP archive"), (b"\x93NUMPY", "NumPy array"),
-          (b"\x1f\x8b", "gzip archive"), (b"{", "JSON or text"), (b"<", "XML or HTML text"))
+_MAGIC = (
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"\x93NUMPY", "NumPy array"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"{", "JSON or text"),
+    (b"<", "XML or HTML text"),
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,10 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
     expected = declared if wanted is None else min(declared, wanted)
     slack = 0 if info.integer_pcm or info.float_pcm else _LOSSY_SLACK
     if declared < _UNKNOWN_LENGTH and frames < expected - slack:
-        reason = (f"truncated: the header promises {declared} frames ({declared / info.sample_rate:.3f} s), "
-                  f"{frames} decoded ({frames / info.sample_rate:.3f} s){_because(failure)}")
+        reason = (
+            f"truncated: the header promises {declared} frames ({declared / info.sample_rate:.3f} s), "
+            f"{frames} decoded ({frames / info.sample_rate:.3f} s){_because(failure)}"
+        )
         if not allow_truncated:
             raise AudioDecodeError(f"{reason}; re-export the file, or pass --allow-truncated to score what decodes")
         notes.append(f"{reason}; scored the decoded part (--allow-truncated)")
@@ -141,8 +151,9 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
     return Loaded(sha, info, frames, out, notes, length)
 
 
-def _read(path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None,
-          declared: int) -> tuple[dict[Preprocess, np.ndarray], int, str]:
+def _read(
+    path: Path, handle: sf.SoundFile, info: AudioInfo, views: list[Preprocess], wanted: int | None, declared: int
+) -> tuple[dict[Preprocess, np.ndarray], int, str]:
     """Decode up to ``wanted`` frames block by block into every view; returns (views, frames, error or "").
 
     Closes ``handle``. A read that fails returns nothing and leaves libsndfile's handle unusable, so after

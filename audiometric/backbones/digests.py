@@ -8,11 +8,12 @@ costs a re-hash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .files import file_digests
+from audiometric.audio.files import file_digests
+from audiometric.runtime.atomic import atomic_write_text
 
 _memory: dict[str, dict] = {}  # this process's entries, also for a store that cannot be written
 
@@ -46,15 +47,17 @@ class DigestMemo:
         entry = {"identity": identity, "sha256": sha256, "md5": md5}
         _memory[key] = entry
         table = {k: v for k, v in self._table().items() if Path(k).exists()}  # drop deleted files
-        try:
+        with contextlib.suppress(OSError):  # read-only cache: remembered for this process only
             atomic_write_text(self.store, json.dumps(table, indent=1, sort_keys=True))
-        except OSError:  # read-only cache: remembered for this process only
-            pass
         return entry
 
 
 def _identity(path: Path) -> tuple[str, dict]:
     """``(absolute path, the stat fields that must be unchanged for a remembered digest to hold)``."""
     stat = path.stat()
-    return str(path.resolve()), {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                                 "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
+    return str(path.resolve()), {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
+    }

@@ -19,19 +19,19 @@ import hashlib
 import json
 import shutil
 import struct
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 import corruptions
+from audiometric._version import __version__
+from audiometric.audio.files import AUDIO_EXTENSIONS, walk_audio
+from audiometric.errors import USER_ERRORS, AudiometricError
+from audiometric.runtime.atomic import atomic_write, atomic_write_text
 from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
 from corruptions.pool import Pool, read_audio, sha256_file
-
-from . import __version__
-from .atomic import atomic_write, atomic_write_text
-from .files import AUDIO_EXTENSIONS, walk_audio
-from .errors import AudiometricError
 
 MANIFEST = "manifest.json"
 RECORDS_DIR = ".corrupt-records"
@@ -212,8 +212,9 @@ def _progress(items: list[str], show: bool) -> Iterable[str]:
     return tqdm(items, unit="file")
 
 
-def _named(err: AudiometricError, name: str) -> AudiometricError:
-    return type(err)(f"{name}: {err}")
+def _named(err: Exception, name: str) -> AudiometricError:
+    """A corruption's error as audiometric's one-line error, prefixed with the file it concerns."""
+    return AudiometricError(f"{name}: {err}")
 
 
 def corrupt_set(
@@ -239,15 +240,19 @@ def corrupt_set(
     in_dir, out_dir = Path(in_dir).resolve(), Path(out_dir).resolve()
     entry = corruptions.get(corruption)
     if not float(severity) >= 0:  # every corruption's severity starts at 0 (= unchanged)
-        raise AudiometricError(f"--severity {severity}: must be >= 0 for {corruption} "
-                               f"({entry.severity.range}, 0 = unchanged; see --list)")
+        raise AudiometricError(
+            f"--severity {severity}: must be >= 0 for {corruption} ({entry.severity.range}, 0 = unchanged; see --list)"
+        )
     if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
-        raise AudiometricError(f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
-                               "event_permutation do); drop --pool")
+        raise AudiometricError(
+            f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
+            "event_permutation do); drop --pool"
+        )
     for flag, value in (("--labels", labels), ("--target-label", target_label)):
         if value is not None and corruption not in _POOL_CORRUPTIONS:
-            raise AudiometricError(f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} "
-                                   f"do); drop {flag}")
+            raise AudiometricError(
+                f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} do); drop {flag}"
+            )
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
     if out_dir == in_dir:
@@ -272,7 +277,9 @@ def corrupt_set(
         composition = {}
         if corruption in _POOL_CORRUPTIONS:
             if pool is None:
-                raise AudiometricError(f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)")
+                raise AudiometricError(
+                    f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)"
+                )
             inputs["pool"] = Pool.from_path(pool)
             header["pool"] = inputs["pool"].source
             label_map = read_labels(Path(labels)) if labels else {}
@@ -308,12 +315,18 @@ def corrupt_set(
                 out, record = audio, {}
             if entry.select is not None:
                 record = {**record, "selected": name in selected}
-        except AudiometricError as err:
+        except USER_ERRORS as err:
             if str(err).startswith(f"{corruption}: severity must be"):  # the flag's fault, not the file's
                 raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
             raise _named(err, str(input_path)) from None
-        item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate,
-                "seed_entropy": [int(seed), stable_hash(name)], "record": record}
+        item = {
+            "name": name,
+            "output": output_name(name),
+            "input_sha256": input_sha,
+            "sample_rate": rate,
+            "seed_entropy": [int(seed), stable_hash(name)],
+            "record": record,
+        }
         entries.append(run.save(item, out, rate))
     return run.close(entries, passed_over)
 
@@ -345,7 +358,11 @@ def _check_reference(audio: np.ndarray, rate: int, record: dict, pool: Pool, par
 
 
 def compose_set(
-    pool: str | Path, out_dir: str | Path, seed: int = 0, params: Mapping[str, Any] | None = None, progress: bool = False
+    pool: str | Path,
+    out_dir: str | Path,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    progress: bool = False,
 ) -> dict:
     """Write ``n_clips`` reference clips, each composed of ``n_events`` events from distinct pool classes.
 
@@ -355,8 +372,13 @@ def compose_set(
     out_dir = Path(out_dir).resolve()
     resolved = parse_params(COMPOSE_PARAMS, params or {})
     the_pool = Pool.from_path(pool)
-    header = {"kind": "composition", "audiometric_version": __version__, "params": resolved, "seed": int(seed),
-              "pool": the_pool.source}
+    header = {
+        "kind": "composition",
+        "audiometric_version": __version__,
+        "params": resolved,
+        "seed": int(seed),
+        "pool": the_pool.source,
+    }
     run = _Run(out_dir, header)
     entries = []
     names = [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
@@ -367,12 +389,19 @@ def compose_set(
             continue
         rate = int(resolved["sample_rate"])
         try:
-            events, infos = draw_events(the_pool, file_rng(seed, name), int(resolved["n_events"]), rate,
-                                        float(resolved["event_max_s"]))
+            events, infos = draw_events(
+                the_pool, file_rng(seed, name), int(resolved["n_events"]), rate, float(resolved["event_max_s"])
+            )
             audio, layout = compose(events, rate, resolved["gap_s"], resolved["crossfade_s"])
-        except AudiometricError as err:
+        except USER_ERRORS as err:
             raise _named(err, name) from None
-        item = {"name": name, "output": name, "input_sha256": None, "sample_rate": rate,
-                "seed_entropy": [int(seed), stable_hash(name)], "record": {"events": infos, **layout}}
+        item = {
+            "name": name,
+            "output": name,
+            "input_sha256": None,
+            "sample_rate": rate,
+            "seed_entropy": [int(seed), stable_hash(name)],
+            "record": {"events": infos, **layout},
+        }
         entries.append(run.save(item, audio, rate))
     return run.close(entries)

@@ -8,15 +8,41 @@ import json
 import math
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from audiometric.runtime.atomic import atomic_write_text
 
 #: Display order and labels of result entries.
-LABELS = {"fd": "FD", "fd_inf": "FD∞", "fad": "FAD", "fad_inf": "FAD∞", "kad": "KAD", "kid": "KID", "is": "IS",
-          "kl_softmax": "KL (softmax)", "kl_sigmoid": "KL (sigmoid)", "density": "density", "coverage": "coverage"}
+LABELS = {
+    "fd": "FD",
+    "fd_inf": "FD∞",
+    "fad": "FAD",
+    "fad_inf": "FAD∞",
+    "kad": "KAD",
+    "kid": "KID",
+    "is": "IS",
+    "kl_softmax": "KL (softmax)",
+    "kl_sigmoid": "KL (sigmoid)",
+    "density": "density",
+    "coverage": "coverage",
+}
 
 #: CSV columns: one row per result entry, then one per metric that was not computed (with its reason).
-CSV_FIELDS = ["metric", "value", "std", "ci_low", "ci_high", "ci_method", "n_generated", "n_reference", "backbone",
-              "better", "slope", "r2", "trusted", "note", "reason"]
+CSV_FIELDS = [
+    "metric",
+    "value",
+    "std",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "n_generated",
+    "n_reference",
+    "backbone",
+    "better",
+    "slope",
+    "r2",
+    "trusted",
+    "note",
+    "reason",
+]
 
 
 def _num(value: float | None) -> str:
@@ -28,11 +54,20 @@ def _num(value: float | None) -> str:
 def table(result: dict) -> str:
     """The metrics, their confidence intervals and what they were computed on, as aligned text."""
     gen, ref = result["generated"], result["reference"]
-    lines = [f"audiometric {result['audiometric']}: {gen['scored']} generated vs {ref['scored']} reference clips"
-             f" ({len(gen['skipped'])} generated skipped, {len(ref.get('skipped', []))} reference)"]
+    lines = [
+        f"audiometric {result['audiometric']}: {gen['scored']} generated vs {ref['scored']} reference clips"
+        f" ({len(gen['skipped'])} generated skipped, {len(ref.get('skipped', []))} reference)"
+    ]
     method = result["settings"].get("ci_method", "percentile")
-    rows = [("metric", "value", f"{result['settings']['confidence']:.0%} CI" + (f" ({method})" if method != "percentile"
-                                                                               else ""), "backbone", "better")]
+    rows = [
+        (
+            "metric",
+            "value",
+            f"{result['settings']['confidence']:.0%} CI" + (f" ({method})" if method != "percentile" else ""),
+            "backbone",
+            "better",
+        )
+    ]
     order = list(LABELS) + sorted(set(result["metrics"]) - set(LABELS))
     for key in order:
         entry = result["metrics"].get(key)
@@ -75,11 +110,24 @@ def write_csv(result: dict, path: str | Path) -> Path:
     writer.writeheader()
     for key, entry in result["metrics"].items():
         ci = entry.get("ci", [None, None])
-        writer.writerow({"metric": key, "value": entry["value"], "std": entry.get("std"), "ci_low": ci[0],
-                         "ci_high": ci[1], "ci_method": entry.get("ci_method"), "n_generated": entry.get("n_generated"),
-                         "n_reference": entry.get("n_reference"), "backbone": entry.get("backbone"),
-                         "better": entry.get("better"), "slope": entry.get("slope"), "r2": entry.get("r2"),
-                         "trusted": entry.get("trusted"), "note": entry.get("note")})
+        writer.writerow(
+            {
+                "metric": key,
+                "value": entry["value"],
+                "std": entry.get("std"),
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+                "ci_method": entry.get("ci_method"),
+                "n_generated": entry.get("n_generated"),
+                "n_reference": entry.get("n_reference"),
+                "backbone": entry.get("backbone"),
+                "better": entry.get("better"),
+                "slope": entry.get("slope"),
+                "r2": entry.get("r2"),
+                "trusted": entry.get("trusted"),
+                "note": entry.get("note"),
+            }
+        )
     for key, why in result["not_computed"].items():
         writer.writerow({"metric": key, "reason": why})
     return atomic_write_text(path, buffer.getvalue())

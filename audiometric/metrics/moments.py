@@ -7,11 +7,12 @@ what ``audiometric stats REF -o ref.npz`` saves (see ``reference.py``), and what
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
-from .errors import AudiometricError
+from audiometric.errors import AudiometricError
+
 
 class MomentAccumulator:
     """Running count, mean and scatter of ``d``-dimensional rows, updated batch by batch.
@@ -34,7 +35,7 @@ class MomentAccumulator:
         self._scatter = np.zeros((self.dim, self.dim), dtype=np.float64)
 
     # ------------------------------------------------------------------ updates
-    def update(self, rows: np.ndarray, weights: np.ndarray | int | None = None) -> "MomentAccumulator":
+    def update(self, rows: np.ndarray, weights: np.ndarray | int | None = None) -> MomentAccumulator:
         """Add ``rows`` of shape ``(n, d)``; returns ``self``.
 
         ``weights`` are integer frequency weights (multiplicities): one per row ``(n,)``, or one
@@ -71,7 +72,7 @@ class MomentAccumulator:
         self._combine(n_b, mean_b, scatter_b)
         return self
 
-    def merge(self, other: "MomentAccumulator") -> "MomentAccumulator":
+    def merge(self, other: MomentAccumulator) -> MomentAccumulator:
         """Fold another accumulator's rows into this one (order does not matter); returns ``self``."""
         if other.dim != self.dim:
             raise AudiometricError(
@@ -133,9 +134,7 @@ class MomentAccumulator:
         return {"count": np.array(self._count, dtype=np.int64), "mean": self.mean, "scatter": self._scatter.copy()}
 
     @classmethod
-    def from_state(
-        cls, state: Mapping[str, np.ndarray]
-    ) -> "MomentAccumulator":
+    def from_state(cls, state: Mapping[str, np.ndarray]) -> MomentAccumulator:
         """Rebuild an accumulator from :meth:`state`; raises ``AudiometricError`` if the arrays are inconsistent."""
         missing = {"count", "mean", "scatter"} - set(state)
         if missing:

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_text
-from .errors import AudiometricError
-from .evaluate import Settings, backbone_for
-from .metrics import kl_sigmoid, kl_softmax, pair_clips
-from .metrics.frechet import ReferenceGaussian
-from .metrics.special import expit
-from .moments import MomentAccumulator
-from .reference import ReferenceStats
-from .sets import ClipSet
+from audiometric.errors import AudiometricError
+from audiometric.extraction.clipset import ClipSet
+from audiometric.metrics import kl_sigmoid, kl_softmax, pair_clips
+from audiometric.metrics.frechet import ReferenceGaussian
+from audiometric.metrics.moments import MomentAccumulator
+from audiometric.metrics.special import expit
+from audiometric.runtime.atomic import atomic_write_text
+from audiometric.scoring.compute import Settings, backbone_for
+from audiometric.scoring.reference import ReferenceStats
 
 #: Fréchet metrics that get a per-clip distance column, in column order.
 FRECHET = ("fd", "fad")
@@ -44,12 +44,18 @@ def load_class_labels(path: str | Path) -> list[str]:
             rows = list(csv.DictReader(handle))
         return [row["display_name"] for row in sorted(rows, key=lambda r: int(r["index"]))]
     except (OSError, KeyError, ValueError) as err:
-        raise AudiometricError(f"{path} is not an AudioSet class_labels_indices.csv (index,mid,display_name): "
-                               f"{type(err).__name__}") from None
+        raise AudiometricError(
+            f"{path} is not an AudioSet class_labels_indices.csv (index,mid,display_name): {type(err).__name__}"
+        ) from None
 
 
-def per_clip(settings: Settings, gen: ClipSet, ref: ClipSet | None, ref_stats: ReferenceStats | None,
-             labels: Sequence[str] | None = None) -> list[dict]:
+def per_clip(
+    settings: Settings,
+    gen: ClipSet,
+    ref: ClipSet | None,
+    ref_stats: ReferenceStats | None,
+    labels: Sequence[str] | None = None,
+) -> list[dict]:
     """One dict per generated clip (``clip`` name, distance/KL columns, ``top_classes``), worst first."""
     names = gen.names()
     rows: list[dict] = [{"clip": name} for name in names]
@@ -69,8 +75,11 @@ def per_clip(settings: Settings, gen: ClipSet, ref: ClipSet | None, ref_stats: R
             pairs = []
         gen_logits, ref_logits = gen.rows(backbone, output), ref.rows(backbone, output)
         for i, j in pairs:
-            rows[i].update(paired_with=ref.names()[j], kl_softmax=kl_softmax(gen_logits[i], ref_logits[j]),
-                           kl_sigmoid=kl_sigmoid(gen_logits[i], ref_logits[j]))
+            rows[i].update(
+                paired_with=ref.names()[j],
+                kl_softmax=kl_softmax(gen_logits[i], ref_logits[j]),
+                kl_sigmoid=kl_sigmoid(gen_logits[i], ref_logits[j]),
+            )
         sort_key = sort_key or ("kl_softmax" if pairs else None)
     if gen.extraction.clips and "logits" in gen.extraction.clips[0].outputs.get(settings.backbone, {}):
         for row, logits in zip(rows, gen.rows(settings.backbone, "logits")):
@@ -104,7 +113,7 @@ def _top_classes(logits: np.ndarray, labels: Sequence[str] | None) -> str:
     """``"name (p); ..."`` of the ``TOP_K`` classes with the highest clip-mean sigmoid probability."""
     prob = expit(np.asarray(logits, dtype=np.float64)).mean(axis=0)  # AudioSet tagging is multi-label: sigmoid
     top = np.argsort(-prob, kind="stable")[:TOP_K]
-    name = (lambda c: labels[c]) if labels is not None else (lambda c: f"class {c}")  # noqa: E731
+    name = (lambda c: labels[c]) if labels is not None else (lambda c: f"class {c}")
     return "; ".join(f"{name(int(c))} ({prob[c]:.3f})" for c in top)
 
 
