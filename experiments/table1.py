@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audiometric import datasets
-from audiometric.backbones.weights import parse_override, set_overrides
+from audiometric.backbones.weights import checkpoint_map
 from audiometric.datasets.export import export
 from audiometric.errors import AudiometricError
 from audiometric.runtime.atomic import atomic_write_text
@@ -77,7 +77,9 @@ def cells(config: dict, only: list[str]) -> list[tuple[str, str]]:
     return chosen
 
 
-def run_cell(config: dict, dataset: str, condition: str, out: Path, device: str | None, progress: bool) -> dict:
+def run_cell(
+    config: dict, dataset: str, condition: str, out: Path, device: str | None, progress: bool, checkpoints: dict
+) -> dict:
     """Export (once per dataset), generate and score one cell; returns the score result."""
     from audiometric.ldm.generate import GenerateSettings, generate, jobs_from_items
     from audiometric.scoring.pipeline import ExtractionOptions, score
@@ -120,7 +122,9 @@ def run_cell(config: dict, dataset: str, condition: str, out: Path, device: str 
             "scored"
         ] == len(items):
             return old
-    opts = ExtractionOptions(device=device or "auto", workers=score_cfg.get("workers", 2), progress=progress)
+    opts = ExtractionOptions(
+        device=device or "auto", workers=score_cfg.get("workers", 2), progress=progress, checkpoints=checkpoints
+    )
     result = score(str(gen), str(ref), metric_settings, opts)
     atomic_write_text(score_path, json.dumps(result, indent=2, allow_nan=True) + "\n")
     return result
@@ -181,10 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        set_overrides(dict(parse_override(v) for v in args.checkpoint))
+        checkpoints = checkpoint_map(args.checkpoint)
         config = load_config(args.config)
         results = {
-            cell: run_cell(config, *cell, args.out, args.device, not args.no_progress)
+            cell: run_cell(config, *cell, args.out, args.device, not args.no_progress, checkpoints)
             for cell in cells(config, args.only)
         }
         print(assemble(config, results, args.out))

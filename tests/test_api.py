@@ -275,3 +275,27 @@ def test_bad_arguments_are_one_line_errors_before_any_work(tmp_path, kwargs, nee
     with pytest.raises(audiometric.AudiometricError) as err:
         audiometric.score(tmp_path / "missing", tmp_path / "missing", **{"backbone": "aisfx", **kwargs})
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_scorer_reuses_its_networks_and_keeps_no_global_state(sfx, scored, tmp_path, monkeypatch):
+    """One Scorer builds each network once across score/embed/stats; its checkpoints stay its own."""
+    from audiometric.backbones import lazy
+    from audiometric.backbones.weights import resolve_checkpoint
+
+    builds = []
+    real_load = lazy.load
+    monkeypatch.setattr(lazy, "load", lambda *a, **k: builds.append(a[0]) or real_load(*a, **k))
+    scorer = audiometric.Scorer("aisfx", device="cpu", cache=False, workers=0, progress=False)
+    first = scorer.score(sfx / "gen", sfx / "ref", metrics="fd,kad")
+    again = scorer.score(sfx / "gen", sfx / "ref", metrics="fd")
+    scorer.embed(sfx / "gen", tmp_path / "g.npz")
+    scorer.stats(sfx / "ref", tmp_path / "r.npz", metrics="fd")
+    assert builds == ["aisfx"]  # built on the first clip, reused by every later call
+    assert first["fd"].value == again["fd"].value == scored["fd"].value
+    # a checkpoint given to one scorer is not seen by the next, nor by plain resolution
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"x")
+    held = audiometric.Scorer("aisfx", checkpoints={"aisfx": other}, device="cpu")
+    assert held.options.checkpoints == {"aisfx": str(other)}
+    assert audiometric.Scorer("aisfx", device="cpu").options.checkpoints == {}
+    assert resolve_checkpoint("aisfx") != other

@@ -194,7 +194,7 @@ def test_score_compat_cli_feeds_vggish_audioldm_evals_input(sets, model, tmp_pat
     from audiometric.cli import main
 
     stand_ins = {"panns-cnn14-16k": ToyBackbone(), "vggish": model}
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: stand_ins[n] for n in needs})
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: stand_ins[n] for n in needs})
     gen_dir, ref_dir = sets
     out = tmp_path / "r.json"
     result = CliRunner().invoke(

@@ -307,7 +307,7 @@ def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp
     import audiometric.scoring.pipeline as score_module
     from audiometric.cli import main
 
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
     _write(in_dir / "sub" / "deep.wav", 7)
     corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
     out = tmp_path / "r.json"

@@ -2,6 +2,7 @@
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,7 +63,7 @@ def test_workers_equal_main_process(tmp_path):
 def test_short_clips_are_padded_and_metadata_kept(tmp_path):
     files = _mixed_set(tmp_path / "a")
     result, _ = _run(files, None)
-    by_name = {c.name: c for c in result.clips}
+    by_name = {Path(c.path).name: c for c in result.clips}
     assert by_name["m04.wav"].sample_rate == 8000 and by_name["m04.wav"].seconds == pytest.approx(0.05)
     assert by_name["m04.wav"].outputs["toy"]["embedding"].shape == (1, 8)
 
@@ -120,7 +121,7 @@ def test_bad_files_are_recorded_skips(tmp_path):
     (folder / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     (folder / "empty.wav").write_bytes(b"")
     result, _ = _run(sorted(folder.glob("*.wav")), None)
-    assert [c.name for c in result.clips] == [f.name for f in files]
+    assert [Path(c.path).name for c in result.clips] == [f.name for f in files]
     assert {os.path.basename(s["file"]) for s in result.skipped} == {"broken.wav", "empty.wav"}
     assert all(s["reason"] for s in result.skipped)
 
@@ -151,7 +152,7 @@ def test_interrupted_run_leaves_valid_cache_and_resumes(tmp_path):
 def test_frame_level_outputs_keep_frames(tmp_path):
     files = _mixed_set(tmp_path / "a")
     result, _ = _run(files, None, model=ToyBackbone(frame_level=True))
-    frames = {c.name: c.outputs["toy"]["embedding"].shape[0] for c in result.clips}
+    frames = {Path(c.path).name: c.outputs["toy"]["embedding"].shape[0] for c in result.clips}
     assert frames["m00.wav"] == 1 + (16000 - 400) // 160
     assert frames["m04.wav"] == 1 + (3200 - 400) // 160  # padded to min_samples
 

@@ -296,7 +296,7 @@ def test_out_of_memory_is_one_line_of_advice(assets, tmp_path, monkeypatch):
 def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
     import audiometric.scoring.pipeline as score_module
 
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
     (tmp_path / "cfg.yaml").write_text(
         f"dataset: us8k\ndata-dir: {assets['us8k']}\nmodel: {assets['pipe']}\nduration: 1.28\nbatch-size: 2\n"
         "max-steps: 2\neval-every: 1\neval-steps: 2\neval-metrics: [fd, kl]\neval-backbone: toy\n"
@@ -445,7 +445,7 @@ def test_table2_grid_runs_resumes_and_assembles(assets, tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
     import table2
 
-    monkeypatch.setattr(score_module, "load_models", lambda needs, device: {n: ToyBackbone().eval() for n in needs})
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
     (tmp_path / "grid.yaml").write_text(
         f"model: {assets['pipe']}\ninits: [pretrained, scratch]\nconditions: [text]\nselect: fd\n"
         "finetune: {max_steps: 2, batch_size: 2, duration: 1.28, eval_every: 1, eval_steps: 2, "

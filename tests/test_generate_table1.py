@@ -67,7 +67,7 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     path = tmp_path / "table1.yaml"
     path.write_text(yaml.safe_dump(config))
     monkeypatch.setattr(
-        score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs}
+        score_module, "load_models", lambda needs, device, *_: {name: ToyBackbone().eval() for name in needs}
     )
     runner = _runner()
     out = tmp_path / "run"

@@ -15,8 +15,6 @@ from audiometric.errors import AudiometricError
 from audiometric.metrics import (
     METRICS,
     MetricWarning,
-    bootstrap_ci,
-    bootstrap_frechet,
     extrapolate,
     fd_infinity,
     frechet_distance,
@@ -32,6 +30,7 @@ from audiometric.metrics import (
     pairing,
 )
 from audiometric.metrics import kad as kad_module
+from audiometric.metrics.bootstrap import ClipRows, draw_replicates, frechet_replicate, interval
 
 
 def _gaussian(rng: np.random.Generator, n: int, d: int, shift: float = 0.0) -> np.ndarray:
@@ -357,13 +356,28 @@ def _clips(rng: np.random.Generator, n: int, d: int, shift: float, max_frames: i
     return [_gaussian(rng, int(rng.integers(1, max_frames + 1)), d, shift) for _ in range(n)]
 
 
+def _boot(replicate, gen, ref=None, n_boot=200, seed=0, paired=False, resample_reference=True) -> np.ndarray:
+    """Replicate values from the package's one bootstrap loop (``draw_replicates``)."""
+    n_ref = None if ref is None or not resample_reference else len(ref)
+    return draw_replicates({"m": replicate}, len(gen), n_ref, n_boot, seed, paired=paired)["m"]
+
+
+def _gathered(metric, gen, ref=None):
+    """A replicate that stacks the resampled clips' rows and calls ``metric(gen_rows, ref_rows)``."""
+    g_rows = ClipRows(gen, "generated")
+    r_rows = ClipRows(ref, "reference") if ref is not None else None
+    return lambda g, r: metric(
+        g_rows.gather(g), None if r_rows is None else r_rows.rows if r is None else r_rows.gather(r)
+    )
+
+
 def test_bootstrap_frechet_fast_path_equals_generic_bootstrap() -> None:
     rng = np.random.default_rng(12)
     gen, ref = _clips(rng, 40, 3, 0.5, max_frames=4), _clips(rng, 50, 3, 0.0, max_frames=4)
-    fast = bootstrap_frechet(gen, ref, n_boot=20, seed=5)
-    slow = bootstrap_ci(lambda g, r: frechet_from_features(g, r), gen, ref, n_boot=20, seed=5)
-    np.testing.assert_allclose(fast.values, slow.values, rtol=1e-9)
-    assert (fast.low, fast.high) == pytest.approx((slow.low, slow.high), rel=1e-9)
+    fast = _boot(frechet_replicate(ClipRows(gen, "g"), ClipRows(ref, "r")), gen, ref, n_boot=20, seed=5)
+    slow = _boot(_gathered(frechet_from_features, gen, ref), gen, ref, n_boot=20, seed=5)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9)
+    assert interval(fast, 0.0) == pytest.approx(interval(slow, 0.0), rel=1e-9)
 
 
 def test_bootstrap_seeded_covers_point_and_shrinks_with_n() -> None:
@@ -372,12 +386,13 @@ def test_bootstrap_seeded_covers_point_and_shrinks_with_n() -> None:
     for n in (100, 1600):
         gen, ref = _clips(rng, n, 3, 1.0), _clips(rng, n, 3, 0.0)
         point = frechet_from_features(np.concatenate(gen), np.concatenate(ref))
-        result = bootstrap_frechet(gen, ref, n_boot=100, seed=0)
-        assert result.low <= point <= result.high
-        widths.append(result.high - result.low)
-        again = bootstrap_frechet(gen, ref, n_boot=100, seed=0)
-        np.testing.assert_array_equal(result.values, again.values)
-        assert not np.array_equal(result.values, bootstrap_frechet(gen, ref, n_boot=100, seed=1).values)
+        replicate = frechet_replicate(ClipRows(gen, "g"), ClipRows(ref, "r"))
+        values = _boot(replicate, gen, ref, n_boot=100, seed=0)
+        low, high = interval(values, point)
+        assert low <= point <= high
+        widths.append(high - low)
+        np.testing.assert_array_equal(values, _boot(replicate, gen, ref, n_boot=100, seed=0))
+        assert not np.array_equal(values, _boot(replicate, gen, ref, n_boot=100, seed=1))
     assert widths[1] < 0.5 * widths[0]
 
 
@@ -390,15 +405,19 @@ def test_bootstrap_paired_and_fixed_reference() -> None:
         seen.append(len(np.unique(g[:, 0])))
         return float(g.mean())
 
-    paired = bootstrap_ci(check_paired, ids, ids, n_boot=10, paired=True, seed=0)
-    assert len(paired.values) == 10 and min(seen) < 30  # resampled with replacement
+    paired = _boot(_gathered(check_paired, ids, ids), ids, ids, n_boot=10, paired=True)
+    assert len(paired) == 10 and min(seen) < 30  # resampled with replacement
     full = np.concatenate(ids)
-    fixed = bootstrap_ci(lambda g, r: float(np.array_equal(r, full)), ids, ids, n_boot=5, resample_reference=False)
-    assert fixed.low == fixed.high == 1.0
-    gen_only = bootstrap_ci(lambda g, r: float(r is None), ids, n_boot=3)
-    assert gen_only.values.tolist() == [1.0, 1.0, 1.0]
+    fixed = _boot(
+        _gathered(lambda g, r: float(np.array_equal(r, full)), ids, ids), ids, ids, 5, resample_reference=False
+    )
+    assert interval(fixed, 1.0) == (1.0, 1.0)
+    gen_only = _boot(_gathered(lambda g, r: float(r is None), ids), ids, n_boot=3)
+    assert gen_only.tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(AudiometricError, match="confidence"):
-        bootstrap_ci(lambda g, r: 0.0, ids, confidence=95)
+        interval(gen_only, 1.0, confidence=95)
+    with pytest.raises(AudiometricError, match="index-aligned"):
+        draw_replicates({"m": lambda g, r: 0.0}, 30, 29, 3, paired=True)
 
 
 # ---------------------------------------------------------------------------------------- registry
@@ -439,9 +458,10 @@ def test_bootstrap_low_rank_path_gives_the_covariance_path_replicates() -> None:
     rng = np.random.default_rng(12)
     gen = [rng.standard_normal((2, 80)) for _ in range(12)]
     ref = [rng.standard_normal((1, 80)) + 0.2 for _ in range(15)]
-    fast = boot.bootstrap_frechet(gen, ref, n_boot=8, seed=4)  # 24 and 15 rows < 80 dims: low-rank path
-    generic = boot.bootstrap_ci(lambda g, r: _fd_cov(g, r), gen, ref, n_boot=8, seed=4)
-    np.testing.assert_allclose(fast.values, generic.values, rtol=1e-8)
+    # 24 and 15 rows < 80 dims: low-rank path
+    fast = _boot(boot.frechet_replicate(boot.ClipRows(gen, "g"), boot.ClipRows(ref, "r")), gen, ref, n_boot=8, seed=4)
+    generic = _boot(_gathered(_fd_cov, gen, ref), gen, ref, n_boot=8, seed=4)
+    np.testing.assert_allclose(fast, generic, rtol=1e-8)
 
 
 def _fd_cov(g: np.ndarray, r: np.ndarray) -> float:

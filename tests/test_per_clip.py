@@ -82,7 +82,7 @@ def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> 
     from audiometric.cli import main
 
     monkeypatch.setattr(
-        score_module, "load_models", lambda needs, device: {name: ToyBackbone().eval() for name in needs}
+        score_module, "load_models", lambda needs, device, *_: {name: ToyBackbone().eval() for name in needs}
     )
     tone_set(tmp_path / "gen", 6, seed=1)
     tone_set(tmp_path / "ref", 6, seed=2)

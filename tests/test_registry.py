@@ -6,6 +6,7 @@ import re
 import sys
 import types
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,17 @@ def test_a_new_metric_is_one_module_and_one_registry_line(monkeypatch) -> None:
 
     module.compute = compute
     monkeypatch.setitem(sys.modules, "am_plugin.shift", module)
-    monkeypatch.setitem(METRICS, "shift", MetricInfo("shift", "embedding", True, (), "test", "am_plugin.shift:compute"))
+    info = MetricInfo(
+        name="shift",
+        label="SHIFT",
+        unit="squared embedding units",
+        output="embedding",
+        lower_is_better=True,
+        defined_on=(),
+        source="test",
+        compute="am_plugin.shift:compute",
+    )
+    monkeypatch.setitem(METRICS, "shift", info)
     rng = np.random.default_rng(0)
     gen, ref = rows(rng, 30, 4, 0.5, frames=2), rows(rng, 25, 4, frames=2)
     values, skipped = evaluate.compute(settings("shift", bootstrap=50, seed=3), clip_set(gen), clip_set(ref), None)
@@ -281,3 +292,41 @@ def test_untrustworthy_fd_infinity_is_flagged(monkeypatch) -> None:
     inf = values["fd_inf"]
     assert inf["value"] == -0.5 and inf["slope"] == 30.0 and inf["r2"] == 0.4 and inf["trusted"] is False
     assert "untrustworthy fit" in inf["note"] and inf["min_r2"] == extrapolated.MIN_R2
+
+
+def test_every_metric_fact_is_read_from_the_registry(monkeypatch) -> None:
+    """Labels, stats-file support, per-clip support and defaults follow the entry, with no second list."""
+    from audiometric.api import stats_metrics
+    from audiometric.metrics import entry_labels
+    from audiometric.scoring.per_clip import per_clip_metrics
+    from audiometric.scoring.report import table
+
+    assert stats_metrics() == ("fd", "fad") and per_clip_metrics() == ("fd", "fad", "kl")
+    assert entry_labels()["fd_inf"] == "FD∞" and entry_labels()["kl_sigmoid"] == "KL (sigmoid)"
+    new = MetricInfo(
+        name="wide",
+        label="WIDE",
+        unit="test",
+        output="embedding",
+        lower_is_better=False,
+        defined_on=(),
+        source="test",
+        reference="moments",
+        per_clip=True,
+        defaults={"k": 3},
+    )
+    monkeypatch.setitem(METRICS, "wide", new)
+    assert "wide" in stats_metrics() and "wide" in per_clip_metrics() and entry_labels()["wide"] == "WIDE"
+    assert new.better == "higher" and new.stats_file
+    result = {
+        "audiometric": "x",
+        "generated": {"scored": 1, "skipped": []},
+        "reference": {"scored": 1, "skipped": []},
+        "settings": {"confidence": 0.95, "ci_method": "percentile"},
+        "metrics": {"wide": {"value": 1.0, "backbone": "b", "better": "higher"}},
+        "not_computed": {},
+    }
+    assert "WIDE" in table(result)
+    # IS's splits: the sweep's size check reads the registry default
+    monkeypatch.setitem(METRICS, "is", replace(METRICS["is"], defaults={"splits": 4, "seed": 2020}))
+    assert METRICS["is"].defaults["splits"] == 4

@@ -101,9 +101,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("AUDIOMETRIC_OFFLINE", raising=False)
     for entry in weights.WEIGHTS.values():
         monkeypatch.delenv(entry.env_var, raising=False)
-    weights.set_overrides({})
     yield home
-    weights.set_overrides({})
 
 
 @pytest.fixture
@@ -146,11 +144,7 @@ def test_packaged_checkpoint_is_found_verified_and_overridable(tmp_path: Path, m
     assert path.name == "checkpoint.pth" and path.parent.parent.name == "aisfx"
     own = tmp_path / "mine.pth"
     own.write_bytes(b"not checked")
-    weights.set_overrides({"aisfx": str(own)})
-    try:
-        assert weights.resolve_checkpoint("aisfx") == own
-    finally:
-        weights.set_overrides({})
+    assert weights.resolve_checkpoint("aisfx", own) == own
     tampered = WeightFile(
         "aisfx",
         "checkpoint.pth",
@@ -330,30 +324,25 @@ def test_cached_file_with_wrong_digest_is_rejected(server: FileServer, tiny_entr
 
 
 def test_override_precedence(tiny_entry: WeightFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    explicit, cli, env = (tmp_path / f"{tag}.pth" for tag in ("explicit", "cli", "env"))
-    for path in (explicit, cli, env):
+    explicit, env = (tmp_path / f"{tag}.pth" for tag in ("explicit", "env"))
+    for path in (explicit, env):
         path.write_bytes(b"user-supplied weights, not checked against the registry")
     cached = weights.weights_dir() / "tiny.pth"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(PAYLOAD)
-    weights.set_overrides({"vggish": str(cli)})
     monkeypatch.setenv("AUDIOMETRIC_CHECKPOINT_VGGISH", str(env))
     assert weights.resolve_checkpoint("vggish", str(explicit)) == explicit
-    assert weights.resolve_checkpoint("vggish") == cli
-    weights.set_overrides({})
     assert weights.resolve_checkpoint("vggish") == env
     monkeypatch.delenv("AUDIOMETRIC_CHECKPOINT_VGGISH")
     assert weights.resolve_checkpoint("vggish") == cached
 
 
-@pytest.mark.parametrize("how", ["argument", "set_overrides", "env"])
+@pytest.mark.parametrize("how", ["argument", "env"])
 def test_missing_user_checkpoint_is_named(how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = tmp_path / "nowhere" / "cnn14.pth"
     override = None
     if how == "argument":
         override = str(missing)
-    elif how == "set_overrides":
-        weights.set_overrides({"panns-cnn14-16k": str(missing)})
     else:
         monkeypatch.setenv("AUDIOMETRIC_CHECKPOINT_PANNS_CNN14_16K", str(missing))
     with pytest.raises(WeightsError) as info:
@@ -362,7 +351,7 @@ def test_missing_user_checkpoint_is_named(how: str, tmp_path: Path, monkeypatch:
 
 
 def test_unknown_names_list_the_valid_ones() -> None:
-    for call in (lambda: weights.set_overrides({"cnn14": "/x.pth"}), lambda: weights.resolve_checkpoint("cnn14")):
+    for call in (lambda: weights.checkpoint_map({"cnn14": "/x.pth"}), lambda: weights.resolve_checkpoint("cnn14")):
         with pytest.raises(AudiometricError) as info:
             call()
         message = str(info.value)

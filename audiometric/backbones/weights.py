@@ -1,7 +1,7 @@
 """Pretrained weights: registry, cache folder, verified resumable download, and safe loading.
 
 Checkpoints are looked up in this order (``resolve_checkpoint``): an explicit path passed by the
-caller, a CLI ``--checkpoint NAME=PATH`` (``set_overrides``), the entry's environment variable
+caller (``--checkpoint NAME=PATH``, the API's ``checkpoints``), the entry's environment variable
 (``AUDIOMETRIC_CHECKPOINT_<NAME>``), the verified copy in ``<cache_dir>/weights/``, and finally a
 download from the published URL. Files are only ever loaded with ``torch.load(weights_only=True)``.
 
@@ -19,6 +19,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,8 +98,6 @@ WEIGHTS: dict[str, WeightFile] = {
     )
 }
 
-_overrides: dict[str, Path] = {}
-
 
 def cache_dir() -> Path:
     """Root of audiometric's cache: ``$AUDIOMETRIC_HOME`` or ``~/.cache/audiometric``."""
@@ -129,12 +128,13 @@ def parse_override(text: str) -> tuple[str, str]:
     return name, path
 
 
-def set_overrides(mapping: dict[str, str]) -> None:
-    """Replace the CLI's ``--checkpoint`` overrides (name -> path); names are checked here."""
-    for name in mapping:
-        _entry(name)
-    _overrides.clear()
-    _overrides.update({name: Path(path).expanduser() for name, path in mapping.items()})
+def checkpoint_map(values: Iterable[str] | Mapping[str, str | Path] | None) -> dict[str, str]:
+    """``--checkpoint NAME=PATH`` values (or a name -> path mapping) as a checked ``{name: path}`` dict."""
+    if values is None:
+        return {}
+    if isinstance(values, Mapping):
+        return {_entry(name).name: str(Path(path).expanduser()) for name, path in values.items()}
+    return dict(parse_override(v) for v in values)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -320,13 +320,13 @@ def _packaged(entry: WeightFile) -> Path:
 def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
     """Local path of checkpoint ``name``, downloading and verifying it into the cache if needed.
 
-    User-supplied paths (``override``, ``set_overrides``, the env var) are used as given, unverified;
+    User-supplied paths (``override``: ``--checkpoint NAME=PATH`` or the API's ``checkpoints``; then the
+    env var) are used as given, unverified;
     the cached copy is checked against the published digests on every call.
     """
     entry = _entry(name)
     for source, value in (
-        ("the checkpoint argument", override),
-        (f"--checkpoint {name}=", _overrides.get(name)),
+        (f"--checkpoint {name}=", override),
         (entry.env_var, os.environ.get(entry.env_var)),
     ):
         if value:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 
 from audiometric import backbones
-from audiometric.backbones.weights import parse_override
+from audiometric.backbones.weights import checkpoint_map
 
 
 def extraction_options(func: Callable) -> Callable:
@@ -75,7 +75,7 @@ def extraction_kwargs(
         "workers": workers,
         "channels": channels,
         "max_seconds": max_seconds,
-        "checkpoints": dict(parse_override(v) for v in checkpoints),
+        "checkpoints": checkpoint_map(checkpoints),
         "cache": not no_cache,
         "allow_truncated": allow_truncated,
         "progress": not quiet,

@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, DEFAULT_METRICS, MIN_BOOTSTRAP, metric_names
+from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP, metric_names
 from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
 from audiometric.errors import AudiometricError
-from audiometric.metrics import METRICS
+from audiometric.metrics import DEFAULT_METRICS, METRICS
 
 EXAMPLES = """\b
 Examples:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
 from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
 from audiometric.cli.score import metric_list
 
@@ -21,7 +22,7 @@ EXAMPLES = """Examples:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @click.option(
     "--metrics",
-    default="fd,fad",
+    default=",".join(stats_metrics()),
     show_default=True,
     callback=metric_list,
     help="Fréchet metrics whose reference statistics to store (fd, fad).",
@@ -29,14 +30,14 @@ EXAMPLES = """Examples:
 @click.option(
     "--backbone",
     type=backbone_choice,
-    default="panns-cnn14-16k",
+    default=DEFAULT_BACKBONE,
     show_default=True,
     help="Network whose embedding FD reads.",
 )
 @click.option(
     "--fad-backbone",
     type=backbone_choice,
-    default="vggish",
+    default=DEFAULT_FAD_BACKBONE,
     show_default=True,
     help="Network whose embedding FAD reads.",
 )

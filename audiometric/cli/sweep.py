@@ -27,15 +27,15 @@ def _extraction(
     quiet: bool,
     **more,
 ):
-    """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (checkpoint overrides set).
+    """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (with checkpoints).
 
     Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
     from audiometric.audio.preprocess import Preprocess
-    from audiometric.backbones.weights import parse_override, set_overrides
+    from audiometric.backbones.weights import checkpoint_map
     from audiometric.scoring.pipeline import ExtractionOptions
 
-    set_overrides(dict(parse_override(v) for v in checkpoints))
     return ExtractionOptions(
+        checkpoints=checkpoint_map(checkpoints),
         device=device,
         batch_size=int(batch_size),
         workers=int(workers),

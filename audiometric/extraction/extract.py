@@ -56,11 +56,6 @@ class Clip:
     #: backbone -> why this clip has no output from it (shorter than its input under ``short="drop"``)
     excluded: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def name(self) -> str:
-        """File name without folder (a set names its clips by relative path, see ``ClipSet.names``)."""
-        return Path(self.path).name
-
 
 @dataclass
 class Extraction:
@@ -76,6 +71,26 @@ class Extraction:
 def resampler_settings(pre: Preprocess) -> dict:
     """The settings of the resampler ``pre`` names, for cache keys and provenance."""
     return kaiser_settings() if pre.resampler == "kaiser_best" else RESAMPLER
+
+
+def backbone_record(model: Backbone | LazyBackbone, outputs: set[str] | None = None) -> dict:
+    """A backbone's provenance record, the same in results, embedding files and statistics files."""
+    record = {
+        "checkpoint_sha256": model.checkpoint_sha256,
+        "sample_rate": model.sample_rate,
+        "min_samples": model.min_samples,
+    }
+    return record if outputs is None else {**record, "outputs": sorted(outputs)}
+
+
+def preprocessing_record(pre: Preprocess, views: dict[str, Preprocess] | None = None) -> dict:
+    """The preprocessing provenance record: the shared settings, then any per-backbone view (``--compat``)."""
+    record = {**pre.as_dict(), "resampler": RESAMPLER}
+    if views:
+        record["per_backbone"] = {
+            name: {**view.as_dict(), "resampler": resampler_settings(view)} for name, view in sorted(views.items())
+        }
+    return record
 
 
 def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:

@@ -13,7 +13,6 @@ AudioLDM), short ones zero-padded at the end.
 from __future__ import annotations
 
 import hashlib
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from audiometric.audio.decode import decode, read_and_hash
 from audiometric.audio.resample import resample
 from audiometric.errors import AudiometricError
+from corruptions.dsp import mel_filterbank_slaney
 
 SAMPLE_RATE = 16000
 N_FFT = 1024
@@ -33,42 +33,13 @@ FMIN = 0.0
 FMAX = 8000.0
 DURATION = 10.24
 
-# Slaney's Auditory Toolbox mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above.
-_F_SP = 200.0 / 3.0
-_MIN_LOG_HZ = 1000.0
-_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
-_LOGSTEP = math.log(6.4) / 27.0
-
-
-def hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney mel of frequencies in Hz (float64)."""
-    hz = np.asarray(hz, dtype=np.float64)
-    log_part = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
-    return np.where(hz >= _MIN_LOG_HZ, log_part, hz / _F_SP)
-
-
-def mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`hz_to_mel` (Hz, float64)."""
-    mel = np.asarray(mel, dtype=np.float64)
-    return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)), _F_SP * mel)
-
 
 @lru_cache(maxsize=4)
 def mel_filterbank(
     sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, fmin: float = FMIN, fmax: float = FMAX
 ) -> torch.Tensor:
-    """Triangular Slaney-normalised filters, shape ``(n_mels, n_fft // 2 + 1)``, float32.
-
-    Slaney (1998) Auditory Toolbox: n_mels + 2 edges equally spaced in mel, each triangle scaled by
-    2 / (upper edge − lower edge) in Hz so every filter has unit area.
-    """
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (freqs[None] - lower) / (centre - lower)
-    falling = (upper - freqs[None]) / (upper - centre)
-    weights = np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (upper - lower))
-    return torch.from_numpy(weights.astype(np.float32))
+    """AudioLDM's Slaney filters (the one Slaney filterbank, :mod:`corruptions.dsp`), ``(n_mels, n_fft // 2 + 1)``, float32."""
+    return torch.from_numpy(mel_filterbank_slaney(sample_rate, n_fft, n_mels, fmin, fmax).astype(np.float32))
 
 
 def frames(duration: float) -> int:

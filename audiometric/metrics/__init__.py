@@ -11,10 +11,12 @@ shared not-computable and bootstrap rules. See ``docs/metrics.md`` for formulas,
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from audiometric.errors import AudiometricError
-from audiometric.metrics.bootstrap import BootstrapResult, bootstrap_ci, bootstrap_frechet
+from audiometric.metrics.density import DEFAULT_K
 from audiometric.metrics.extrapolated import Extrapolation, extrapolate, fd_infinity
 from audiometric.metrics.frechet import (
     MetricWarning,
@@ -24,31 +26,39 @@ from audiometric.metrics.frechet import (
     frechet_from_features,
     frechet_from_stats,
 )
-from audiometric.metrics.inception import inception_score
+from audiometric.metrics.inception import IS_SEED, IS_SPLITS, inception_score
 from audiometric.metrics.kad import KAD_SCALE, kernel_audio_distance, median_pairwise_distance
+from audiometric.metrics.kid import KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 from audiometric.metrics.kl import kl_sigmoid, kl_softmax, pair_clips, pairing
 from audiometric.metrics.protocol import Estimate, MetricInput
 
 PANNS = ("panns-cnn14-16k", "panns-cnn14-32k")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricInfo:
-    """What a metric reads and how to read its value.
+    """Every fact about a metric, stated once: what it reads, how to read its value, its defaults.
 
-    ``output`` is the backbone output it reads (``"embedding"`` or ``"logits"``); ``defined_on`` lists the
-    backbones of its published definition (empty: any backbone), so a result computed on another one can
-    say so; ``source`` names the reference implementation and paper it follows.
+    ``label``: the name shown in tables; ``entries``: every result key the metric gives, with its label
+    (``kl`` gives ``kl_softmax`` and ``kl_sigmoid``; ``fd`` gives ``fd`` and, when asked, ``fd_inf``).
+    ``unit``: what the value is measured in. ``output``: the backbone output it reads (``"embedding"`` or
+    ``"logits"``); ``lower_is_better``: its direction (damage raises a lower-is-better metric);
+    ``defined_on``: the backbones of its published definition (empty: any), so a result computed on another
+    one can say so; ``source``: the reference implementation and paper it follows.
 
-    ``compute`` is the set-level function as ``"module:function"`` in this package (or ``"pkg.module:function"``
-    elsewhere). ``backbone_option``
-    names the ``evaluate.Settings`` field choosing its backbone. ``reference``: ``"none"`` (IS),
-    ``"moments"`` (a statistics file will do) or ``"clips"``. ``paired``: clips are paired by name
-    first. ``resample_reference``: the bootstrap also resamples reference clips. ``estimator``:
-    ``"plug-in"`` (biased at small N) or ``"unbiased"`` (may be negative). ``min_rows``: rows per set.
+    ``compute`` is the set-level function as ``"module:function"`` in this package (or
+    ``"pkg.module:function"`` elsewhere). ``backbone_option`` names the ``Settings`` field choosing its
+    backbone. ``reference``: ``"none"`` (IS), ``"moments"`` (a statistics file will do) or ``"clips"``.
+    ``paired``: clips are paired by name first. ``per_clip``: ``--per-clip`` ranks clips by it.
+    ``resample_reference``: the bootstrap also resamples reference clips. ``estimator``: ``"plug-in"``
+    (biased at small N) or ``"unbiased"`` (may be negative). ``min_rows``: rows per set. ``defaults``: the
+    metric's parameters (as ``MetricInput.params``).
     """
 
     name: str
+    label: str
+    entries: tuple[tuple[str, str], ...] = ()
+    unit: str
     output: str
     lower_is_better: bool
     defined_on: tuple[str, ...]
@@ -57,9 +67,25 @@ class MetricInfo:
     backbone_option: str = "backbone"
     reference: str = "clips"
     paired: bool = False
+    per_clip: bool = False
     resample_reference: bool = True
     estimator: str = "plug-in"
     min_rows: int = 2
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def stats_file(self) -> bool:
+        """Whether ``audiometric stats`` can store its reference side (its reference is moments)."""
+        return self.reference == "moments"
+
+    @property
+    def better(self) -> str:
+        """``"lower"`` or ``"higher"``, as result entries state it."""
+        return "lower" if self.lower_is_better else "higher"
+
+    def labels(self) -> dict[str, str]:
+        """Result key -> display label, for every entry this metric can give."""
+        return dict(self.entries) if self.entries else {self.name: self.label}
 
     def run(self, data: MetricInput) -> dict[str, Estimate | str]:
         """The result entries of this metric on ``data`` (imports its module on first use)."""
@@ -68,69 +94,112 @@ class MetricInfo:
         return getattr(importlib.import_module(path), func)(data)
 
 
+_EMBEDDING_UNIT = "squared embedding units"
+#: The registry, in display order (tables list result entries in this order).
 METRICS: dict[str, MetricInfo] = {
     info.name: info
     for info in (
         MetricInfo(
-            "fd",
-            "embedding",
-            True,
-            PANNS,
-            "audioldm_eval metrics/fid.py; Heusel et al. 2017",
-            "fd:compute",
+            name="fd",
+            label="FD",
+            entries=(("fd", "FD"), ("fd_inf", "FD∞")),
+            unit=_EMBEDDING_UNIT,
+            output="embedding",
+            lower_is_better=True,
+            defined_on=PANNS,
+            source="audioldm_eval metrics/fid.py; Heusel et al. 2017",
+            compute="fd:compute",
             reference="moments",
+            per_clip=True,
         ),
         MetricInfo(
-            "is",
-            "logits",
-            False,
-            PANNS,
-            "audioldm_eval metrics/isc.py; Salimans et al. 2016",
-            "inception:compute",
-            reference="none",
-            min_rows=1,
-        ),
-        MetricInfo(
-            "kl",
-            "logits",
-            True,
-            PANNS,
-            "audioldm_eval metrics/kl.py (softmax and sigmoid variants)",
-            "kl:compute",
-            paired=True,
-            min_rows=1,
-        ),
-        MetricInfo(
-            "fad",
-            "embedding",
-            True,
-            ("vggish",),
-            "audioldm_eval metrics/fad.py; Kilgour et al. 2019",
-            "fd:compute",
+            name="fad",
+            label="FAD",
+            entries=(("fad", "FAD"), ("fad_inf", "FAD∞")),
+            unit=_EMBEDDING_UNIT,
+            output="embedding",
+            lower_is_better=True,
+            defined_on=("vggish",),
+            source="audioldm_eval metrics/fad.py; Kilgour et al. 2019",
+            compute="fd:compute",
             backbone_option="fad_backbone",
             reference="moments",
+            per_clip=True,
         ),
-        MetricInfo("kad", "embedding", True, (), "Chung et al. 2025 (kadtk)", "kad:compute", estimator="unbiased"),
         MetricInfo(
-            "kid",
-            "embedding",
-            True,
-            PANNS,
-            "audioldm_eval metrics/kid.py; Bińkowski et al. 2018",
-            "kid:compute",
+            name="kad",
+            label="KAD",
+            unit=f"MMD² × {KAD_SCALE:g} (RBF kernel, median bandwidth)",
+            output="embedding",
+            lower_is_better=True,
+            defined_on=(),
+            source="Chung et al. 2025 (kadtk)",
+            compute="kad:compute",
             estimator="unbiased",
+            defaults={"scale": KAD_SCALE},
         ),
         MetricInfo(
-            "density_coverage",
-            "embedding",
-            False,
-            (),
-            "Naeem et al. 2020 (k = 5)",
-            "density:compute",
+            name="kid",
+            label="KID",
+            unit="MMD² (cubic polynomial kernel)",
+            output="embedding",
+            lower_is_better=True,
+            defined_on=PANNS,
+            source="audioldm_eval metrics/kid.py; Bińkowski et al. 2018",
+            compute="kid:compute",
+            estimator="unbiased",
+            defaults={"subsets": KID_SUBSETS, "subset_size": KID_SUBSET_SIZE, "seed": KID_SEED},
+        ),
+        MetricInfo(
+            name="is",
+            label="IS",
+            unit="exp(nats), 1 to the number of classes",
+            output="logits",
+            lower_is_better=False,
+            defined_on=PANNS,
+            source="audioldm_eval metrics/isc.py; Salimans et al. 2016",
+            compute="inception:compute",
+            reference="none",
+            min_rows=1,
+            defaults={"splits": IS_SPLITS, "seed": IS_SEED},
+        ),
+        MetricInfo(
+            name="kl",
+            label="KL",
+            entries=(("kl_softmax", "KL (softmax)"), ("kl_sigmoid", "KL (sigmoid)")),
+            unit="nats",
+            output="logits",
+            lower_is_better=True,
+            defined_on=PANNS,
+            source="audioldm_eval metrics/kl.py (softmax and sigmoid variants)",
+            compute="kl:compute",
+            paired=True,
+            per_clip=True,
+            min_rows=1,
+        ),
+        MetricInfo(
+            name="density_coverage",
+            label="density/coverage",
+            entries=(("density", "density"), ("coverage", "coverage")),
+            unit="density ≥ 0 (1: as dense as the reference); coverage 0 to 1",
+            output="embedding",
+            lower_is_better=False,
+            defined_on=(),
+            source=f"Naeem et al. 2020 (k = {DEFAULT_K})",
+            compute="density:compute",
             resample_reference=False,
+            defaults={"k": DEFAULT_K},
         ),
     )
 }
+
+#: The metrics ``score`` computes when none are named (audioldm_eval's set).
+DEFAULT_METRICS = ("fd", "is", "kl", "fad")
+
+
+def entry_labels() -> dict[str, str]:
+    """Every result key of every registered metric -> its display label, in registry order."""
+    return {key: label for info in METRICS.values() for key, label in info.labels().items()}
 
 
 def get_metric(name: str) -> MetricInfo:
@@ -141,17 +210,16 @@ def get_metric(name: str) -> MetricInfo:
 
 
 __all__ = [
+    "DEFAULT_METRICS",
     "KAD_SCALE",
     "METRICS",
-    "BootstrapResult",
     "Estimate",
     "Extrapolation",
     "MetricInfo",
     "MetricInput",
     "MetricWarning",
-    "bootstrap_ci",
-    "bootstrap_frechet",
     "compat_statistics",
+    "entry_labels",
     "extrapolate",
     "fd_infinity",
     "frechet_distance",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 
@@ -21,14 +20,6 @@ from audiometric.metrics.moments import MomentAccumulator
 
 #: Default number of replicates (about 200 suffice for 95 % percentile intervals; Efron & Tibshirani 1993, ch. 13).
 DEFAULT_REPLICATES = 200
-
-
-class BootstrapResult(NamedTuple):
-    """Percentile interval ``[low, high]`` and the replicate values it was read from."""
-
-    low: float
-    high: float
-    values: np.ndarray  # (n_boot,) metric value of every replicate, in draw order
 
 
 class ClipRows:
@@ -59,80 +50,6 @@ class ClipRows:
         """Statistics of the rows with clip ``c`` counted ``multiplicity[c]`` times (frequency weights, no gather)."""
         acc = MomentAccumulator(self.rows.shape[1])
         return acc.update(self.rows, weights=np.repeat(multiplicity, self.frames))
-
-
-def bootstrap_ci(
-    metric: Callable[[np.ndarray, np.ndarray | None], float],
-    gen_clips: Sequence[np.ndarray],
-    ref_clips: Sequence[np.ndarray] | None = None,
-    n_boot: int = DEFAULT_REPLICATES,
-    confidence: float = 0.95,
-    seed: int = 0,
-    paired: bool = False,
-    resample_reference: bool = True,
-) -> BootstrapResult:
-    """Percentile bootstrap interval of ``metric(gen_rows, ref_rows)`` over clip resamples.
-
-    ``gen_clips``/``ref_clips``: one ``(frames, d)`` array per clip. The metric receives the stacked rows
-    of the resampled clips (``ref_rows`` is ``None`` without a reference, and the full reference when
-    ``resample_reference=False``). ``paired=True`` draws the same indices for both sets (paired KL;
-    the sets must be index-aligned). Draws use ``np.random.default_rng(seed)``: generated indices first,
-    then reference indices, per replicate.
-    """
-    _check(n_boot, confidence)
-    gen = ClipRows(gen_clips, "generated")
-    ref = ClipRows(ref_clips, "reference") if ref_clips is not None else None
-    if paired and (ref is None or ref.n != gen.n):
-        raise AudiometricError("paired bootstrap needs index-aligned generated and reference clips of equal count")
-    rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
-    for b in range(n_boot):
-        g_idx = rng.integers(0, gen.n, gen.n)
-        ref_rows = None
-        if ref is not None:
-            if paired:
-                ref_rows = ref.gather(g_idx)
-            elif resample_reference:
-                ref_rows = ref.gather(rng.integers(0, ref.n, ref.n))
-            else:
-                ref_rows = ref.rows
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MetricWarning)
-            values[b] = metric(gen.gather(g_idx), ref_rows)
-    return _interval(values, confidence)
-
-
-def bootstrap_frechet(
-    gen_clips: Sequence[np.ndarray],
-    ref_clips: Sequence[np.ndarray],
-    n_boot: int = DEFAULT_REPLICATES,
-    confidence: float = 0.95,
-    seed: int = 0,
-    resample_reference: bool = True,
-) -> BootstrapResult:
-    """Bootstrap interval of the Fréchet distance, without copying rows per replicate.
-
-    Same draws as ``bootstrap_ci(lambda g, r: frechet_from_features(g, r), ...)`` with the same seed,
-    but each replicate weights the stacked rows by the clip multiplicities (``np.bincount`` of the
-    drawn indices) instead of gathering copies.
-    """
-    _check(n_boot, confidence)
-    gen = ClipRows(gen_clips, "generated")
-    ref = ClipRows(ref_clips, "reference")
-    if gen.rows.shape[1] != ref.rows.shape[1]:
-        raise AudiometricError(
-            f"generated features have dimension {gen.rows.shape[1]} but reference features {ref.rows.shape[1]}"
-        )
-    replicate = frechet_replicate(gen, ref, resample_reference)
-    rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
-    for b in range(n_boot):
-        g_idx = rng.integers(0, gen.n, gen.n)
-        r_idx = rng.integers(0, ref.n, ref.n) if resample_reference else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MetricWarning)
-            values[b] = replicate(g_idx, r_idx)
-    return _interval(values, confidence)
 
 
 def frechet_replicate(
@@ -177,8 +94,9 @@ def draw_replicates(
 
     Per replicate, ``np.random.default_rng(seed)`` draws ``n_gen`` generated indices with replacement,
     then ``n_ref`` reference indices (``ref_idx = gen_idx`` when ``paired``; ``None`` when ``n_ref`` is
-    ``None``: the reference stays fixed) -- the draws of :func:`bootstrap_ci`. ``progress()`` is called
-    after each replicate; :class:`MetricWarning` is silenced inside replicates.
+    ``None``: the reference stays fixed). This is the one bootstrap loop: every interval the package
+    reports comes from these draws. ``progress()`` is called after each replicate; :class:`MetricWarning`
+    is silenced inside replicates.
     """
     _check(n_boot, 0.5)
     if paired and n_ref != n_gen:
@@ -209,18 +127,13 @@ def interval(
     _check(len(values), confidence)
     if method not in CI_METHODS:
         raise AudiometricError(f"unknown interval method '{method}'; choose from: {', '.join(CI_METHODS)}")
-    result = _interval(np.asarray(values, dtype=np.float64), confidence)
-    if method == "basic":
-        # Davison & Hinkley (1997), eq. 5.6: the basic bootstrap interval.
-        return 2.0 * point - result.high, 2.0 * point - result.low
-    return result.low, result.high
-
-
-def _interval(values: np.ndarray, confidence: float) -> BootstrapResult:
     # Efron & Tibshirani (1993), percentile interval: the alpha/2 and 1 - alpha/2 quantiles of the replicates.
     alpha = 1.0 - confidence
-    low, high = np.quantile(values, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return BootstrapResult(float(low), float(high), values)
+    low, high = (float(q) for q in np.quantile(np.asarray(values, dtype=np.float64), [alpha / 2.0, 1.0 - alpha / 2.0]))
+    if method == "basic":
+        # Davison & Hinkley (1997), eq. 5.6: the basic bootstrap interval.
+        return 2.0 * point - high, 2.0 * point - low
+    return low, high
 
 
 def _check(n_boot: int, confidence: float) -> None:
@@ -233,10 +146,7 @@ def _check(n_boot: int, confidence: float) -> None:
 __all__ = [
     "CI_METHODS",
     "DEFAULT_REPLICATES",
-    "BootstrapResult",
     "ClipRows",
-    "bootstrap_ci",
-    "bootstrap_frechet",
     "draw_replicates",
     "frechet_replicate",
     "interval",

@@ -74,22 +74,23 @@ def _from_membership(inside: np.ndarray, k: int, cols: np.ndarray | None = None)
 
 def compute(data: MetricInput) -> dict[str, Estimate]:
     """``density`` and ``coverage``; replicates resample generated clips against the fixed reference balls."""
+    k = int(data.params["k"])
     gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref, "reference")
-    radii = knn_radii(ref.rows, DEFAULT_K)
+    radii = knn_radii(ref.rows, k)
     inside = ball_membership(gen.rows, ref.rows, radii)
-    density, coverage = _from_membership(inside, DEFAULT_K)
+    density, coverage = _from_membership(inside, k)
     kept = inside if inside.size <= _KEEP_BALLS_MAX else None
 
     def replicate(which: int):
         def value(g_idx: np.ndarray, _: np.ndarray | None) -> float:
             cols = gen.row_index(g_idx)
             if kept is not None:
-                return _from_membership(kept, DEFAULT_K, cols)[which]
-            return _from_membership(ball_membership(gen.rows[cols], ref.rows, radii), DEFAULT_K)[which]
+                return _from_membership(kept, k, cols)[which]
+            return _from_membership(ball_membership(gen.rows[cols], ref.rows, radii), k)[which]
 
         return value
 
-    fields = {"k": DEFAULT_K}
+    fields = {"k": k}
     return {
         "density": Estimate(density, dict(fields), replicate(0)),
         "coverage": Estimate(coverage, dict(fields), replicate(1)),

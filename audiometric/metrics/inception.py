@@ -8,8 +8,12 @@ from audiometric.errors import AudiometricError
 from audiometric.metrics.protocol import Estimate, MetricInput, gather
 from audiometric.metrics.special import log_softmax, logsumexp
 
+#: audioldm_eval / torch-fidelity defaults: 10 splits, shuffled with seed 2020 (the registry's IS defaults).
+IS_SPLITS = 10
+IS_SEED = 2020
 
-def inception_score(logits: np.ndarray, splits: int = 10, seed: int | None = 2020) -> tuple[float, float]:
+
+def inception_score(logits: np.ndarray, splits: int = IS_SPLITS, seed: int | None = IS_SEED) -> tuple[float, float]:
     """Inception Score mean and standard deviation (ddof 0) over ``splits`` subsets.
 
     ``logits``: ``(N, C)`` pre-softmax class scores of the generated clips. Rows are shuffled with
@@ -41,9 +45,14 @@ def inception_score(logits: np.ndarray, splits: int = 10, seed: int | None = 202
 
 
 def compute(data: MetricInput) -> dict[str, Estimate]:
-    """Set-level IS of the generated clips' logits (no reference): mean, std over the 10 splits."""
-    mean, std = inception_score(gather(data.gen))
-    return {data.name: Estimate(mean, {"std": std}, lambda g_idx, _: inception_score(gather(data.gen, g_idx))[0])}
+    """Set-level IS of the generated clips' logits (no reference): mean, std over the registry's splits."""
+    splits, seed = data.params["splits"], data.params["seed"]
+    mean, std = inception_score(gather(data.gen), splits, seed)
+
+    def replicate(g_idx: np.ndarray, _: np.ndarray | None) -> float:
+        return inception_score(gather(data.gen, g_idx), splits, seed)[0]
+
+    return {data.name: Estimate(mean, {"std": std}, replicate)}
 
 
-__all__ = ["compute", "inception_score"]
+__all__ = ["IS_SEED", "IS_SPLITS", "compute", "inception_score"]

@@ -139,7 +139,9 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
     sigma = median_pairwise_distance(rows_ref)
 
     def kad(g_idx: np.ndarray | None, r_idx: np.ndarray | None) -> float:
-        return kernel_audio_distance(gather(data.gen, g_idx), gather(data.ref, r_idx), bandwidth=sigma)
+        return kernel_audio_distance(
+            gather(data.gen, g_idx), gather(data.ref, r_idx), scale=data.params["scale"], bandwidth=sigma
+        )
 
     return {data.name: Estimate(kad(None, None), {"bandwidth": sigma}, kad)}
 

@@ -93,16 +93,19 @@ def kernel_inception_distance(
 
 def compute(data: MetricInput) -> dict[str, Estimate]:
     """Set-level KID (rows as the backbone emits them); replicates reuse the kernel matrices."""
+    p = data.params
     gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref, "reference")
-    mean, std = kernel_inception_distance(gen.rows, ref.rows)  # validates shapes and values
+    mean, std = kernel_inception_distance(
+        gen.rows, ref.rows, p["subsets"], p["subset_size"], p["seed"]
+    )  # validates shapes and values
     cached: list[_Kernels] = []  # formed on the first replicate only
 
     def replicate(g_idx: np.ndarray, r_idx: np.ndarray | None) -> float:
         kernels = cached[0] if cached else cached.append(_Kernels(gen.rows, ref.rows)) or cached[0]
         gy = np.arange(len(ref.rows)) if r_idx is None else ref.row_index(r_idx)
-        return kernels.kid(gen.row_index(g_idx), gy, KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED)[0]
+        return kernels.kid(gen.row_index(g_idx), gy, p["subsets"], p["subset_size"], p["seed"])[0]
 
-    fields = {"std": std, "subsets": KID_SUBSETS, "subset_size": min(KID_SUBSET_SIZE, len(gen.rows), len(ref.rows))}
+    fields = {"std": std, "subsets": p["subsets"], "subset_size": min(p["subset_size"], len(gen.rows), len(ref.rows))}
     return {data.name: Estimate(mean, fields, replicate)}
 
 

@@ -21,7 +21,7 @@ by every metric live in the pipeline (``audiometric/evaluate.py``), not here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,7 +51,7 @@ def no_progress(total: int, desc: str) -> Progress:
     return _Silent()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricInput:
     """Everything a set-level metric may read.
 
@@ -60,6 +60,7 @@ class MetricInput:
     paired metrics). ``ref_moments``: the reference statistics when ``ref`` is ``None`` (Fréchet
     metrics), else ``None``. ``n_reference``: reference CLIPS.
     ``progress(total, desc)`` gives a bar for long loops (pure maths takes its ``update`` as a callback).
+    ``params``: the metric's parameters (its registry entry's ``defaults``).
     """
 
     name: str
@@ -71,6 +72,7 @@ class MetricInput:
     fd_inf: bool = False
     seed: int = 0
     progress: Callable[[int, str], Progress] = no_progress
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -40,6 +42,23 @@ def init(device: str | torch.device) -> tuple[int, int]:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return rank, size
+
+
+@contextmanager
+def process_group(device: str | torch.device) -> Iterator[tuple[int, int]]:
+    """``(rank, world_size)`` inside a block that every rank runs: the one torchrun choreography.
+
+    Joins the group on entry (:func:`init`; one process joins nothing). When the block ends normally every
+    rank waits for the others and the group is torn down (:func:`finish`); when it raises, this rank
+    leaves without waiting (:func:`abandon`), so the others fail fast instead of hanging.
+    """
+    rank, size = init(device)
+    try:
+        yield rank, size
+    except BaseException:
+        abandon()
+        raise
+    finish()
 
 
 def shard(files: list[Path], rank: int, size: int) -> list[int]:

@@ -20,9 +20,6 @@ from audiometric.metrics.bootstrap import draw_replicates, interval
 from audiometric.metrics.protocol import no_progress
 from audiometric.scoring.reference import ReferenceStats
 
-#: What a user can ask for with ``--metrics``; ``kl`` reports both the softmax and the sigmoid variant.
-REQUESTABLE = tuple(METRICS)
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -106,7 +103,7 @@ def _one(
     base = {
         "backbone": backbone,
         "output": output,
-        "better": "lower" if info.lower_is_better else "higher",
+        "better": info.better,
         "n_generated": n_generated,
         "n_reference": data.n_reference,
         "source": info.source,
@@ -160,7 +157,16 @@ def _inputs(
     n_reference = len(ref.names(backbone)) if ref is not None else int(ref_stats.meta["clips"]) if ref_stats else 0
     bars = (lambda total, desc: tqdm(total=total, desc=desc, leave=False, delay=2.0)) if progress else no_progress
     data = MetricInput(
-        info.name, gen_clips, ref_clips, moments, n_reference, settings.compat, settings.fd_inf, settings.seed, bars
+        name=info.name,
+        gen=gen_clips,
+        ref=ref_clips,
+        ref_moments=moments,
+        n_reference=n_reference,
+        compat=settings.compat,
+        fd_inf=settings.fd_inf,
+        seed=settings.seed,
+        progress=bars,
+        params=info.defaults,
     )
     return data, notes
 

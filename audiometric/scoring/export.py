@@ -26,6 +26,7 @@ import numpy as np
 
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet
+from audiometric.extraction.extract import backbone_record
 from audiometric.runtime.atomic import atomic_write
 
 FORMAT = "audiometric-embeddings-v1"
@@ -56,10 +57,7 @@ def embedding_arrays(clips: ClipSet, backbones: dict, preprocessing: dict) -> di
         "format": FORMAT,
         "folder": clips.path,
         "files": clips.listed,
-        "backbones": {
-            n: {"checkpoint_sha256": m.checkpoint_sha256, "sample_rate": m.sample_rate, "min_samples": m.min_samples}
-            for n, m in backbones.items()
-        },
+        "backbones": {name: backbone_record(model) for name, model in backbones.items()},
         "preprocessing": preprocessing,
         "skipped": clips.extraction.skipped,
     }

@@ -24,7 +24,7 @@ import numpy as np
 
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet
-from audiometric.metrics import kl_sigmoid, kl_softmax, pair_clips
+from audiometric.metrics import METRICS, kl_sigmoid, kl_softmax, pair_clips
 from audiometric.metrics.frechet import ReferenceGaussian
 from audiometric.metrics.moments import MomentAccumulator
 from audiometric.metrics.special import expit
@@ -32,9 +32,17 @@ from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.compute import Settings, backbone_for
 from audiometric.scoring.reference import ReferenceStats
 
-#: Fréchet metrics that get a per-clip distance column, in column order.
-FRECHET = ("fd", "fad")
 TOP_K = 3
+
+
+def per_clip_metrics() -> tuple[str, ...]:
+    """The metrics ``--per-clip`` ranks clips by (registry order): their entries say ``per_clip``."""
+    return tuple(name for name, info in METRICS.items() if info.per_clip)
+
+
+def _distance_metrics(requested: Sequence[str]) -> list[str]:
+    """Requested per-clip metrics read against a reference Gaussian (each clip's Fréchet distance to it)."""
+    return [m for m in per_clip_metrics() if m in requested and METRICS[m].reference == "moments"]
 
 
 def load_class_labels(path: str | Path) -> list[str]:
@@ -60,7 +68,7 @@ def per_clip(
     names = gen.names()
     rows: list[dict] = [{"clip": name} for name in names]
     sort_key = None
-    for metric in (m for m in FRECHET if m in settings.metrics):
+    for metric in _distance_metrics(settings.metrics):
         backbone, output = backbone_for(metric, settings)
         reference = _reference(ref, ref_stats, backbone, output)
         kept = set(gen.names(backbone))  # clips the backbone left out (--compat's FAD) have no rows
@@ -85,7 +93,9 @@ def per_clip(
         for row, logits in zip(rows, gen.rows(settings.backbone, "logits")):
             row["top_classes"] = _top_classes(logits, labels)
     if sort_key is None:
-        raise AudiometricError("--per-clip ranks by fd, fad or kl: request at least one of them with --metrics")
+        raise AudiometricError(
+            f"--per-clip ranks by {', '.join(per_clip_metrics())}: request at least one of them with --metrics"
+        )
     rows.sort(key=lambda r: -r[sort_key] if sort_key in r else np.inf)
     return rows
 
@@ -117,4 +127,4 @@ def _top_classes(logits: np.ndarray, labels: Sequence[str] | None) -> str:
     return "; ".join(f"{name(int(c))} ({prob[c]:.3f})" for c in top)
 
 
-__all__ = ["FRECHET", "load_class_labels", "per_clip", "write_per_clip_csv"]
+__all__ = ["load_class_labels", "per_clip", "per_clip_metrics", "write_per_clip_csv"]

@@ -25,9 +25,10 @@ from audiometric.audio.preprocess import Preprocess, compat_fad
 from audiometric.errors import AudiometricError
 from audiometric.extraction.cache import EmbeddingCache
 from audiometric.extraction.clipset import ClipSet, extract_folder
-from audiometric.extraction.extract import RESAMPLER, Extractor, resampler_settings
+from audiometric.extraction.extract import Extractor, backbone_record, preprocessing_record
+from audiometric.metrics import METRICS
 from audiometric.runtime.device import checked_device
-from audiometric.runtime.distributed import finish, init
+from audiometric.runtime.distributed import process_group
 from audiometric.scoring.compute import Settings, compute, needed_outputs
 from audiometric.scoring.export import StoredClipSet, is_embedding_file, load_embeddings
 from audiometric.scoring.per_clip import per_clip, write_per_clip_csv
@@ -52,6 +53,8 @@ class ExtractionOptions:
     views: dict[str, Preprocess] = field(default_factory=dict)
     #: score files that decode shorter than their header says (a warning) instead of skipping them
     allow_truncated: bool = False
+    #: backbone name -> local checkpoint (``--checkpoint NAME=PATH``); others resolve as usual
+    checkpoints: dict[str, str] = field(default_factory=dict)
 
 
 def versions() -> dict[str, str]:
@@ -73,10 +76,18 @@ def versions() -> dict[str, str]:
     }
 
 
-def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[str, backbones.LazyBackbone]:
+def load_models(
+    needs: dict[str, set[str]],
+    device: torch.device | str,
+    checkpoints: dict[str, str] | None = None,
+    held: dict[str, backbones.LazyBackbone] | None = None,
+) -> dict[str, backbones.LazyBackbone]:
     """Each needed backbone with its checkpoint digest, built on ``device`` only when first run on a clip
-    the cache lacks; a one-line error if it lacks an output a metric reads."""
+    the cache lacks; a one-line error if it lacks an output a metric reads.
+
+    ``held``: backbones a :class:`~audiometric.api.Scorer` already loaded (reused, and new ones added)."""
     models = {}
+    held = {} if held is None else held
     for name, outputs in needs.items():
         missing = outputs - set(backbones.spec(name).outputs)
         if missing:
@@ -85,15 +96,23 @@ def load_models(needs: dict[str, set[str]], device: torch.device | str) -> dict[
                 f"{', '.join(backbones.spec(name).outputs)}); choose other --metrics or "
                 "another --backbone"
             )
-        models[name] = backbones.LazyBackbone(name, device)
+        if name not in held:
+            held[name] = backbones.LazyBackbone(name, device, (checkpoints or {}).get(name))
+        models[name] = held[name]
     return models
 
 
-def make_extractor(needs: dict[str, set[str]], opts: ExtractionOptions, progress: bool = True) -> Extractor:
-    """Backbones (built on first use) for the chosen device, wrapped in an extractor with the default cache."""
+def make_extractor(
+    needs: dict[str, set[str]],
+    opts: ExtractionOptions,
+    progress: bool = True,
+    held: dict[str, backbones.LazyBackbone] | None = None,
+) -> Extractor:
+    """Backbones (built on first use, or ``held`` ones reused) for the chosen device, wrapped in an
+    extractor with the default cache."""
     device = checked_device(opts.device)
     return Extractor(
-        load_models(needs, device),
+        load_models(needs, device, opts.checkpoints, held),
         device,
         opts.preprocess,
         EmbeddingCache.default(opts.use_cache),
@@ -125,31 +144,8 @@ def _provenance(
 ) -> tuple[dict, dict]:
     """``(backbones, preprocessing)`` records of this run: the loaded models, or the first stored file's."""
     if extractor is not None:
-        return (
-            {
-                name: {
-                    "checkpoint_sha256": m.checkpoint_sha256,
-                    "sample_rate": m.sample_rate,
-                    "min_samples": m.min_samples,
-                    "outputs": sorted(needs[name]),
-                }
-                for name, m in extractor.backbones.items()
-            },
-            {
-                **opts.preprocess.as_dict(),
-                "resampler": RESAMPLER,
-                **(
-                    {
-                        "per_backbone": {
-                            name: {**view.as_dict(), "resampler": resampler_settings(view)}
-                            for name, view in sorted(opts.views.items())
-                        }
-                    }
-                    if opts.views
-                    else {}
-                ),
-            },
-        )
+        records = {name: backbone_record(m, needs[name]) for name, m in extractor.backbones.items()}
+        return records, preprocessing_record(opts.preprocess, opts.views)
     meta = stored[0].meta
     return (
         {
@@ -166,58 +162,117 @@ def _provenance(
 
 
 def score(
-    generated: str, reference: str, settings: Settings, opts: ExtractionOptions, per_clip_csv: str | None = None
+    generated: str,
+    reference: str,
+    settings: Settings,
+    opts: ExtractionOptions,
+    per_clip_csv: str | None = None,
+    held: dict[str, backbones.LazyBackbone] | None = None,
 ) -> dict | None:
     """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
     statistics ``.npz``): a JSON-able result.
 
     ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.scoring.per_clip`).
-
+    ``held``: backbones already loaded by a :class:`~audiometric.api.Scorer` (reused and extended).
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
     start = time.perf_counter()
-    rank, size = init(opts.device)
     needs = needed_outputs(settings)
     if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
         opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
-    gen_stored = _stored_side(generated, "generated", needs)
-    ref_stored = _stored_side(reference, "reference", needs)
-    ref_stats = ref_stored if isinstance(ref_stored, ReferenceStats) else None
-    stored = [s for s in (gen_stored, ref_stored) if isinstance(s, StoredClipSet)]
-    folders = gen_stored is None or ref_stored is None
-    extractor = make_extractor(needs, opts, progress=rank == 0) if folders else None
-    backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
-    checkpoints = {name: info["checkpoint_sha256"] for name, info in backbone_info.items()}
-    for side in stored:
-        if opts.strict and side.extraction.skipped:
-            first = side.extraction.skipped[0]
-            raise AudiometricError(
-                f"{side.path}: {len(side.extraction.skipped)} file(s) were skipped when it was "
-                f"exported (first: {first['file']}: {first['reason']}); --strict refuses it"
-            )
-    for side in [s for s in (gen_stored, ref_stored) if s is not None]:
-        if isinstance(side, ReferenceStats):  # --compat's FAD view never reads statistics (it needs the folder)
-            fix, current = side.recompute_hint(), {k: v for k, v in preprocessing.items() if k != "per_backbone"}
-        else:
-            fix, current = f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`", preprocessing
-        check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options")
-    gen: ClipSet = gen_stored or extract_folder(generated, extractor, opts.strict, rank, size, "generated")
-    ref: ClipSet | None = None
-    if ref_stats is None:
-        ref = ref_stored or extract_folder(reference, extractor, opts.strict, rank, size, "reference")
-    finish()
+    with process_group(opts.device) as (rank, size):
+        sides = _Sides.load(generated, reference, needs, opts, rank, held)
+        gen: ClipSet = sides.gen_stored or extract_folder(
+            generated, sides.extractor, opts.strict, rank, size, "generated"
+        )
+        ref: ClipSet | None = None
+        if sides.ref_stats is None:
+            ref = sides.ref_stored or extract_folder(reference, sides.extractor, opts.strict, rank, size, "reference")
     extracted = time.perf_counter()
     if rank != 0:
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        values, not_computed = compute(settings, gen, ref, ref_stats, progress=opts.progress)
+        values, not_computed = compute(settings, gen, ref, sides.ref_stats, progress=opts.progress)
         if per_clip_csv:
-            write_per_clip_csv(per_clip(settings, gen, ref, ref_stats), per_clip_csv)
+            write_per_clip_csv(per_clip(settings, gen, ref, sides.ref_stats), per_clip_csv)
     messages = sorted({str(w.message) for w in caught})
     for message in messages:
         warnings.warn(message, stacklevel=2)
-    done = time.perf_counter()
+    timings = (start, extracted, time.perf_counter())
+    return _result(settings, opts, sides, gen, ref, values, not_computed, messages, size, timings)
+
+
+@dataclass
+class _Sides:
+    """What each side of a score is (stored file or folder), the extractor for the folders, and provenance."""
+
+    gen_stored: StoredClipSet | None
+    ref_stored: StoredClipSet | ReferenceStats | None
+    extractor: Extractor | None
+    backbones: dict
+    preprocessing: dict
+
+    @property
+    def ref_stats(self) -> ReferenceStats | None:
+        return self.ref_stored if isinstance(self.ref_stored, ReferenceStats) else None
+
+    @classmethod
+    def load(
+        cls,
+        generated: str,
+        reference: str,
+        needs: dict[str, set[str]],
+        opts: ExtractionOptions,
+        rank: int,
+        held: dict[str, backbones.LazyBackbone] | None,
+    ) -> _Sides:
+        """Read stored sides, make the extractor the folders need, and check every stored side's provenance."""
+        gen_stored = _stored_side(generated, "generated", needs)
+        ref_stored = _stored_side(reference, "reference", needs)
+        stored = [s for s in (gen_stored, ref_stored) if isinstance(s, StoredClipSet)]
+        folders = gen_stored is None or ref_stored is None
+        extractor = make_extractor(needs, opts, progress=rank == 0, held=held) if folders else None
+        backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
+        sides = cls(gen_stored, ref_stored, extractor, backbone_info, preprocessing)
+        sides.check(opts.strict)
+        return sides
+
+    def check(self, strict: bool) -> None:
+        """Refuse stored sides made with other checkpoints or preprocessing (or with skips, under ``strict``)."""
+        checkpoints = {name: info["checkpoint_sha256"] for name, info in self.backbones.items()}
+        sides = [s for s in (self.gen_stored, self.ref_stored) if s is not None]
+        for stored in [s for s in sides if isinstance(s, StoredClipSet) and strict and s.extraction.skipped]:
+            first = stored.extraction.skipped[0]
+            raise AudiometricError(
+                f"{stored.path}: {len(stored.extraction.skipped)} file(s) were skipped when it was "
+                f"exported (first: {first['file']}: {first['reason']}); --strict refuses it"
+            )
+        for side in sides:
+            if isinstance(side, ReferenceStats):  # --compat's FAD view never reads statistics (it needs the folder)
+                fix = side.recompute_hint()
+                current = {k: v for k, v in self.preprocessing.items() if k != "per_backbone"}
+            else:
+                fix = f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`"
+                current = self.preprocessing
+            check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options")
+
+
+def _result(
+    settings: Settings,
+    opts: ExtractionOptions,
+    sides: _Sides,
+    gen: ClipSet,
+    ref: ClipSet | None,
+    values: dict,
+    not_computed: dict,
+    messages: list[str],
+    size: int,
+    timings: tuple[float, float, float],
+) -> dict:
+    """The JSON-able result of a score: values, what was not computed, and full provenance."""
+    start, extracted, done = timings
+    extractor = sides.extractor
     extractions = [gen.extraction] + ([ref.extraction] if ref else [])
     cache = extractor.cache if extractor else None
     return {
@@ -227,11 +282,15 @@ def score(
         "not_computed": not_computed,
         "warnings": messages,
         "generated": gen.summary(),
-        "reference": ref.summary() if ref else ref_stats.summary(),
-        "backbones": backbone_info,
-        "preprocessing": preprocessing,
+        "reference": ref.summary() if ref else sides.ref_stats.summary(),
+        "backbones": sides.backbones,
+        "preprocessing": sides.preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},
-        "seeds": {"inception_score_permutation": 2020, "bootstrap": settings.seed, "fd_inf": settings.seed},
+        "seeds": {
+            "inception_score_permutation": METRICS["is"].defaults["seed"],
+            "bootstrap": settings.seed,
+            "fd_inf": settings.seed,
+        },
         "device": (
             str(extractor.resolved)
             if extractor and extractor.resolved is not None

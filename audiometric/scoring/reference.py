@@ -15,7 +15,7 @@ import numpy as np
 
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import extract_folder
-from audiometric.extraction.extract import RESAMPLER, Clip, Extractor
+from audiometric.extraction.extract import Clip, Extractor, backbone_record, preprocessing_record
 from audiometric.metrics.moments import MomentAccumulator
 from audiometric.runtime.atomic import atomic_write
 from audiometric.runtime.distributed import all_gather
@@ -115,11 +115,8 @@ def accumulate(
         "files": clips.listed,
         "clips": len(clips.extraction.clips),
         "skipped": clips.extraction.skipped,
-        "preprocessing": {**extractor.pre.as_dict(), "resampler": RESAMPLER},
-        "backbones": {
-            name: {"checkpoint_sha256": model.checkpoint_sha256, "sample_rate": model.sample_rate}
-            for name, model in extractor.backbones.items()
-        },
+        "preprocessing": preprocessing_record(extractor.pre),
+        "backbones": {name: backbone_record(model) for name, model in extractor.backbones.items()},
     }
     return ReferenceStats("", dict(sorted(moments.items())), meta)
 

@@ -8,22 +8,8 @@ import json
 import math
 from pathlib import Path
 
+from audiometric.metrics import entry_labels
 from audiometric.runtime.atomic import atomic_write_text
-
-#: Display order and labels of result entries.
-LABELS = {
-    "fd": "FD",
-    "fd_inf": "FD∞",
-    "fad": "FAD",
-    "fad_inf": "FAD∞",
-    "kad": "KAD",
-    "kid": "KID",
-    "is": "IS",
-    "kl_softmax": "KL (softmax)",
-    "kl_sigmoid": "KL (sigmoid)",
-    "density": "density",
-    "coverage": "coverage",
-}
 
 #: CSV columns: one row per result entry, then one per metric that was not computed (with its reason).
 CSV_FIELDS = [
@@ -68,7 +54,8 @@ def table(result: dict) -> str:
             "better",
         )
     ]
-    order = list(LABELS) + sorted(set(result["metrics"]) - set(LABELS))
+    labels = entry_labels()  # display order and labels: the metric registry's
+    order = list(labels) + sorted(set(result["metrics"]) - set(labels))
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:
@@ -76,15 +63,15 @@ def table(result: dict) -> str:
         value = _num(entry["value"]) + (f" ± {_num(entry['std'])}" if "std" in entry else "")
         value += " (untrusted fit)" if entry.get("trusted") is False else ""
         ci = f"[{_num(entry['ci'][0])}, {_num(entry['ci'][1])}]" if "ci" in entry else ""
-        rows.append((LABELS.get(key, key), value, ci, entry.get("backbone", ""), entry.get("better", "")))
+        rows.append((labels.get(key, key), value, ci, entry.get("backbone", ""), entry.get("better", "")))
     columns = [i for i in range(5) if i != 2 or any(r[2] for r in rows[1:])]  # no CI column without intervals
     widths = {i: max(len(r[i]) for r in rows) for i in columns}
     lines += ["  ".join(row[i].ljust(widths[i]) for i in columns).rstrip() for row in rows]
     for key, entry in result["metrics"].items():
         if "note" in entry:
-            lines.append(f"note: {LABELS.get(key, key)}: {entry['note']}")
+            lines.append(f"note: {labels.get(key, key)}: {entry['note']}")
     for key, why in result["not_computed"].items():
-        lines.append(f"not computed: {LABELS.get(key, key)}: {why}")
+        lines.append(f"not computed: {labels.get(key, key)}: {why}")
     for side, data in (("generated", gen), ("reference", ref)):
         for skip in data.get("skipped", []):
             lines.append(f"skipped ({side}): {skip['file']}: {skip['reason']}")

@@ -19,12 +19,11 @@ from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet, extract_folder, gather
 from audiometric.extraction.extract import Clip, Extraction, Extractor
 from audiometric.metrics import get_metric
-from audiometric.runtime.device import resolve_device
-from audiometric.runtime.distributed import finish, init, shard
+from audiometric.runtime.distributed import shard
 from audiometric.scoring.compute import Settings, compute, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor, versions
 
-__all__ = ["ExtractionOptions", "Scorer", "barrier", "finish", "preview_names", "versions"]
+__all__ = ["ExtractionOptions", "Scorer", "barrier", "preview_names", "versions"]
 
 
 def barrier() -> None:
@@ -66,10 +65,11 @@ class Scorer:
         bootstrap: int,
         confidence: float,
         opts: ExtractionOptions,
+        rank: int = 0,
+        size: int = 1,
     ) -> Scorer:
-        """Load the backbones the metrics read; one-line error for a missing output."""
+        """Load the backbones the metrics read (this rank of ``size``); one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
-        rank, size = init(resolve_device(opts.device))
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
         return cls(settings, extractor, rank, size)
 

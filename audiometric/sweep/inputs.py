@@ -14,13 +14,13 @@ import corruptions
 from audiometric.corrupt.folder import MANIFEST, compose_set, parse_params, read_labels
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
+from audiometric.metrics import METRICS
 from audiometric.sweep.cells import Reference, digest
 from audiometric.sweep.core import Scorer, barrier, preview_names
 from audiometric.sweep.spec import SweepSpec
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
 
-IS_SPLITS = 10  # Inception Score splits (audioldm_eval / torch-fidelity default)
 _POOL = ("interference", "interference_fraction")
 
 
@@ -58,10 +58,11 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
     gen = n if spec.protocol == "paired" else n // 2
     ref = n if spec.protocol == "paired" else n - n // 2
     where = "" if spec.protocol == "paired" else f" (--protocol split corrupts half of the {n} reference clips)"
-    if "is" in spec.metrics and gen < IS_SPLITS:
-        need = IS_SPLITS if spec.protocol == "paired" else 2 * IS_SPLITS
+    splits = METRICS["is"].defaults["splits"]  # IS needs a clip per split
+    if "is" in spec.metrics and gen < splits:
+        need = splits if spec.protocol == "paired" else 2 * splits
         raise AudiometricError(
-            f"--metrics is: IS uses {IS_SPLITS} splits, so each level needs >= {IS_SPLITS} "
+            f"--metrics is: IS uses {splits} splits, so each level needs >= {splits} "
             f"corrupted clips, this sweep has {gen}{where}; give >= {need} reference clips, "
             "use --protocol paired, or drop is"
         )

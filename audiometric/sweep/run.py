@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from audiometric._version import __version__
 from audiometric.errors import USER_ERRORS
+from audiometric.runtime.distributed import process_group
 from audiometric.sweep import cells as cellio
 from audiometric.sweep import inputs
 from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
-from audiometric.sweep.core import ExtractionOptions, Scorer, finish, lower_is_better, versions
+from audiometric.sweep.core import ExtractionOptions, Scorer, lower_is_better, versions
 from audiometric.sweep.output import write_outputs
 from audiometric.sweep.spec import SweepSpec
 
@@ -32,53 +33,55 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
     opts = opts or ExtractionOptions()
     out = Path(spec.out)
     resolved, kwargs = inputs.resolve_params(spec)
-    # first: a metric its backbone cannot give (IS/KL on aisfx) is the error to fix before any count
-    scorer = Scorer.create(spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts)
-    names = inputs.preview(spec, resolved)
-    inputs.check_sizes(spec, len(names))
-    pool, pool_digest = inputs.load_pool(spec, resolved)
-    if spec.corruption in ("interference", "interference_fraction"):
-        inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
-    show = opts.progress and scorer.rank == 0
-    ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
-    inputs.check_sizes(spec, len(ref.names))
-    embedded = ref_set.extraction
-    common = {
-        "format": CELL_FORMAT,
-        "corruption": spec.corruption,
-        "params": resolved,
-        "protocol": spec.protocol,
-        "backbones": scorer.backbones(),
-        "extraction": scorer.cache_settings(),
-        "reference": ref.content(),
-        "pool": pool_digest,
-        "labels": digest(ref.labels) if ref.labels else None,
-        "metrics": list(spec.metrics),
-        "bootstrap": spec.bootstrap,
-        "confidence": spec.confidence,
-    }
-    grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
-    keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
-    done = {
-        cell: c
-        for cell in grid
-        if (c := cellio.read_cell(_cell_path(out, cell, keys[cell]))) is not None and c["key"] == keys[cell]
-    }
-    counters = {
-        "cells": len(grid),
-        "cells_resumed": len(done),
-        "cells_computed": 0,
-        "reference_clips": len(ref.names),
-        "reference_backbone_passes": embedded.cache_misses,
-        "cell_backbone_passes": 0,
-        "cache_hits": embedded.cache_hits,
-    }
-    plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
-    _run_cells(
-        scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips, counters, show
-    )
-    finish()
-    if scorer.rank != 0:
+    with process_group(opts.device) as (rank, size):
+        # first: a metric its backbone cannot give (IS/KL on aisfx) is the error to fix before any count
+        scorer = Scorer.create(
+            spec.metrics, spec.backbone, spec.fad_backbone, spec.bootstrap, spec.confidence, opts, rank, size
+        )
+        names = inputs.preview(spec, resolved)
+        inputs.check_sizes(spec, len(names))
+        pool, pool_digest = inputs.load_pool(spec, resolved)
+        if spec.corruption in ("interference", "interference_fraction"):
+            inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
+        show = opts.progress and scorer.rank == 0
+        ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
+        inputs.check_sizes(spec, len(ref.names))
+        embedded = ref_set.extraction
+        common = {
+            "format": CELL_FORMAT,
+            "corruption": spec.corruption,
+            "params": resolved,
+            "protocol": spec.protocol,
+            "backbones": scorer.backbones(),
+            "extraction": scorer.cache_settings(),
+            "reference": ref.content(),
+            "pool": pool_digest,
+            "labels": digest(ref.labels) if ref.labels else None,
+            "metrics": list(spec.metrics),
+            "bootstrap": spec.bootstrap,
+            "confidence": spec.confidence,
+        }
+        grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
+        keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
+        done = {
+            cell: c
+            for cell in grid
+            if (c := cellio.read_cell(_cell_path(out, cell, keys[cell]))) is not None and c["key"] == keys[cell]
+        }
+        counters = {
+            "cells": len(grid),
+            "cells_resumed": len(done),
+            "cells_computed": 0,
+            "reference_clips": len(ref.names),
+            "reference_backbone_passes": embedded.cache_misses,
+            "cell_backbone_passes": 0,
+            "cache_hits": embedded.cache_hits,
+        }
+        plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
+        _run_cells(
+            scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips, counters, show
+        )
+    if rank != 0:
         return None
     for message in sorted({m for cell in grid for m in done[cell].get("warnings", [])}):
         warnings.warn(message, stacklevel=2)

@@ -23,12 +23,10 @@ from audiometric.extraction.clipset import extract_folder
 from audiometric.ldm.generate import clip_seed
 from audiometric.ldm.train.logs import CsvLog
 from audiometric.ldm.train.runfolder import with_unet
+from audiometric.metrics import METRICS
 from audiometric.runtime.atomic import atomic_write
 from audiometric.scoring.compute import Settings, compute, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor
-
-#: Columns of eval.csv taken from the scoring result, in this order when present.
-_ORDER = ("fd", "is", "kl_softmax", "kl_sigmoid", "fad", "kad")
 
 
 class Evaluator:
@@ -117,7 +115,9 @@ class Evaluator:
         values, not_computed = compute(self.settings, gen, ref, None)
         for name, why in not_computed.items():
             warnings.warn(f"evaluation at step {step}: {name} not computed ({why})", stacklevel=2)
-        row = {name: float(values[name]["value"]) for name in _ORDER if name in values}
+        # eval.csv columns: each requested metric's result entries, in the order the metrics were asked for
+        keys = [key for metric in self.settings.metrics for key in METRICS[metric].labels()]
+        row = {name: float(values[name]["value"]) for name in keys if name in values}
         row.update({n: float(e["value"]) for n, e in values.items() if n not in row and "value" in e})
         self.log.truncate(step - 1)
         self.log.append({"step": step, **row, "clips": len(self.items)})
