@@ -12,7 +12,7 @@ Rows:
 ``--size audioldm-s`` (default) uses AudioLDM-S's real sizes with random weights (U-Net 185 M parameters,
 ``benchmarks/generate.py``'s configs); ``--size tiny`` is a smoke test whose ratios mean little.
 Usage: ``python benchmarks/finetune.py [--size audioldm-s|tiny] [--steps 3] [--batch-size 2]
-[--duration 10.24] [--precision no|fp16|bf16] [--json OUT]``. Speed targets live here, never in unit tests.
+[--duration 10.24] [--precision fp32|fp16|bf16] [--json OUT]``. Speed targets live here, never in unit tests.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--duration", type=float, default=10.24)
-    parser.add_argument("--precision", choices=["no", "fp16", "bf16"], default="no")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     parser.add_argument("--json")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             str(ref),
             "--metrics",
             "fd,is,kl",
-            "-q",
+            "--no-progress",
             "--checkpoint",
             f"panns-cnn14-16k={checkpoint}",
         ]

@@ -50,11 +50,3 @@ def target_power(name: str, x: np.ndarray) -> float:
 def draw_seed(rng: np.random.Generator) -> int:
     """A 63-bit seed drawn from ``rng``, recorded so bulk random arrays can be regenerated."""
     return int(rng.integers(0, 2**63 - 1))
-
-
-def check_severity(name: str, severity: float, low: float, high: float) -> float:
-    """``severity`` as float, or :class:`CorruptionError` when outside ``[low, high]``."""
-    s = float(severity)
-    if not low <= s <= high:
-        raise CorruptionError(f"{name}: severity must be in [{low}, {high}], got {severity}")
-    return s

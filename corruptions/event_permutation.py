@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._audio import as_channels, check_severity, restore
+from ._audio import as_channels, restore
 from .errors import CorruptionError
 from .pool import Pool
 from .registry import Corruption, Param
@@ -91,7 +91,7 @@ def event_permutation(
     ``severity`` is a count: 0 returns ``audio`` unchanged; 1 is impossible (one event cannot move
     alone) and, like values above ``len(events)``, raises :class:`CorruptionError`.
     """
-    k = int(check_severity("event_permutation", severity, 0, len(events)))
+    k = int(CORRUPTION.check(severity, high=len(events)))
     if k != severity or k == 1:
         raise CorruptionError(
             f"event_permutation: severity must be 0 or an integer in 2..{len(events)}, got {severity}"
@@ -166,8 +166,16 @@ CORRUPTION = Corruption(
     summary="clips composed of events from distinct classes, recomposed with exactly k events out of place",
     apply=event_permutation,
     severity=Param(
-        "severity", "count", 0, "0 or 2..n_events", "number of events displaced from their original position", int
+        "severity",
+        "count",
+        0,
+        "0 or 2..n_events",
+        "number of events displaced from their original position",
+        int,
+        bounds=(0, 10),
     ),
+    levels=(0, 2, 3, 4),  # 1 is impossible: a lone displaced event has nowhere else to go
+    axis="events out of place",
     params=GAP_PARAMS,
     inputs=(
         Param(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._audio import as_channels, check_severity, draw_seed, mean_power, restore, target_power
+from ._audio import as_channels, draw_seed, mean_power, restore, target_power
 from .registry import Corruption, Param
 
 
@@ -33,7 +33,7 @@ def gaussian_noise(
     ``severity`` is the noise-to-signal power ratio (linear; 0.1 = 10 dB SNR, 1 = 0 dB); 0 returns
     ``audio`` unchanged. Raises :class:`SilentTargetError` for an all-zero clip (SNR undefined).
     """
-    s = check_severity("gaussian_noise", severity, 0.0, 1e6)
+    s = CORRUPTION.check(severity)
     if s == 0.0:
         return audio, {"severity": 0.0}
     x, mono = as_channels(audio)
@@ -60,7 +60,11 @@ CORRUPTION = Corruption(
         "severity",
         "ratio",
         0.0,
-        "[0, 1e6]",
+        "",
         "noise-to-signal power ratio; target SNR = -10*log10(severity) dB (0.1 -> 10 dB, 1 -> 0 dB)",
+        bounds=(0.0, 1e6),
     ),
+    levels=(0, 0.01, 0.03, 0.1, 0.3, 1.0),  # SNR inf, 20, 15, 10, 5, 0 dB
+    axis="noise-to-signal power ratio",
+    snr=True,
 )

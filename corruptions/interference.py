@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._audio import as_channels, check_severity, mean_power, restore, target_power
+from ._audio import as_channels, mean_power, restore, target_power
 from .errors import CorruptionError, PoolError
 from .pool import Pool
 from .registry import Corruption, Param
@@ -50,7 +50,7 @@ def interference(
     :class:`SilentTargetError` for a silent target and :class:`PoolError` when fewer than ``severity``
     classes other than the target's have a non-silent clip.
     """
-    k = int(check_severity("interference", severity, 0, 1e9))
+    k = int(CORRUPTION.check(severity))
     if k != severity:
         raise CorruptionError(f"interference: severity is a count of interferers, got {severity}")
     if k == 0:
@@ -121,8 +121,16 @@ CORRUPTION = Corruption(
     summary="k clips from k distinct other classes mixed into each target, each at the same SNR",
     apply=interference,
     severity=Param(
-        "severity", "count", 0, "0..10 (<= classes other than the target's)", "number k of interfering clips", int
+        "severity",
+        "count",
+        0,
+        "<= classes other than the target's",
+        "number k of interfering clips",
+        int,
+        bounds=(0, 10),
     ),
+    levels=(0, 1, 2, 3),
+    axis="interferers per clip",
     params=(Param("snr_db", "dB", 0.0, "any", "target-to-interferer power ratio, the same for every interferer"),),
     inputs=POOL_INPUTS,
 )

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._audio import check_severity
 from .interference import POOL_INPUTS, interference
 from .pool import Pool
 from .registry import Corruption, Param
@@ -19,7 +18,7 @@ from .registry import Corruption, Param
 
 def select(names: Sequence[str], severity: float, rng: np.random.Generator) -> set[str]:
     """Exactly ``round(severity * len(names))`` distinct names, drawn uniformly (order of ``names`` irrelevant)."""
-    s = check_severity("interference_fraction", severity, 0.0, 1.0)
+    s = CORRUPTION.check(severity)
     ordered = sorted(set(names))
     count = round(s * len(ordered))
     return {ordered[i] for i in rng.choice(len(ordered), size=count, replace=False)}
@@ -36,7 +35,7 @@ def interference_fraction(
     snr_db: float = 0.0,
 ) -> tuple[np.ndarray, dict]:
     """Corrupt one clip that :func:`select` picked: ``k`` interferers at ``snr_db`` (``severity == 0``: unchanged)."""
-    s = check_severity("interference_fraction", severity, 0.0, 1.0)
+    s = CORRUPTION.check(severity)
     if s == 0.0:
         return audio, {"severity": 0.0}
     out, record = interference(audio, sample_rate, rng, k, pool, target_label, snr_db)
@@ -47,7 +46,11 @@ CORRUPTION = Corruption(
     name="interference_fraction",
     summary="a fraction of the set's clips each get k interferers from other classes at a fixed SNR",
     apply=interference_fraction,
-    severity=Param("severity", "fraction", 0.0, "[0, 1]", "fraction of the set's clips that are corrupted"),
+    severity=Param(
+        "severity", "fraction", 0.0, "", "fraction of the set's clips that are corrupted", bounds=(0.0, 1.0)
+    ),
+    levels=(0, 0.25, 0.5, 0.75, 1.0),
+    axis="fraction of clips corrupted",
     params=(
         Param("k", "count", 1, "1..10 (<= classes other than the target's)", "interferers per corrupted clip", int),
         Param("snr_db", "dB", 0.0, "any", "target-to-interferer power ratio, the same for every interferer"),

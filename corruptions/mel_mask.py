@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._audio import as_channels, check_severity, restore
+from ._audio import as_channels, restore
 from ._mel import apply_mel_gains, check_length, n_frames
 from .errors import CorruptionError
 from .mel_noise import MEL_PARAMS, mel_config
@@ -101,7 +101,7 @@ def mel_mask(
     bands (freq, patch). ``severity == 0`` (or a request that rounds to zero cells) returns ``audio``
     unchanged. Raises :class:`ClipTooShortError` for a clip shorter than ``n_fft`` samples.
     """
-    s = check_severity("mel_mask", severity, 0.0, 1.0)
+    s = CORRUPTION.check(severity)
     if mode not in MODES:
         raise CorruptionError(f"mel_mask: mode must be one of {', '.join(MODES)}, got '{mode}'")
     if max_frames < 1 or max_bands < 1:
@@ -134,7 +134,11 @@ CORRUPTION = Corruption(
     name="mel_mask",
     summary="silence time masks, mel-band masks or time-frequency patches on the mel grid",
     apply=mel_mask,
-    severity=Param("severity", "fraction", 0.0, "[0, 1]", "fraction of the mel plane (bands x frames) that is masked"),
+    severity=Param(
+        "severity", "fraction", 0.0, "", "fraction of the mel plane (bands x frames) that is masked", bounds=(0.0, 1.0)
+    ),
+    levels=(0, 0.05, 0.1, 0.2, 0.4),
+    axis="masked fraction of the mel plane",
     params=(
         Param(
             "mode",

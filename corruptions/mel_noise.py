@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._audio import as_channels, check_severity, draw_seed, restore
+from ._audio import as_channels, draw_seed, restore
 from ._mel import MelConfig, apply_mel_gains, check_length, n_frames
 from .registry import Corruption, Param
 
@@ -47,7 +47,7 @@ def mel_noise(
     ``severity == 0`` returns ``audio`` unchanged. Raises :class:`ClipTooShortError` for a clip
     shorter than ``n_fft`` samples.
     """
-    s = check_severity("mel_noise", severity, 0.0, 100.0)
+    s = CORRUPTION.check(severity)
     if s == 0.0:
         return audio, {"severity": 0.0}
     cfg = mel_config(n_fft, hop_length, n_mels, fmin, fmax, sample_rate)
@@ -68,6 +68,10 @@ CORRUPTION = Corruption(
     name="mel_noise",
     summary="Gaussian noise added to the log-mel spectrogram, resynthesised with the original phase",
     apply=mel_noise,
-    severity=Param("severity", "dB", 0.0, "[0, 100]", "standard deviation of the noise added to the log-mel (dB)"),
+    severity=Param(
+        "severity", "dB", 0.0, "", "standard deviation of the noise added to the log-mel (dB)", bounds=(0.0, 100.0)
+    ),
     params=MEL_PARAMS,
+    levels=(0, 1, 2, 4, 8),
+    axis="log-mel noise std (dB)",
 )

@@ -46,6 +46,8 @@ class Param:
     doc: str
     type: type = float
     choices: tuple[str, ...] = ()
+    #: inclusive ``(low, high)`` a value must lie in; ``range`` then only adds a note
+    bounds: tuple[float, float] | None = None
 
     def parse(self, text: str) -> Any:
         """Convert a command-line string to this parameter's type (``CorruptionError`` if it does not fit)."""
@@ -63,7 +65,24 @@ class Param:
     def describe(self) -> str:
         """One line for ``audiometric corrupt --list``."""
         default = "required" if self.default is None else repr(self.default)
-        return f"{self.name} [{self.unit}; {self.range}; default {default}]: {self.doc}"
+        return f"{self.name} [{self.unit}; {self.span()}; default {default}]: {self.doc}"
+
+    def span(self) -> str:
+        """The valid values as text: the bounds (``[0, 1]``, ``0..10`` for counts) and any note."""
+        if self.bounds is None:
+            return self.range
+        low, high = self.bounds
+        text = f"{low:g}..{high:g}" if self.type is int else f"[{low:g}, {high:g}]"
+        return f"{text} ({self.range})" if self.range else text
+
+    def check(self, value: float, name: str, high: float | None = None) -> float:
+        """``value`` as float inside the bounds (``high`` may lower the top), else :class:`CorruptionError`."""
+        v = float(value)
+        low, top = self.bounds if self.bounds is not None else (-np.inf, np.inf)
+        top = top if high is None else min(top, high)
+        if not low <= v <= top:
+            raise CorruptionError(f"{name}: severity must be in [{low:g}, {top:g}], got {value}")
+        return v
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,15 @@ class Corruption:
     params: tuple[Param, ...] = ()
     inputs: tuple[Param, ...] = ()
     select: Callable[[Sequence[str], float, np.random.Generator], set[str]] | None = None
+    #: the sweep's default severity levels, and the label of its severity axis
+    levels: tuple[float, ...] = ()
+    axis: str = ""
+    #: severity is a noise-to-signal power ratio (figures show -10 log10(s) dB beside it)
+    snr: bool = False
+
+    def check(self, severity: float, high: float | None = None) -> float:
+        """``severity`` inside this corruption's bounds (``high`` may lower the top for this input)."""
+        return self.severity.check(severity, self.name, high)
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter's default value."""
@@ -85,7 +113,10 @@ class Corruption:
     def describe(self) -> str:
         """Multi-line description for ``audiometric corrupt --list``."""
         lines = [f"{self.name}{' (set-level)' if self.select else ''}: {self.summary}"]
-        lines.append(f"  severity [{self.severity.unit}; {self.severity.range}]: {self.severity.doc}")
+        levels = ", ".join(f"{v:g}" for v in self.levels)
+        lines.append(
+            f"  severity [{self.severity.unit}; {self.severity.span()}; sweep levels {levels}]: {self.severity.doc}"
+        )
         lines += [f"  --param {p.describe()}" for p in self.params]
         lines += [f"  input {p.describe()}" for p in self.inputs]
         return "\n".join(lines)

@@ -114,7 +114,7 @@ def run_cell(options: dict, launch: str | None, progress: bool) -> None:
             [flag] if value is True else [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
         )
     if not progress:
-        args.append("-q")
+        args.append("--no-progress")
     done = subprocess.run(args)
     if done.returncode != 0:
         raise AudiometricError(f"cell {run.name}: `{' '.join(args[:6])} ...` exited with {done.returncode}")

@@ -84,7 +84,7 @@ def test_cli_and_api_give_identical_json(sfx, scored, tmp_path):
             "3",
             "--workers",
             "0",
-            "-q",
+            "--no-progress",
             "--no-cache",
             "--json",
             "-",
@@ -163,7 +163,9 @@ def test_embedding_files_score_like_their_folders(sfx, scored, embedded):
     ],
 )
 def test_embedding_file_refusals_are_one_line(sfx, embedded, args, needle):
-    res = CliRunner().invoke(main, ["score", str(embedded[2]["gen"]), str(sfx / "ref"), "-q", "--workers", "0", *args])
+    res = CliRunner().invoke(
+        main, ["score", str(embedded[2]["gen"]), str(sfx / "ref"), "--no-progress", "--workers", "0", *args]
+    )
     assert res.exit_code == 2 and needle in res.output and res.output.count("\n") == 1, res.output
 
 
@@ -248,7 +250,7 @@ def test_strict_refuses_an_embedding_file_that_skipped_files(embedded, tmp_path)
     meta["skipped"] = [{"file": "gen/broken.wav", "reason": "not audio"}]
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "g.npz", **arrays)
-    args = [str(tmp_path / "g.npz"), str(embedded[2]["ref"]), "--backbone", "aisfx", "--metrics", "fd", "-q"]
+    args = [str(tmp_path / "g.npz"), str(embedded[2]["ref"]), "--backbone", "aisfx", "--metrics", "fd", "--no-progress"]
     res = CliRunner().invoke(main, ["score", *args, "--strict"])
     assert res.exit_code == 2 and "gen/broken.wav: not audio" in res.output and "--strict" in res.output
     res = CliRunner().invoke(main, ["score", *args])

@@ -50,7 +50,7 @@ def sfx_sets(tmp_path_factory):
     return root
 
 
-SFX = ["--backbone", "aisfx", "--workers", "0", "-q"]
+SFX = ["--backbone", "aisfx", "--workers", "0", "--no-progress"]
 
 
 def run(*args: str):
@@ -68,7 +68,7 @@ def test_score_all_metrics_with_provenance(sets, checkpoints, tmp_path):
         "fd,is,kl,fad,kad",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
         "--json",
         str(out),
         "--csv",
@@ -90,9 +90,11 @@ def test_score_all_metrics_with_provenance(sets, checkpoints, tmp_path):
 
     # the same numbers from the exported per-file outputs and the pure metric functions
     emb = tmp_path / "gen.npz"
-    assert run("embed", str(sets / "gen"), "-o", str(emb), "--workers", "0", "-q", *checkpoints).exit_code == 0
+    assert (
+        run("embed", str(sets / "gen"), "-o", str(emb), "--workers", "0", "--no-progress", *checkpoints).exit_code == 0
+    )
     ref_emb = tmp_path / "ref.npz"
-    run("embed", str(sets / "ref"), "-o", str(ref_emb), "--workers", "0", "-q", *checkpoints)
+    run("embed", str(sets / "ref"), "-o", str(ref_emb), "--workers", "0", "--no-progress", *checkpoints)
     g, r = np.load(emb), np.load(ref_emb)
     assert list(g["names"]) == [f"clip{i:03d}.wav" for i in range(10)]
     fd = frechet_from_features(g["panns-cnn14-16k:embedding"], r["panns-cnn14-16k:embedding"])
@@ -141,7 +143,7 @@ def test_kl_skipped_with_reason_when_names_differ(checkpoints, tmp_path):
         "kl,is",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
         "--json",
         str(out),
         *checkpoints,
@@ -179,7 +181,7 @@ def test_bootstrap_and_fd_infinity(sfx_sets, tmp_path):
 
 
 def test_offline_without_weights_is_one_line(sets):
-    res = run("score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fd", "-q")
+    res = run("score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fd", "--no-progress")
     assert res.exit_code == 2
     line = res.output.strip()
     assert "\n" not in line and "Cnn14_16k_mAP=0.438.pth" in line and "zenodo.org" in line
@@ -194,7 +196,9 @@ def test_offline_without_weights_is_one_line(sets):
 )
 def test_missing_or_empty_folder(sets, tmp_path, make, needle):
     make(tmp_path / "x")
-    res = run("score", str(tmp_path / "x"), str(sets / "ref"), "--backbone", "aisfx", "--metrics", "fd", "-q")
+    res = run(
+        "score", str(tmp_path / "x"), str(sets / "ref"), "--backbone", "aisfx", "--metrics", "fd", "--no-progress"
+    )
     assert res.exit_code == 2 and needle in res.output and res.output.count("\n") == 1
 
 
@@ -235,7 +239,7 @@ def test_every_bad_input_is_a_recorded_skip_and_strict_fails(tmp_path):
         "fd,kad",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
         "--json",
         str(out),
     )
@@ -256,7 +260,7 @@ def test_every_bad_input_is_a_recorded_skip_and_strict_fails(tmp_path):
         "fd",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
         "--strict",
     )
     assert res.exit_code == 2 and "--strict" in res.output and res.output.count("\n") == 1
@@ -276,7 +280,7 @@ def test_one_file_only_reports_instead_of_crashing(tmp_path):
         "fd,kad",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
         "--json",
         str(out),
     )
@@ -350,7 +354,7 @@ def test_two_concurrent_runs_share_one_cache_safely(sfx_sets, tmp_path):
                 "aisfx",
                 "--workers",
                 "0",
-                "-q",
+                "--no-progress",
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -396,7 +400,7 @@ def test_missing_checkpoint_hint_names_only_files_that_exist(sets, tmp_path, _is
         str(sets / "ref"),
         "--metrics",
         "fad",
-        "-q",
+        "--no-progress",
         "--checkpoint",
         f"vggish={tmp_path / 'nope.pth'}",
     ]
@@ -434,7 +438,7 @@ def test_torchrun_stats_and_embed_shard_and_print_once(tmp_path):
     """Two ranks split the files (unsharded, the gathered count would be 10) and rank 0 alone prints and
     writes; the files equal a one-process run's (statistics up to float64 rounding of the merge)."""
     tone_set(tmp_path / "r", 5, rate=22050, seconds=1.0, seed=2)
-    common = ["--backbone", "aisfx", "--workers", "0", "-q", "--device", "cpu"]
+    common = ["--backbone", "aisfx", "--workers", "0", "--no-progress", "--device", "cpu"]
     stats = _torchrun("stats", str(tmp_path / "r"), "-o", str(tmp_path / "two.npz"), "--metrics", "fd", *common)
     assert stats.returncode == 0, stats.stderr[-2000:]
     assert stats.stdout.count("wrote ") == 1 and "5 clips" in stats.stdout
@@ -462,9 +466,21 @@ def test_torchrun_user_error_is_one_line_from_rank_zero(tmp_path):
         "fd",
         "--backbone",
         "aisfx",
-        "-q",
+        "--no-progress",
     )
     ours = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("error:", "Error:"))]
     assert proc.returncode != 0 and ours == [f"error: {tmp_path / 'missing'}: directory not found; check the path"]
     assert "audiometric/" not in proc.stderr  # no traceback through our code on any rank
     assert "exitcode  : 2" in proc.stderr  # every rank exited with the CLI's user-error status
+
+
+def test_allocator_setting_only_for_the_embedding_commands(monkeypatch):
+    """mallopt is applied for score/embed/stats/sweep only; generate, finetune and corrupt keep glibc's default."""
+    import audiometric.runtime.malloc as malloc
+
+    calls = []
+    monkeypatch.setattr(malloc, "retain_freed_memory", lambda: calls.append(True) or True)
+    for command, applied in (("score", True), ("sweep", True), ("corrupt", False), ("generate", False)):
+        calls.clear()
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and bool(calls) is applied, (command, result.output)

@@ -208,7 +208,7 @@ def test_score_compat_cli_feeds_vggish_audioldm_evals_input(sets, model, tmp_pat
             "--compat",
             "--workers",
             "0",
-            "-q",
+            "--no-progress",
             "--json",
             str(out),
         ],

@@ -448,3 +448,19 @@ def test_multichannel_events_compose():
     out, _ = compose(stereo + [_clip(9, 200)], SR)
     assert out.shape == (2, 1100)
     np.testing.assert_array_equal(out[:, 900:], np.repeat(_clip(9, 200)[None], 2, axis=0))
+
+
+def test_severity_facts_come_from_the_registry_entry() -> None:
+    """Help text, the bound check and the sweep's levels agree with each corruption's entry."""
+    import corruptions as lib
+    from audiometric.sweep.spec import SCALES
+
+    for name, entry in lib.registry.REGISTRY.items():
+        low, high = entry.severity.bounds
+        scale = SCALES[name]
+        assert (scale.low, scale.high, scale.levels, scale.label) == (low, high, entry.levels, entry.axis)
+        assert all(low <= v <= high for v in entry.levels) and entry.levels[0] == 0
+        assert entry.severity.span().split(" ")[0] in entry.describe()
+        assert entry.check(high) == high
+        with pytest.raises(CorruptionError, match=f"{name}: severity must be"):
+            entry.check(high * 2 + 1)

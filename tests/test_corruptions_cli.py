@@ -46,7 +46,7 @@ def pool_dir(tmp_path_factory):
 
 
 def _run(*args):
-    return CliRunner().invoke(corrupt, [str(a) for a in args] + ["-q"])
+    return CliRunner().invoke(corrupt, [str(a) for a in args] + ["--no-progress"])
 
 
 def _files(folder):
@@ -266,7 +266,7 @@ def test_every_option_has_help_and_help_ends_with_real_examples(in_dir, pool_dir
     (tmp_path / "ref").symlink_to(in_dir)
     (tmp_path / "events").symlink_to(pool_dir)
     for example in examples:  # each runs as written (quiet) on a small set
-        result = CliRunner().invoke(corrupt, example[2:] + ["-q"])
+        result = CliRunner().invoke(corrupt, example[2:] + ["--no-progress"])
         assert result.exit_code == 0, (example, result.output, result.exception)
 
 
@@ -322,7 +322,7 @@ def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp
             "--strict",
             "--workers",
             "0",
-            "-q",
+            "--no-progress",
             "--json",
             str(out),
         ],

@@ -304,7 +304,7 @@ def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
     )
     result = CliRunner().invoke(
         main,
-        ["finetune", "--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "run"), "-q"],
+        ["finetune", "--config", str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "run"), "--no-progress"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -420,7 +420,7 @@ def test_two_process_ddp_through_accelerate(assets, tmp_path):
         "aisfx",
         "--world-size",
         "2",
-        "-q",
+        "--no-progress",
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

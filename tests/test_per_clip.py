@@ -101,7 +101,7 @@ def test_score_per_clip_option_puts_the_outlier_first(tmp_path, monkeypatch) -> 
             "aisfx",
             "--workers",
             "0",
-            "-q",
+            "--no-progress",
             "--per-clip",
             str(out),
         ],

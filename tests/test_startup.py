@@ -57,7 +57,7 @@ def test_warm_score_imports_no_torch_and_matches_the_cold_run(tmp_path):
         "aisfx",
         "--workers",
         "0",
-        "-q",
+        "--no-progress",
     ]
     cold = _cli(*args, "--json", str(tmp_path / "cold.json"))
     warm = _cli(*args, "--json", str(tmp_path / "warm.json"))
@@ -117,7 +117,7 @@ def test_checkpoint_error_while_building_in_the_background_is_one_line(tmp_path)
             str(tmp_path / "set"),
             "-o",
             str(tmp_path / "o.npz"),
-            "-q",
+            "--no-progress",
             "--workers",
             "1",
             "--checkpoint",

@@ -261,7 +261,9 @@ def test_cli_config_with_flag_override(data, tmp_path):
         f"corruption: noise\nref: {data['ref']}\nout: {tmp_path / 'ignored'}\nlevels: [0, 1]\n"
         "seeds: 1\nmetrics: fd\nbackbone: aisfx\nprotocol: paired\nworkers: 0\n"
     )
-    result = CliRunner().invoke(main, ["sweep", "--config", str(config), "--out", str(tmp_path / "out"), "-q"])
+    result = CliRunner().invoke(
+        main, ["sweep", "--config", str(config), "--out", str(tmp_path / "out"), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert "| fd | lower |" in result.output
     assert (tmp_path / "out" / "figure.png").exists() and not (tmp_path / "ignored").exists()

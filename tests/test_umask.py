@@ -51,7 +51,7 @@ def test_corrupt_outputs_respect_the_umask(mask, tmp_path):
     tone_set(tmp_path / "in", 2, seconds=0.2)
     code = (
         f"import os, sys; os.umask({mask}); from audiometric.cli import main; "
-        f"main(['corrupt', sys.argv[1], sys.argv[2], '-c', 'gaussian_noise', '-s', '20', '-q'])"
+        f"main(['corrupt', sys.argv[1], sys.argv[2], '-c', 'gaussian_noise', '-s', '20', '--no-progress'])"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "in"), str(tmp_path / "out")], capture_output=True, text=True

@@ -73,6 +73,12 @@ def _exit(message: str | None, status: int) -> None:
     sys.exit(status)
 
 
+#: Commands that run the embedding backbones batch after batch on the CPU, where keeping freed memory
+#: saves page faults (benchmarks/run.py); generation and training keep the default allocator (their peaks
+#: are large, and a retained peak would be held until exit).
+RETAIN_MEMORY = frozenset({"score", "embed", "stats", "sweep"})
+
+
 def _summary(name: str) -> str:
     """First line of command ``name``'s docstring, read from its source so that listing imports nothing
     (falls back to importing the command when its function is not found there)."""
@@ -91,9 +97,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audiometric")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Score generated audio against reference audio, and study how trustworthy the scores are."""
     from audiometric.runtime.malloc import retain_freed_memory
 
     warnings.showwarning = _show_warning
-    retain_freed_memory()
+    if ctx.invoked_subcommand in RETAIN_MEMORY:
+        retain_freed_memory()

@@ -63,8 +63,10 @@ Examples:
     "CSV), OUT_DIR the reference set for event_permutation.",
 )
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, target_label, compose, show_list, quiet):
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def corrupt(
+    in_dir, out_dir, corruption, severity, seed, params, pool, labels, target_label, compose, show_list, no_progress
+):
     """Write a corrupted copy of IN_DIR to OUT_DIR (same relative names, as float32 WAV, plus manifest.json).
 
     IN_DIR is walked recursively; `audiometric score` ignores the manifest.json written here.
@@ -86,7 +88,7 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
         ):
             if value is not None:
                 raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
-        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not quiet)
+        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress)
     else:
         if corruption is None or severity is None:
             raise AudiometricError("give --corruption NAME and --severity S (see --list)")
@@ -100,7 +102,7 @@ def corrupt(in_dir, out_dir, corruption, severity, seed, params, pool, labels, t
             pool=pool,
             labels=labels,
             target_label=target_label,
-            progress=not quiet,
+            progress=not no_progress,
         )
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
     passed = manifest.get("passed_over", [])

@@ -50,7 +50,11 @@ Examples:
 @click.option("--max-grad-norm", type=float, help="Gradient-norm clip (0: none).  [default: 1.0]")
 @click.option("--ema", type=float, help="EMA decay of the U-Net weights.  [default: 0.9999]")
 @click.option("--cfg-dropout", type=float, help="Probability of the empty-prompt condition.  [default: 0.1]")
-@click.option("--precision", type=click.Choice(["no", "fp16", "bf16"]), help="Mixed precision.  [default: no]")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16", "bf16"]),
+    help="Training precision (as generate's).  [default: fp32]",
+)
 @click.option("--duration", type=float, help="Seconds per training clip (pad/crop).  [default: 10.24]")
 @click.option("--weight-decay", type=float, help="AdamW weight decay.  [default: 0.01]")
 @click.option("--train-split", help="Split trained on.  [default: train]")
@@ -77,8 +81,8 @@ Examples:
 @click.option("--force", is_flag=True, default=None, help="Resume even if the run was made with other settings.")
 @click.option("--seed", type=int, help="Seed of the data order, noise, crops and --from-scratch.  [default: 0]")
 @click.option("--world-size", type=int, help="Processes this launch must have (refuse any other count).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def finetune(config_path, quiet, **options):
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def finetune(config_path, no_progress, **options):
     """Fine-tune (or train from scratch) AudioLDM's U-Net on a dataset; run it under `accelerate launch` for
     several GPUs. VAE, CLAP and vocoder stay frozen; RUN/final is a pipeline `generate --model` reads."""
     from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train
@@ -89,7 +93,7 @@ def finetune(config_path, quiet, **options):
     missing = [f"--{k.replace('_', '-')}" for k in _REQUIRED if k not in settings]
     if missing:
         raise AudiometricError(f"missing {', '.join(missing)} (on the command line or in --config)")
-    settings["progress"] = not quiet
+    settings["progress"] = not no_progress
     try:
         summary = train(TrainConfig(**settings))
     except TrainingInterrupted as err:  # every rank stops; rank 0 says where the checkpoint is

@@ -50,7 +50,7 @@ def extraction_options(func: Callable) -> Callable:
             is_flag=True,
             help="Score files that decode shorter than their header says (warn) instead of skipping them.",
         ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+        click.option("--no-progress", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -66,7 +66,7 @@ def extraction_kwargs(
     checkpoints: tuple[str, ...],
     no_cache: bool,
     allow_truncated: bool,
-    quiet: bool,
+    no_progress: bool,
 ) -> dict:
     """The parsed options as keyword arguments of :mod:`audiometric.api` (``NAME=PATH`` values checked here)."""
     return {
@@ -78,7 +78,7 @@ def extraction_kwargs(
         "checkpoints": checkpoint_map(checkpoints),
         "cache": not no_cache,
         "allow_truncated": allow_truncated,
-        "progress": not quiet,
+        "progress": not no_progress,
     }
 
 

@@ -24,7 +24,7 @@ def _extraction(
     max_seconds: float | None,
     checkpoints: tuple[str, ...],
     no_cache: bool,
-    quiet: bool,
+    no_progress: bool,
     **more,
 ):
     """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (with checkpoints).
@@ -41,7 +41,7 @@ def _extraction(
         workers=int(workers),
         preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
         use_cache=not no_cache,
-        progress=not quiet,
+        progress=not no_progress,
         **more,
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
+from corruptions.registry import REGISTRY, Corruption
 
 #: The paper's short names (and hyphenated spellings) for the registry's corruptions.
 ALIASES: dict[str, str] = {
@@ -40,15 +41,14 @@ class Scale:
     snr: bool = False  # severity is a noise-to-signal power ratio: show -10 log10(s) dB on a second axis
 
 
-SCALES: dict[str, Scale] = {
-    # SNR inf, 20, 15, 10, 5, 0 dB
-    "gaussian_noise": Scale((0, 0.01, 0.03, 0.1, 0.3, 1.0), 0.0, 1e6, "noise-to-signal power ratio", snr=True),
-    "mel_noise": Scale((0, 1, 2, 4, 8), 0.0, 100.0, "log-mel noise std (dB)"),
-    "mel_mask": Scale((0, 0.05, 0.1, 0.2, 0.4), 0.0, 1.0, "masked fraction of the mel plane"),
-    "interference": Scale((0, 1, 2, 3), 0, 10, "interferers per clip", integer=True),
-    "interference_fraction": Scale((0, 0.25, 0.5, 0.75, 1.0), 0.0, 1.0, "fraction of clips corrupted"),
-    "event_permutation": Scale((0, 2, 3, 4), 0, 10, "events out of place", integer=True),  # 1 is impossible
-}
+def _scale(entry: Corruption) -> Scale:
+    """The sweep's view of a corruption's severity axis: every value from its registry entry."""
+    low, high = entry.severity.bounds or (0.0, float("inf"))
+    return Scale(entry.levels, low, high, entry.axis, integer=entry.severity.type is int, snr=entry.snr)
+
+
+#: Severity axes by corruption, derived from the ``corruptions`` registry (levels, bounds, labels).
+SCALES: dict[str, Scale] = {name: _scale(entry) for name, entry in REGISTRY.items()}
 
 #: Options a YAML config may hold (the flags' names with ``_`` for ``-``).
 CONFIG_KEYS = (

@@ -10,7 +10,7 @@ audioldm_original.yaml`` of haoheliu/AudioLDM-training-finetuning, the published
   ``configure_optimizers`` builds ``torch.optim.AdamW(params, lr=lr)``.
 - cfg_dropout 0.1: AudioLDM config ``unconditional_prob_cfg``.
 - ema 0.9999: latent diffusion's ``LitEma`` default (AudioLDM trains with ``use_ema``).
-- precision "no": AudioLDM trains in fp32 (its Lightning trainer leaves ``precision="16-mixed"`` commented out).
+- precision "fp32": AudioLDM trains in fp32 (its Lightning trainer leaves ``precision="16-mixed"`` commented out).
 - max_grad_norm 1.0: AudioLDM does not clip (Lightning's default); 1.0 is diffusers' training examples'.
 - checkpoint_every 5000: AudioLDM config ``save_checkpoint_every_n_steps``; eval_every 5000: the issue.
 - eval_steps 200, eval_guidance 3.5: AudioLDM config ``evaluation_params`` (DDIM steps, guidance scale);
@@ -52,7 +52,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     ema: float = 0.9999
     cfg_dropout: float = 0.1
-    precision: str = "no"
+    precision: str = "fp32"
     duration: float = 10.24
     train_split: str = "train"
     eval_split: str = "test"
@@ -80,7 +80,7 @@ class TrainConfig:
         self.eval_metrics = tuple(self.eval_metrics)
         checks = [
             (self.condition in ("text", "audio"), "--condition must be text or audio"),
-            (self.precision in ("no", "fp16", "bf16"), "--precision must be no, fp16 or bf16"),
+            (self.precision in ("fp32", "fp16", "bf16"), "--precision must be fp32, fp16 or bf16"),
             (self.max_steps >= 1, "--max-steps must be at least 1"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.grad_accum >= 1, "--grad-accum must be at least 1"),

@@ -99,13 +99,13 @@ def _accelerator(cfg: TrainConfig):
         # without cpu=True accelerate never forms a CPU process group: under `accelerate launch --multi_gpu` or
         # torchrun on a machine without CUDA every process would train alone (the --world-size check catches it)
         return Accelerator(
-            mixed_precision=cfg.precision,
+            mixed_precision="no" if cfg.precision == "fp32" else cfg.precision,  # accelerate's name for fp32
             cpu=not torch.cuda.is_available(),
             kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)],
         )
     except ValueError as err:
         raise AudiometricError(
-            f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision no (or bf16) on this device"
+            f"--precision {cfg.precision}: {str(err).splitlines()[0]}; use --precision fp32 (or bf16) on this device"
         ) from err
 
 
@@ -240,7 +240,7 @@ def train(cfg: TrainConfig) -> dict:
                 raise AudiometricError(
                     f"step {step + 1}: the loss is {mean_loss} (not finite); stopped without "
                     f"saving; {kept or 'no checkpoint'} is the last good state; lower --lr, "
-                    "or use --precision no or bf16, then --resume latest"
+                    "or use --precision fp32 or bf16, then --resume latest"
                 )
             grad_norm = accelerator.clip_grad_norm_(unet.parameters(), cfg.max_grad_norm or math.inf).item()
             optimizer.step()
