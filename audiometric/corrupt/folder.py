@@ -15,11 +15,9 @@ without rewriting them; the folder is removed once ``manifest.json`` is written.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
-import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +26,15 @@ import numpy as np
 import corruptions
 from audiometric._version import __version__
 from audiometric.audio.files import AUDIO_EXTENSIONS, walk_audio
+from audiometric.corrupt.clip import corrupt_clip, dumps, file_rng, set_rng, stable_hash, write_json, write_wav
 from audiometric.errors import USER_ERRORS, AudiometricError
-from audiometric.runtime.atomic import atomic_write, atomic_write_text
 from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
-from corruptions.pool import Pool, read_audio, sha256_file
+from corruptions.pool import Pool, sha256_file
 
 MANIFEST = "manifest.json"
 RECORDS_DIR = ".corrupt-records"
 _RUN_FILE = "run.json"
 _POOL_CORRUPTIONS = ("interference", "interference_fraction")
-
-
-def stable_hash(name: str) -> int:
-    """64-bit hash of ``name`` that is the same on every machine and run (SHA-256 prefix)."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-
-
-def file_rng(seed: int, name: str) -> np.random.Generator:
-    """The generator for file ``name`` (relative POSIX path) under run seed ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence([seed, stable_hash(name)]))
-
-
-def set_rng(seed: int) -> np.random.Generator:
-    """The generator for set-level draws (which clips a set-level corruption selects)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, stable_hash("\0set-selection")]))
 
 
 def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
@@ -78,46 +61,6 @@ def parse_params(entry: corruptions.Corruption | tuple, raw: Mapping[str, Any]) 
             raise AudiometricError(f"unknown parameter '{key}'; valid: {valid}")
         resolved[key] = by_name[key].parse(value) if isinstance(value, str) else value
     return resolved
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (set, tuple)):
-        return sorted(obj) if isinstance(obj, set) else list(obj)
-    raise TypeError(f"not JSON-able: {type(obj).__name__}")
-
-
-def dumps(obj: Any) -> str:
-    """Sorted, indented JSON (numpy scalars, sets and tuples converted): manifests, records, sweep cells."""
-    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
-
-
-def wav_float32_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """A float32 WAV file (``WAVE_FORMAT_IEEE_FLOAT``, fmt + fact + data chunks) holding ``audio``.
-
-    Written by hand so the bytes depend on the samples alone (libsndfile adds a PEAK chunk with a
-    timestamp to float WAVs). Layout: Microsoft/IBM RIFF WAVE spec (1991), rev. 3.0 fmt/fact chunks.
-    """
-    data = np.asarray(audio, dtype="<f4")
-    frames = data.T if data.ndim == 2 else data[:, None]
-    channels, payload = frames.shape[1], np.ascontiguousarray(frames).tobytes()
-    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * 4 * channels, 4 * channels, 32, 0)
-    fact = struct.pack("<I", frames.shape[0])
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", 4) + fact
-    chunks += b"data" + struct.pack("<I", len(payload)) + payload
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
-
-
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Write ``audio`` (``(samples,)`` or ``(channels, samples)``) atomically as float32 WAV."""
-    content = wav_float32_bytes(audio, sample_rate)
-    atomic_write(path, lambda handle: handle.write(content))
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` atomically as sorted, indented JSON."""
-    atomic_write_text(path, dumps(obj))
 
 
 def read_labels(path: Path) -> dict[str, str]:
@@ -239,24 +182,7 @@ def corrupt_set(
     """
     in_dir, out_dir = Path(in_dir).resolve(), Path(out_dir).resolve()
     entry = corruptions.get(corruption)
-    if not float(severity) >= 0:  # every corruption's severity starts at 0 (= unchanged)
-        raise AudiometricError(
-            f"--severity {severity}: must be >= 0 for {corruption} ({entry.severity.range}, 0 = unchanged; see --list)"
-        )
-    if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
-        raise AudiometricError(
-            f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
-            "event_permutation do); drop --pool"
-        )
-    for flag, value in (("--labels", labels), ("--target-label", target_label)):
-        if value is not None and corruption not in _POOL_CORRUPTIONS:
-            raise AudiometricError(
-                f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} do); drop {flag}"
-            )
-    if not in_dir.is_dir():
-        raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
-    if out_dir == in_dir:
-        raise AudiometricError(f"{out_dir}: OUT_DIR must differ from IN_DIR")
+    _check_options(entry, severity, in_dir, out_dir, pool=pool, labels=labels, target_label=target_label)
     resolved = parse_params(entry, params or {})
     header: dict[str, Any] = {
         "kind": "corruption",
@@ -267,23 +193,7 @@ def corrupt_set(
         "seed": int(seed),
         "in_dir": str(in_dir),
     }
-    inputs: dict[str, Any] = {}
-    passed_over: list[dict[str, str]] = []
-    if corruption == "event_permutation":
-        names, inputs, composition = _composition_inputs(in_dir, pool, resolved, params or {})
-        header["pool"] = str(inputs["pool"].source)
-    else:
-        names, passed_over = list_audio(in_dir, exclude=out_dir)
-        composition = {}
-        if corruption in _POOL_CORRUPTIONS:
-            if pool is None:
-                raise AudiometricError(
-                    f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)"
-                )
-            inputs["pool"] = Pool.from_path(pool)
-            header["pool"] = inputs["pool"].source
-            label_map = read_labels(Path(labels)) if labels else {}
-            header["labels"] = {n: _target_label(n, label_map, target_label) for n in names}
+    names, passed_over, clip_inputs = _set_inputs(entry, in_dir, out_dir, header, pool, labels, target_label, params)
     if not names:
         raise AudiometricError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     outputs = [output_name(n) for n in names]
@@ -299,36 +209,113 @@ def corrupt_set(
         input_path = in_dir / name
         input_sha = sha256_file(input_path)
         previous = run.finished(name, input_sha)
-        if previous is not None:
-            entries.append(previous)
-            continue
-        try:
-            audio, rate = read_audio(input_path)
+        if previous is None:
+            out, rate, record = _corrupt_named(entry, input_path, name, severity, seed, clip_inputs(name), selected)
+            item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate}
+            item.update(seed_entropy=[int(seed), stable_hash(name)], record=record)
+            previous = run.save(item, out, rate)
+        entries.append(previous)
+    return run.close(entries, passed_over)
+
+
+def _corrupt_named(
+    entry: corruptions.Corruption,
+    path: Path,
+    name: str,
+    severity: float,
+    seed: int,
+    inputs: Callable[[np.ndarray, int], dict[str, Any]],
+    selected: set[str],
+) -> tuple[np.ndarray, int, dict]:
+    """:func:`corrupt_clip` with the set-level selection recorded, and errors that name the file (or the flag)."""
+    try:
+        out, rate, record = corrupt_clip(entry, path, name, severity, seed, inputs, name in selected)
+    except USER_ERRORS as err:
+        if str(err).startswith(f"{entry.name}: severity must be"):  # the flag's fault, not the file's
+            raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
+        raise _named(err, str(path)) from None
+    if entry.select is not None:
+        record = {**record, "selected": name in selected}
+    return out, rate, record
+
+
+def _set_inputs(
+    entry: corruptions.Corruption,
+    in_dir: Path,
+    out_dir: Path,
+    header: dict[str, Any],
+    pool: str | Path | None,
+    labels: str | Path | None,
+    target_label: str | None,
+    params: Mapping[str, Any] | None,
+) -> tuple[list[str], list[dict[str, str]], Callable[[str], Callable[[np.ndarray, int], dict[str, Any]]]]:
+    """The clip names, the files passed over, and each clip's corruption inputs (pool, target class, events).
+
+    Records the pool and the target classes in ``header``.
+    """
+    corruption, resolved = entry.name, header["params"]
+    inputs: dict[str, Any] = {}
+    passed_over: list[dict[str, str]] = []
+    composition: dict = {}
+    if corruption == "event_permutation":
+        names, inputs, composition = _composition_inputs(in_dir, pool, resolved, params or {})
+        header["pool"] = str(inputs["pool"].source)
+    else:
+        names, passed_over = list_audio(in_dir, exclude=out_dir)
+        if corruption in _POOL_CORRUPTIONS:
+            if pool is None:
+                raise AudiometricError(
+                    f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)"
+                )
+            inputs["pool"] = Pool.from_path(pool)
+            header["pool"] = inputs["pool"].source
+            label_map = read_labels(Path(labels)) if labels else {}
+            header["labels"] = {n: _target_label(n, label_map, target_label) for n in names}
+
+    def clip_inputs(name: str) -> Callable[[np.ndarray, int], dict[str, Any]]:
+        def given(audio: np.ndarray, rate: int) -> dict[str, Any]:
             kwargs = dict(resolved)
             if corruption in _POOL_CORRUPTIONS:
                 kwargs.update(pool=inputs["pool"], target_label=header["labels"][name])
             if corruption == "event_permutation":
                 kwargs["events"] = _check_reference(audio, rate, composition[name], inputs["pool"], resolved)
-            if name in selected:
-                out, record = entry.apply(audio, rate, file_rng(seed, name), severity, **kwargs)
-            else:
-                out, record = audio, {}
-            if entry.select is not None:
-                record = {**record, "selected": name in selected}
-        except USER_ERRORS as err:
-            if str(err).startswith(f"{corruption}: severity must be"):  # the flag's fault, not the file's
-                raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
-            raise _named(err, str(input_path)) from None
-        item = {
-            "name": name,
-            "output": output_name(name),
-            "input_sha256": input_sha,
-            "sample_rate": rate,
-            "seed_entropy": [int(seed), stable_hash(name)],
-            "record": record,
-        }
-        entries.append(run.save(item, out, rate))
-    return run.close(entries, passed_over)
+            return kwargs
+
+        return given
+
+    return names, passed_over, clip_inputs
+
+
+def _check_options(
+    entry: corruptions.Corruption,
+    severity: float,
+    in_dir: Path,
+    out_dir: Path,
+    *,
+    pool: str | Path | None,
+    labels: str | Path | None,
+    target_label: str | None,
+) -> None:
+    """One-line errors for options this corruption does not take, and for the folders, before any work."""
+    corruption = entry.name
+    if not float(severity) >= 0:  # every corruption's severity starts at 0 (= unchanged)
+        raise AudiometricError(
+            f"--severity {severity}: must be >= 0 for {corruption} ({entry.severity.span()}, 0 = unchanged; see --list)"
+        )
+    if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
+        raise AudiometricError(
+            f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
+            "event_permutation do); drop --pool"
+        )
+    for flag, value in (("--labels", labels), ("--target-label", target_label)):
+        if value is not None and corruption not in _POOL_CORRUPTIONS:
+            raise AudiometricError(
+                f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} do); drop {flag}"
+            )
+    if not in_dir.is_dir():
+        raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
+    if out_dir == in_dir:
+        raise AudiometricError(f"{out_dir}: OUT_DIR must differ from IN_DIR")
 
 
 def _composition_inputs(

@@ -1,7 +1,7 @@
 """One (level, seed) cell of a sweep: which clips it holds, its key, its corrupted audio, its result file.
 
 A cell's clips are corrupted in memory with the registry's ``apply`` and the per-file generators of
-:mod:`audiometric.corrupt.folder` (``file_rng(seed, name)``, so the result does not depend on order or
+:mod:`audiometric.corrupt.clip` (``file_rng(seed, name)``, so the result does not depend on order or
 sharding). A clip the corruption leaves unchanged (severity 0, or not selected by a set-level
 corruption) is not rewritten: the cell points at the reference file itself, so the content-keyed
 embedding cache serves it. Changed clips are written as float32 WAV whose bytes depend on the samples
@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 import corruptions
-from audiometric.corrupt.folder import dumps, file_rng, set_rng, stable_hash, wav_float32_bytes
+from audiometric.corrupt.clip import corrupt_clip, dumps, set_rng, stable_hash, wav_float32_bytes
 from audiometric.errors import USER_ERRORS
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
 from corruptions.event_permutation import load_events
-from corruptions.pool import Pool, read_audio
+from corruptions.pool import Pool
 
 #: Bump when the meaning of a cell file or key changes.
 CELL_FORMAT = 2
@@ -117,8 +117,9 @@ def prepare(plan: Plan, level: float, seed: int, indices: tuple[int, ...], audio
             out.records[name] = {"unchanged": True}
             continue
         try:
-            audio, rate = read_audio(ref.files[i])
-            corrupted, record = entry.apply(audio, rate, file_rng(seed, name), level, **_inputs(plan, i, rate))
+            corrupted, rate, record = corrupt_clip(
+                entry, ref.files[i], name, level, seed, lambda _, rate, i=i: _inputs(plan, i, rate)
+            )
         except USER_ERRORS as err:
             out.skipped.append({"file": name, "reason": str(err)})
             continue

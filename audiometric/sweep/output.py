@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import corruptions
-from audiometric.corrupt.folder import dumps
+from audiometric.corrupt.clip import dumps
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.sweep import figure
 from audiometric.sweep.spec import ALIASES, SweepSpec
