@@ -484,3 +484,28 @@ def test_allocator_setting_only_for_the_embedding_commands(monkeypatch):
         calls.clear()
         result = CliRunner().invoke(main, [command, "--help"])
         assert result.exit_code == 0 and bool(calls) is applied, (command, result.output)
+
+
+def test_config_files_merge_through_default_map(tmp_path):
+    """One merge for every --config: command-line flags win, then the file, then the option's default."""
+    from audiometric.cli.options import config_option
+
+    @click.command()
+    @config_option(lambda path: {"a": 5, "b": [1, 2], "params": {"x": "1"}}, "YAML options")
+    @click.option("--a", type=int, default=1)
+    @click.option("--b", default="0")
+    @click.option("--c", type=int, default=3)
+    @click.pass_context
+    def cmd(ctx, a, b, c):
+        click.echo(f"{a} {b} {c} {ctx.meta.get('config_params')}")
+
+    (tmp_path / "c.yaml").write_text("a: 5\n")
+    assert CliRunner().invoke(cmd, ["--config", str(tmp_path / "c.yaml"), "--a", "9"]).output == "9 1,2 3 {'x': '1'}\n"
+    assert CliRunner().invoke(cmd, ["--a", "9"]).output == "9 0 3 None\n"
+
+
+def test_finetune_help_states_the_train_config_defaults():
+    from audiometric.ldm.train.config import TrainConfig
+
+    text = CliRunner().invoke(main, ["finetune", "--help"], terminal_width=200).output
+    assert f"[default: {TrainConfig.max_steps}]" in text and f"[default: {TrainConfig.lr}]" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -94,3 +95,31 @@ def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
             raise click.BadParameter(f"'{value}' is not KEY=VALUE")
         pairs[key.strip()] = text.strip()
     return pairs
+
+
+def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
+    """``--config FILE``: its options become click's ``default_map``, so a flag given on the command line
+    wins, the file comes next and each option's own default last (one merge for every command).
+
+    ``read(path)`` returns the file's options by parameter name. A ``params`` mapping (corruption
+    parameters) is kept aside in ``ctx.meta["config_params"]``: it merges key by key with ``--param``.
+    """
+
+    def load(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            options = read(value)
+            ctx.meta["config_params"] = dict(options.pop("params", None) or {})
+            # a YAML list is what the flag takes comma-separated (click would str() it)
+            flat = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+            ctx.default_map = {**(ctx.default_map or {}), **flat}
+        return value
+
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=load,
+        help=help,
+    )

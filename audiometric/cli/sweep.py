@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from audiometric import backbones
-from audiometric.cli.options import extraction_options, key_values
+from audiometric.cli.options import config_option, extraction_options, key_values
 from audiometric.metrics import METRICS
-from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help
+from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
@@ -54,11 +53,7 @@ Examples:
   audiometric sweep --corruption permute --pool esc50_by_class/ --out runs/permute --levels 0,2,3,4 --bootstrap 200
   audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference""",
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False),
-    help="YAML file holding these options (keys as the flags, with _); flags override it.",
-)
+@config_option(load_config, "YAML file holding these options (keys as the flags, with _); flags override it.")
 @click.option(
     "--corruption",
     "-c",
@@ -133,18 +128,13 @@ Examples:
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")
 @extraction_options
 @click.pass_context
-def sweep(ctx: click.Context, config, **options):
+def sweep(ctx: click.Context, **options):
     """Score every metric against rising corruption severity, with error bars and a verdict per metric."""
-    from audiometric.sweep import load_config, make_spec, run_sweep
+    from audiometric.sweep import make_spec, run_sweep
 
-    merged = load_config(config) if config else {}
-    for key in _SWEEP_KEYS + _EXTRACTION_KEYS:
-        if key not in merged or ctx.get_parameter_source(key) == ParameterSource.COMMANDLINE:
-            merged[key] = options[key]
-    merged["params"] = {**dict(merged.get("params") or {}), **options.pop("params")}
-    spec = make_spec({k: merged[k] for k in _SWEEP_KEYS + ("params",)})
-    extraction = {k: v for k, v in options.items() if k not in _SWEEP_KEYS}
-    extraction.update({k: merged[k] for k in _EXTRACTION_KEYS})
+    options["params"] = {**ctx.meta.get("config_params", {}), **options["params"]}  # --param wins, key by key
+    spec = make_spec({k: options.pop(k) for k in _SWEEP_KEYS + ("params",)})
+    extraction = options
     counters = run_sweep(spec, _extraction(**extraction))
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return

@@ -14,6 +14,7 @@ from typing import Any
 
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
+from audiometric.runtime.config import read_options
 from corruptions.registry import REGISTRY, Corruption
 
 #: The paper's short names (and hyphenated spellings) for the registry's corruptions.
@@ -161,24 +162,7 @@ def _fmt(levels) -> str:
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Options from a YAML file (keys: :data:`CONFIG_KEYS`); one-line errors for bad YAML or keys."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
-        first = str(err).splitlines()[0]
-        raise AudiometricError(f"--config {path}: cannot read it as YAML ({first}); fix the file") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise AudiometricError(f"--config {path}: expected a mapping of option: value")
-    data = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(data) - set(CONFIG_KEYS))
-    if unknown:
-        raise AudiometricError(
-            f"--config {path}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(CONFIG_KEYS)}"
-        )
-    return data
+    return read_options(path, CONFIG_KEYS, f"the valid keys: {', '.join(CONFIG_KEYS)}")
 
 
 def make_spec(options: Mapping[str, Any]) -> SweepSpec:

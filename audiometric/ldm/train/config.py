@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiometric.errors import AudiometricError
+from audiometric.runtime.config import read_options
 
 #: Held-out clips scored at each evaluation when ``eval_size`` is not given (the seed study's sizes).
 DEFAULT_EVAL_SIZE = {"us8k": 870, "esc50": 400}
@@ -130,22 +131,8 @@ class TrainConfig:
 
 def load_yaml(path: str | Path) -> dict:
     """Options from a YAML file (keys as the CLI options, ``-`` or ``_``); unknown keys are an error."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as err:
-        raise AudiometricError(f"{path}: cannot read the config ({err.strerror or err})") from err
-    except yaml.YAMLError as err:
-        raise AudiometricError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
-    if not isinstance(data, dict):
-        raise AudiometricError(f"{path}: expected a mapping of option: value")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    options = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise AudiometricError(f"{path}: unknown option(s) {', '.join(unknown)}; see `audiometric finetune --help`")
-    return options
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    return read_options(path, known, "`audiometric finetune --help`")
 
 
 def differences(saved: dict, current: dict) -> list[str]:
