@@ -75,6 +75,25 @@ def warn_few_rows(d: int, n1: int | None, n2: int | None) -> bool:
     return warned
 
 
+def _cholesky(a: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of ``a``, or ``None`` when ``a`` is not (numerically) positive definite."""
+    try:
+        return _linalg().cholesky(a, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def psd_factor(sigma: np.ndarray, cholesky: bool = True) -> np.ndarray:
+    """``R`` with ``R R^T = sigma`` for symmetric PSD ``sigma`` ``(d, d)``: the Cholesky factor when ``sigma`` is
+    positive definite, else ``V diag(sqrt(max(w, 0)))`` from ``eigh(sigma)`` (``sqrt(sigma)`` up to an
+    orthogonal factor). ``cholesky=False`` skips the Cholesky attempt (the caller knows it fails)."""
+    factor = _cholesky(sigma) if cholesky else None
+    if factor is not None:
+        return factor
+    w, v = _linalg().eigh(sigma, driver="evr", check_finite=False)
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
 def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[float, bool]:
     """``tr sqrt(sigma1 sigma2)`` for symmetric PSD inputs, and whether the product is numerically singular.
 
@@ -88,15 +107,12 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[float, 
     # Dowson & Landau (1982): tr sqrt(S1 S2) = sum_i sqrt(lambda_i(S1^{1/2} S2 S1^{1/2})).
     inner = None
     for a, b in ((sigma1, sigma2), (sigma2, sigma1)):
-        try:
-            factor = _linalg().cholesky(a, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            continue
-        inner = factor.T @ b @ factor
-        break
-    if inner is None:
-        w, v = _linalg().eigh(sigma1, driver="evr", check_finite=False)
-        factor = v * np.sqrt(np.clip(w, 0.0, None))
+        factor = _cholesky(a)
+        if factor is not None:
+            inner = factor.T @ b @ factor
+            break
+    if inner is None:  # neither is positive definite
+        factor = psd_factor(sigma1, cholesky=False)
         inner = factor.T @ sigma2 @ factor
     eig = _linalg().eigh(inner, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
     # Eigenvalues below the rounding level of the largest are zeros of a rank-deficient product: their
@@ -224,11 +240,7 @@ class ReferenceGaussian:
     def __init__(self, mu: np.ndarray, sigma: np.ndarray) -> None:
         mu, sigma, _, _ = _as_stats(mu, sigma, mu, sigma)
         self.mu, self.trace, self.dim = mu, float(np.trace(sigma)), mu.shape[0]
-        try:
-            self.factor = _linalg().cholesky(sigma, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            w, v = _linalg().eigh(sigma, driver="evr", check_finite=False)
-            self.factor = v * np.sqrt(np.clip(w, 0.0, None))
+        self.factor = psd_factor(sigma)
 
     @classmethod
     def from_rows(cls, rows: np.ndarray) -> ReferenceGaussian:
