@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from audiometric.scoring.reference import ReferenceStats
 
 DEFAULT_BACKBONE = "panns-cnn14-16k"
+Channels = Literal["first", "mean"]
 DEFAULT_FAD_BACKBONE = "vggish"
 #: Fewer bootstrap replicates than this give interval ends that move by several percent between seeds.
 MIN_BOOTSTRAP = 100
@@ -93,7 +94,7 @@ def extraction_options(
         device=device,
         batch_size=batch_size,
         workers=workers,
-        preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
+        preprocess=Preprocess(channels=cast(Channels, channels), max_seconds=max_seconds),  # checked above
         strict=strict,
         use_cache=cache,
         progress=progress,
