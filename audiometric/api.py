@@ -231,6 +231,34 @@ class Scorer:
             result.path = str(output)
         return result
 
+    def compare(
+        self,
+        systems: Sequence[str | Path],
+        reference: str | Path,
+        metrics: str | Sequence[str] = DEFAULT_METRICS,
+        *,
+        permutations: int = 1000,
+        bootstrap: int = 200,
+        confidence: float = 0.95,
+        alpha: float = 0.05,
+        fd_inf: bool = False,
+        seed: int = 0,
+    ) -> dict:
+        """Compare ``systems`` against ``reference`` (see :func:`compare`): the JSON-able result."""
+        from audiometric.scoring.compare import compare as run
+        from audiometric.scoring.compare_stats import Plan
+        from audiometric.scoring.compute import Settings
+
+        _check_score_options(bootstrap, confidence, "percentile")
+        if not isinstance(permutations, int) or permutations < 1 or not 0 < alpha < 1:
+            raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
+        settings = Settings(metric_names(metrics), self.backbone, self.fad_backbone, fd_inf=fd_inf, seed=int(seed))
+        plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
+        result, sets = run(
+            [str(s) for s in systems], str(reference), settings, plan, self.options, alpha, held=self.loaded
+        )
+        return result
+
 
 def _check_score_options(bootstrap: int, confidence: float, ci_method: str) -> str | None:
     """One-line errors for bad interval options; the few-replicates warning (also returned, for the result)."""
@@ -390,10 +418,41 @@ def stats(
     return scorer.stats(folder, output, metrics)
 
 
+def compare(
+    systems: Sequence[str | Path],
+    reference: str | Path,
+    metrics: str | Sequence[str] = DEFAULT_METRICS,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    device: str = "auto",
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    progress: bool = True,
+    **options,
+) -> dict:
+    """What ``audiometric compare`` computes: per pair of ``systems`` and metric, both values, Δ = m(B) − m(A),
+    its bootstrap CI, a permutation p, Holm-adjusted p and ``significant``; a ranking with compact letters.
+
+    ``options``: ``permutations`` (1000), ``bootstrap`` (200), ``confidence``, ``alpha`` (0.05), ``fd_inf``,
+    ``seed``, and the extraction keywords of :func:`score` (``workers``, ...). A
+    one-call convenience over :meth:`Scorer.compare`."""
+    extraction = {k: options.pop(k) for k in _EXTRACTION_KEYWORDS & set(options)}
+    scorer = Scorer(
+        (backbone, fad_backbone), device=device, checkpoints=checkpoints, cache=cache, progress=progress, **extraction
+    )
+    return scorer.compare(systems, reference, metrics, **options)
+
+
+#: The keywords of :class:`Scorer` that :func:`compare` passes on from ``**options``.
+_EXTRACTION_KEYWORDS = {"strict", "batch_size", "workers", "channels", "max_seconds", "allow_truncated"}
+
+
 __all__ = [
     "DEFAULT_BACKBONE",
     "DEFAULT_FAD_BACKBONE",
     "Scorer",
+    "compare",
     "embed",
     "extraction_options",
     "metric_names",
