@@ -103,3 +103,31 @@ def test_cli_prints_file_system_errors_on_one_line(monkeypatch):
     monkeypatch.setattr("audiometric.api.stats", broken)
     res = CliRunner().invoke(main, ["stats", "ref", "-o", "out.npz"])
     assert res.exit_code == 2 and res.output == "error: Permission denied (/x/out.npz): choose another path\n"
+
+
+@pytest.mark.parametrize(
+    "command,flag,target",
+    [
+        ("stats", "-o", "clip.wav"),  # item 3: an existing WAV is not an npz
+        ("embed", "-o", "clip.wav"),
+        ("score", "--json", "plain/r.json"),  # item 5: under a regular file, found before the work
+        ("score", "--csv", "ref/r.csv"),  # inside an input
+        ("score", "--per-clip", "clip.wav"),
+    ],
+)
+def test_output_files_checked_before_any_work(tmp_path, monkeypatch, command, flag, target):
+    from audiometric.cli import main
+
+    def work(*args, **kwargs):
+        raise AssertionError("the work started before the output was checked")
+
+    monkeypatch.setattr(f"audiometric.api.{command}", work)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "plain").write_text("x")
+    (tmp_path / "clip.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28))
+    before = (tmp_path / "clip.wav").read_bytes()
+    args = ["ref", "ref"] if command == "score" else ["ref"]
+    res = CliRunner().invoke(main, [command, *args, flag, target])
+    assert res.exit_code == 2 and res.output.startswith(f"error: {flag} ") and res.output.count("\n") == 1, res.output
+    assert (tmp_path / "clip.wav").read_bytes() == before

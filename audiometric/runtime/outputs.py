@@ -151,6 +151,27 @@ def settings_digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def check_folder(
+    path: str | os.PathLike, *, flag: str = "--out", inputs: Iterable[str | os.PathLike | None] = ()
+) -> Path:
+    """Check where output folder ``path`` lies (its parent can be made and written, it is not a file, not
+    inside an input and holds none); return it resolved. :func:`run_folder` does this and more: this is
+    for a command that must check its output before it knows every setting of the run."""
+    shown, target = os.fspath(path), _resolved(path)
+    sources = _inputs(inputs)
+    _check_location(target, shown, flag, sources)
+    for source in sources:
+        if target in source.parents:
+            raise OutputError(
+                f"{flag} holds the input {source}; a command never writes where it reads",
+                path=shown,
+                fix="choose an output folder outside every input",
+            )
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{flag} is a file, not a folder", path=shown, fix="choose a folder")
+    return target
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """A checked run folder: ``resume`` when it holds this run's files. :meth:`claim` before writing in it."""
@@ -201,20 +222,11 @@ def run_folder(
     a folder stamped by another command or with other settings, and a non-empty folder with no stamp,
     except with ``overwrite``.
     """
-    shown, target = os.fspath(path), _resolved(path)
-    sources = _inputs(inputs)
-    _check_location(target, shown, flag, sources)
-    for source in sources:
-        if target in source.parents:
-            raise OutputError(
-                f"{flag} holds the input {source}; a command never writes where it reads",
-                path=shown,
-                fix="choose an output folder outside every input",
-            )
+    target = check_folder(path, flag=flag, inputs=inputs)
+    shown = os.fspath(path)
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=str))  # as the stamp will hold them
     stamp = {"command": f"audiometric {command}", "settings": settings, "settings_digest": settings_digest(settings)}
     stamp["audiometric_version"] = __version__
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"{flag} is a file, not a folder", path=shown, fix="choose a folder")
     if not target.exists():
         return RunFolder(target, stamp, resume=False)
     if not os.access(target, os.W_OK | os.X_OK):
