@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
 from audiometric.cli.score import metric_list
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
@@ -79,6 +79,7 @@ Examples:
     metavar="PATH",
     help="Ranking per metric with compact letters, as CSV.",
 )
+@overwrite_option
 @extraction_options
 def compare(
     systems,
@@ -96,6 +97,7 @@ def compare(
     json_path,
     csv_path,
     ranking_path,
+    overwrite,
     **extraction,
 ):
     """Compare two or more systems against one reference, with significance.
@@ -105,8 +107,16 @@ def compare(
     more systems a ranking with compact letters. Each SYSTEM is a folder of audio files or an `embed` .npz.
     """
     from audiometric.api import Scorer
+    from audiometric.runtime.outputs import check_file
     from audiometric.scoring.compare import summary_table, write_outputs
 
+    for flag, path, kind in (
+        ("--json", json_path, "json"),
+        ("--csv", csv_path, "csv"),
+        ("--ranking", ranking_path, "csv"),
+    ):
+        if path is not None:  # before any work: a bad path must not cost the whole run
+            check_file(path, kind, flag=flag, inputs=(*systems, reference), overwrite=overwrite)
     options = extraction_kwargs(**extraction)
     scorer = Scorer((backbone, fad_backbone), strict=strict, **options)
     result = scorer.compare(
