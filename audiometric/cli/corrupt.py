@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audiometric.cli.options import key_values
+from audiometric.cli.options import key_values, overwrite_option
 from audiometric.errors import AudiometricError
 
 
@@ -70,6 +70,7 @@ Examples:
 )
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@overwrite_option
 def corrupt(
     in_dir,
     out_dir,
@@ -84,6 +85,7 @@ def corrupt(
     strict,
     show_list,
     no_progress,
+    overwrite,
 ):
     """Write a corrupted copy of IN_DIR to OUT_DIR (same relative names, as float32 WAV, plus manifest.json).
 
@@ -107,7 +109,7 @@ def corrupt(
         ):
             if value is not None:
                 raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
-        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress)
+        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress, overwrite=overwrite)
     else:
         if corruption is None or severity is None:
             raise AudiometricError("give --corruption NAME and --severity S (see --list)")
@@ -122,6 +124,7 @@ def corrupt(
             labels=labels,
             target_label=target_label,
             progress=not no_progress,
+            overwrite=overwrite,
             strict=strict,
         )
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")

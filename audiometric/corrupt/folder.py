@@ -39,12 +39,12 @@ from audiometric.corrupt.clip import (
 from audiometric.corrupt.labels import label_of, read_labels
 from audiometric.corrupt.options import check_taken, parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
+from audiometric.runtime.outputs import RunFolder, check_folder, run_folder
 from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
 from corruptions.pool import Pool, sha256_file
 
 MANIFEST = "manifest.json"
 RECORDS_DIR = ".corrupt-records"
-_RUN_FILE = "run.json"
 
 
 def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
@@ -61,30 +61,28 @@ def output_name(name: str) -> str:
 
 
 class _Run:
-    """Bookkeeping for one output folder: resume records, atomic outputs, the final manifest."""
+    """Bookkeeping for one output folder: resume records, atomic outputs, the final manifest.
 
-    def __init__(self, out_dir: Path, header: dict) -> None:
-        self.out_dir = out_dir
+    Whether the folder may be written, and whether it holds this run to resume, is decided by the output
+    policy (:func:`~audiometric.runtime.outputs.run_folder`, the stamp); a resumed run reuses the files
+    its manifest or resume records vouch for.
+    """
+
+    def __init__(self, folder: RunFolder, header: dict) -> None:
+        self.out_dir = folder.path
         self.header = json.loads(dumps(header))
-        self.records = out_dir / RECORDS_DIR
+        self.records = self.out_dir / RECORDS_DIR
         self.done: dict[str, dict] = {}
-        manifest = out_dir / MANIFEST
+        if not folder.resume:  # a fresh run, or one taken over with --overwrite: nothing there is ours
+            shutil.rmtree(self.records, ignore_errors=True)
+            folder.claim()
+            return
+        manifest = self.out_dir / MANIFEST
         if manifest.exists():
-            self._adopt(json.loads(manifest.read_text()), manifest)
-        run_file = self.records / _RUN_FILE
-        if run_file.exists():
-            self._adopt({"run": json.loads(run_file.read_text()), "files": []}, run_file)
-            for record in sorted(self.records.glob("*.json")):
-                if record.name != _RUN_FILE:
-                    entry = json.loads(record.read_text())
-                    self.done[entry["name"]] = entry
-
-    def _adopt(self, previous: dict, source: Path) -> None:
-        if previous.get("run") != self.header:
-            raise AudiometricError(
-                f"{source}: {self.out_dir} holds a run with other settings; use another OUT_DIR or delete it"
-            )
-        self.done.update({entry["name"]: entry for entry in previous.get("files", [])})
+            self.done.update({e["name"]: e for e in json.loads(manifest.read_text()).get("files", [])})
+        for record in sorted(self.records.glob("*.json")):
+            entry = json.loads(record.read_text())
+            self.done[entry["name"]] = entry
 
     def finished(self, name: str, input_sha256: str | None) -> dict | None:
         """The earlier entry for ``name`` when its output is on disk unchanged and its input is the same."""
@@ -98,8 +96,6 @@ class _Run:
 
     def save(self, entry: dict, audio: np.ndarray, sample_rate: int) -> dict:
         """Write one output and its resume record; return the entry with the output's hash."""
-        if not (self.records / _RUN_FILE).exists():
-            write_json(self.records / _RUN_FILE, self.header)
         output = self.out_dir / entry["output"]
         write_wav(output, audio, sample_rate)
         entry = json.loads(dumps({**entry, "output_sha256": sha256_file(output)}))
@@ -151,6 +147,7 @@ def corrupt_set(
     labels: str | Path | None = None,
     target_label: str | None = None,
     progress: bool = False,
+    overwrite: bool = False,
     strict: bool = False,
 ) -> dict:
     """Corrupt every audio file under ``in_dir`` into ``out_dir``; return the manifest (also written).
@@ -163,7 +160,8 @@ def corrupt_set(
     ``pool`` is the interference pool (folder per class or ``path,label`` CSV); the target class of
     each file comes from ``labels`` (CSV ``path,label`` relative to ``in_dir``), else ``target_label``,
     else the file's first folder. For ``event_permutation``, ``in_dir`` is a set written by
-    :func:`compose_set` and ``pool`` defaults to the pool recorded in its manifest.
+    :func:`compose_set` and ``pool`` defaults to the pool recorded in its manifest. ``out_dir`` is
+    checked by the output policy (:func:`~audiometric.runtime.outputs.run_folder`; ``overwrite``).
     """
     in_dir, out_dir = Path(in_dir).resolve(), Path(out_dir).resolve()
     entry = corruptions.get(corruption)
@@ -190,7 +188,7 @@ def corrupt_set(
         header["selected"] = sorted(selected)
     if strict:
         check_decodable(in_dir, names)
-    run = _Run(out_dir, header)
+    run = _Run(_folder(out_dir, "corrupt", header, (in_dir, pool, labels), overwrite), header)
     entries, skipped = [], []
     for name in _progress(names, progress):
         input_path = in_dir / name
@@ -223,6 +221,12 @@ class _FileError(AudiometricError):
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.reason = reason
+
+
+def _folder(out_dir: Path, command: str, header: dict, inputs: tuple, overwrite: bool) -> RunFolder:
+    """OUT_DIR checked by the output policy; the run's settings are its header but the version."""
+    settings = {k: v for k, v in header.items() if k != "audiometric_version"}
+    return run_folder(out_dir, command=command, settings=settings, flag="OUT_DIR", inputs=inputs, overwrite=overwrite)
 
 
 def _corrupt_named(
@@ -312,8 +316,7 @@ def _check_options(
     check_taken(entry, {"--pool": pool, "--labels": labels, "--target-label": target_label})
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
-    if out_dir == in_dir:
-        raise AudiometricError(f"{out_dir}: OUT_DIR must differ from IN_DIR")
+    check_folder(out_dir, flag="OUT_DIR", inputs=(in_dir, pool, labels))
 
 
 def _composition_inputs(
@@ -348,13 +351,14 @@ def compose_set(
     seed: int = 0,
     params: Mapping[str, Any] | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Write ``n_clips`` reference clips, each composed of ``n_events`` events from distinct pool classes.
 
     Clips are named ``clip_00000.wav`` ...; the manifest records every event (pool path, hash, crop)
     and boundary so that ``corrupt_set(out_dir, ..., "event_permutation", k)`` can permute them.
     """
-    out_dir = Path(out_dir).resolve()
+    out_dir = check_folder(out_dir, flag="OUT_DIR", inputs=(pool,))
     resolved = parse_params(COMPOSE_PARAMS, params or {})
     the_pool = Pool.from_path(pool)
     header = {
@@ -364,7 +368,7 @@ def compose_set(
         "seed": int(seed),
         "pool": the_pool.source,
     }
-    run = _Run(out_dir, header)
+    run = _Run(_folder(out_dir, "corrupt --compose", header, (pool,), overwrite), header)
     entries = []
     names = [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
     for name in _progress(names, progress):
