@@ -127,7 +127,8 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
         info = _info(handle)
         declared = max(info.frames, _wav_declared_frames(path) or 0)
         keeps = [keep_frames(v, info.sample_rate) for v in unique]
-        wanted = None if None in keeps else max(keeps)
+        known = [k for k in keeps if k is not None]
+        wanted = max(known) if len(known) == len(keeps) else None
         monos, frames, failure = _read(path, handle, info, unique, wanted, declared)
     notes = [line for line in printed if line]
     reason = truncation(info, declared, frames, wanted, failure)
@@ -175,7 +176,7 @@ def _read(
     dtype = "int32" if info.integer_pcm else "float32"
     limit = wanted if wanted is not None else _UNKNOWN_LENGTH
     size = min(limit, declared) if declared < _UNKNOWN_LENGTH else BLOCK_FRAMES
-    monos = {v: np.empty(size, dtype=_view_dtype(v, info)) for v in views}
+    monos: dict[Preprocess, np.ndarray] = {v: np.empty(size, dtype=_view_dtype(v, info)) for v in views}
     frames, failure, step = 0, "", BLOCK_FRAMES
     try:
         while frames < limit:
