@@ -5,7 +5,7 @@ command with the same settings give the same numbers and the same JSON. ``option
 the argument checks, ``scorer`` the :class:`Scorer`, ``functions`` the one-call conveniences.
 """
 
-from audiometric.api.functions import embed, score, stats
+from audiometric.api.functions import compare, embed, score, stats
 from audiometric.api.options import (
     DEFAULT_BACKBONE,
     DEFAULT_FAD_BACKBONE,
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_FAD_BACKBONE",
     "MIN_BOOTSTRAP",
     "Scorer",
+    "compare",
     "embed",
     "extraction_options",
     "metric_names",

@@ -150,3 +150,33 @@ def stats(
         progress=progress,
     )
     return scorer.stats(folder, output, metrics)
+
+
+def compare(
+    systems: Sequence[str | Path],
+    reference: str | Path,
+    metrics: str | Sequence[str] = DEFAULT_METRICS,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    device: str = "auto",
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    progress: bool = True,
+    **options,
+) -> dict:
+    """What ``audiometric compare`` computes: per pair of ``systems`` and metric, both values, Δ = m(B) − m(A),
+    its bootstrap CI, a permutation p, Holm-adjusted p and ``significant``; a ranking with compact letters.
+
+    ``options``: ``permutations`` (1000), ``bootstrap`` (200), ``confidence``, ``alpha`` (0.05), ``fd_inf``,
+    ``seed``, and the extraction keywords of :func:`score` (``workers``, ...). A one-call convenience over
+    :meth:`Scorer.compare`."""
+    extraction = {k: options.pop(k) for k in _EXTRACTION_KEYWORDS & set(options)}
+    scorer = Scorer(
+        (backbone, fad_backbone), device=device, checkpoints=checkpoints, cache=cache, progress=progress, **extraction
+    )
+    return scorer.compare(systems, reference, metrics, **options)
+
+
+#: The keywords of :class:`Scorer` that :func:`compare` passes on from ``**options``.
+_EXTRACTION_KEYWORDS = {"strict", "batch_size", "workers", "channels", "max_seconds", "allow_truncated"}

@@ -165,3 +165,31 @@ class Scorer:
             save(result, output)
             result.path = str(output)
         return result
+
+    def compare(
+        self,
+        systems: Sequence[str | Path],
+        reference: str | Path,
+        metrics: str | Sequence[str] = DEFAULT_METRICS,
+        *,
+        permutations: int = 1000,
+        bootstrap: int = 200,
+        confidence: float = 0.95,
+        alpha: float = 0.05,
+        fd_inf: bool = False,
+        seed: int = 0,
+    ) -> dict:
+        """Compare ``systems`` against ``reference`` (see :func:`audiometric.api.functions.compare`)."""
+        from audiometric.scoring.compare import compare as run
+        from audiometric.scoring.compare_stats import Plan
+        from audiometric.scoring.compute import Settings
+
+        check_score_options(bootstrap, confidence, "percentile")
+        if not isinstance(permutations, int) or permutations < 1 or not 0 < alpha < 1:
+            raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
+        settings = Settings(metric_names(metrics), self.backbone, self.fad_backbone, fd_inf=fd_inf, seed=int(seed))
+        plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
+        result, _ = run(
+            [str(s) for s in systems], str(reference), settings, plan, self.options, alpha, held=self.loaded
+        )
+        return result

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "datasets": "datasets:datasets",
     "finetune": "finetune:finetune",
     "sweep": "sweep:sweep",
+    "compare": "compare:compare",
 }
 
 
@@ -80,7 +81,7 @@ def _exit(message: str | None, status: int) -> None:
 #: Commands that run the embedding backbones batch after batch on the CPU, where keeping freed memory
 #: saves page faults (benchmarks/run.py); generation and training keep the default allocator (their peaks
 #: are large, and a retained peak would be held until exit).
-RETAIN_MEMORY = frozenset({"score", "embed", "stats", "sweep"})
+RETAIN_MEMORY = frozenset({"score", "embed", "stats", "sweep", "compare"})
 
 
 def _summary(name: str) -> str:

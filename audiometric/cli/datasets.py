@@ -103,12 +103,16 @@ Examples:
     "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
 )
 def check(dataset, data_dir, splits, file_pattern, audio_dir):
-    """Count clips per split and class, and list missing audio files."""
+    """Count clips per split and class, and list missing audio files and those that do not decode."""
     from audiometric.datasets.check import check as run_check
     from audiometric.datasets.check import format_check
 
     options = {k: v for k, v in {"file_pattern": file_pattern, "audio_dir": audio_dir}.items() if v is not None}
-    click.echo(format_check(run_check(registry.get(dataset), data_dir, splits or None, **options)))
+    result = run_check(registry.get(dataset), data_dir, splits or None, **options)
+    click.echo(format_check(result))
+    for split, info in result.items():
+        for entry in info.get("unusable", []):
+            click.echo(f"warning: {split}: unusable audio {entry['file']}: {entry['reason']}", err=True)
 
 
 @datasets.command(

@@ -105,7 +105,12 @@ def generate(
     )
     manifest = run(jobs, settings, out, batch_size, device, provenance, progress=not no_progress, overwrite=overwrite)
     layout = manifest["attention"]
-    click.echo(
-        f"generated {len(manifest['clips'])} clips in {out} (attention heads {layout['heads']}, original "
-        f"layout {layout['original_heads']}{'' if layout['matches_original'] else ': differs'})"
-    )
+    click.echo(f"generated {len(manifest['clips'])} clips in {out} (attention heads per block {layout['heads']})")
+    if not layout["matches_original"]:
+        click.echo(
+            f"warning: {model}: the U-Net ran with {layout['heads']} attention heads per block (diffusers' "
+            f"conversion), the original AudioLDM with {layout['original_heads']} (32 channels per head); the "
+            "same weights then give other audio: pass --original-attention to sample as the original did "
+            "(recorded in manifest.json under attention)",
+            err=True,
+        )

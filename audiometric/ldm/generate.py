@@ -6,7 +6,6 @@ conditioning, seeds, sampler, attention layout, versions, and per clip its promp
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import platform
@@ -22,6 +21,7 @@ from audiometric._version import __version__
 from audiometric.audio.files import WRITTEN_BY
 from audiometric.datasets import Item
 from audiometric.datasets.export import fit, read_mono, write_pcm16
+from audiometric.datasets.prompts import read_prompts
 from audiometric.errors import AudiometricError
 from audiometric.ldm import clap
 from audiometric.ldm.components import Components, load_components
@@ -68,25 +68,7 @@ def jobs_from_items(items: list[Item]) -> list[Job]:
 
 def jobs_from_prompts(path: str | Path) -> list[Job]:
     """Prompts from a text file (one per line, named 00000, 00001, ...) or a CSV with name and prompt columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudiometricError(f"--prompts {path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
-        if not rows or not {"name", "prompt"} <= set(rows[0]):
-            raise AudiometricError(f"--prompts {path}: a CSV needs the columns name and prompt")
-        jobs = [Job(row["name"].strip(), row["prompt"].strip()) for row in rows]
-    else:
-        jobs = [
-            Job(f"{i:05d}", line.strip()) for i, line in enumerate(line for line in text.splitlines() if line.strip())
-        ]
-    if not jobs:
-        raise AudiometricError(f"--prompts {path}: no prompts in the file")
-    names = [job.clip_id for job in jobs]
-    if len(set(names)) != len(names) or any(not n or "/" in n for n in names):
-        raise AudiometricError(f"--prompts {path}: names must be unique, non-empty and contain no '/'")
-    return jobs
+    return [Job(name, prompt) for name, prompt in read_prompts(path)]
 
 
 def clip_seed(seed: int, clip_id: str, candidate: int = 0) -> int:
