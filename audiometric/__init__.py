@@ -21,6 +21,7 @@ _EXPORTS = {
     "score": "api",
     "embed": "api",
     "stats": "api",
+    "compare": "api",
     "Scorer": "api",
     "Result": "scoring.result",
     "MetricValue": "scoring.result",

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from audiometric.scoring.compare_permutation import _PooledFrechet, frechet_gram, frechet_permutation_test
+from audiometric.metrics.frechet import ReferenceGaussian
+from audiometric.scoring.compare_permutation import PooledFrechet, frechet_gram, frechet_permutation_test
 
 
 def _sqrtm_fd(x: np.ndarray, y: np.ndarray) -> float:
@@ -25,7 +26,7 @@ def test_pooled_subset_matches_direct() -> None:
     rng = np.random.default_rng(2)
     z, ref = rng.normal(size=(50, 80)), rng.normal(size=(30, 80))
     idx = rng.permutation(50)[:20]
-    assert _PooledFrechet(z, ref)(idx) == pytest.approx(frechet_gram(z[idx], ref), rel=1e-9)
+    assert PooledFrechet(z, ReferenceGaussian.from_rows(ref))(idx) == pytest.approx(frechet_gram(z[idx], ref), rel=1e-9)
 
 
 def test_null_rejection_rate_and_power() -> None:

@@ -17,6 +17,7 @@ from audiometric import __version__
 from audiometric.cli.corrupt import corrupt
 from audiometric.corrupt.folder import RECORDS_DIR, corrupt_set, sha256_file, write_wav
 from audiometric.errors import USER_ERRORS, AudiometricError
+from audiometric.runtime.outputs import STAMP
 from corruptions.registry import REGISTRY
 
 SR = 16000
@@ -70,7 +71,7 @@ def test_same_seed_byte_identical_and_different_seed_differs(in_dir, tmp_path, n
         result = _run(in_dir, tmp_path / out, "-c", name, "-s", severity, "--seed", seed, *params)
         assert result.exit_code == 0, result.output
     a, b, c = (_files(tmp_path / x) for x in "abc")
-    assert a == b and set(a) == {f"clip{i}.wav" for i in range(4)} | {"stereo.wav", "manifest.json"}
+    assert a == b and set(a) == {f"clip{i}.wav" for i in range(4)} | {"stereo.wav", "manifest.json", STAMP}
     assert all(a[n] != c[n] for n in a)
 
 
@@ -228,7 +229,8 @@ def test_user_errors_are_one_line(in_dir, tmp_path):
         ),
         ((in_dir, tmp_path / "o", "-c", "nope", "-s", 1), "unknown corruption 'nope'"),
         ((tmp_path / "missing", tmp_path / "o", "-c", "mel_noise", "-s", 1), "is not a folder"),
-        ((in_dir, in_dir, "-c", "mel_noise", "-s", 1), "must differ"),
+        ((in_dir, in_dir, "-c", "mel_noise", "-s", 1), "inside the input"),
+        ((in_dir, in_dir / "noisy", "-c", "mel_noise", "-s", 1), "never writes where it reads"),
         ((in_dir, tmp_path / "o"), "give --corruption"),
     ]
     for args, message in cases:
@@ -287,7 +289,8 @@ def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_pat
     summary = clips.summary()
     assert summary["skipped"] == [] and summary["scored"] == 6 and "sub/deep.wav" in clips.names()
     assert [(e["file"].rsplit("/", 1)[1], "corrupt" in e["reason"]) for e in summary["ignored"]] == [
-        ("manifest.json", True)
+        (STAMP, False),
+        ("manifest.json", True),
     ]
 
 
@@ -331,5 +334,5 @@ def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["generated"]["skipped"] == [] and report["generated"]["scored"] == 6
-    assert [e["file"].rsplit("/", 1)[1] for e in report["generated"]["ignored"]] == ["manifest.json"]
+    assert [e["file"].rsplit("/", 1)[1] for e in report["generated"]["ignored"]] == [STAMP, "manifest.json"]
     assert report["metrics"]["kl_softmax"]["n_pairs"] == 6  # sub/deep.wav paired with sub/deep.wav

@@ -76,8 +76,8 @@ def mono_block(block: np.ndarray, pre: Preprocess, integer: bool) -> np.ndarray:
     ``load_audio_task``); the caller may store it as float32 where that is exact (see ``decode._view_dtype``).
     """
     if pre.pcm == "int16" and integer:
-        samples = (block[:, :1] if pre.channels == "first" else block) >> 16
-        samples = samples.astype(np.float64) / 32768.0
+        top16 = (block[:, :1] if pre.channels == "first" else block) >> 16
+        samples = top16.astype(np.float64) / 32768.0
         return samples[:, 0] if pre.channels == "first" else np.mean(samples, axis=1)
     if pre.channels == "first":
         block = block[:, :1]

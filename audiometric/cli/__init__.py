@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from audiometric._version import __version__
-from audiometric.errors import USER_ERRORS
+from audiometric.errors import USER_ERRORS, exit_status, one_line
 from audiometric.runtime.distributed import abandon, world
 
 #: Subcommand name -> ``"module:attribute"`` of its ``click.Command`` inside this package.
@@ -30,12 +30,15 @@ COMMANDS: dict[str, str] = {
     "datasets": "datasets:datasets",
     "finetune": "finetune:finetune",
     "sweep": "sweep:sweep",
+    "compare": "compare:compare",
 }
 
 
 class _Group(click.Group):
     """Loads subcommands from :data:`COMMANDS` on demand, and turns :class:`AudiometricError` into one
-    line on stderr and exit status 2, never a traceback."""
+    line on stderr and exit status 2 (usage) or 1 (data, :func:`~audiometric.errors.exit_status`), never
+    a traceback. A file-system error the output checks did not foresee (a folder removed or made
+    read-only while running) is shown the same way."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -56,7 +59,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except USER_ERRORS as err:
-            _exit(f"error: {err}", 2)
+            _exit(f"error: {err}", exit_status(err))
+        except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as err:
+            _exit(f"error: {one_line(err.strerror or str(err), err.filename, 'choose another path')}", 2)
         except KeyboardInterrupt:
             _exit("interrupted: finished clips are cached; run the same command again to resume", 130)
         except click.ClickException as err:  # usage errors: shown once under torchrun, by rank 0
@@ -76,7 +81,7 @@ def _exit(message: str | None, status: int) -> None:
 #: Commands that run the embedding backbones batch after batch on the CPU, where keeping freed memory
 #: saves page faults (benchmarks/run.py); generation and training keep the default allocator (their peaks
 #: are large, and a retained peak would be held until exit).
-RETAIN_MEMORY = frozenset({"score", "embed", "stats", "sweep"})
+RETAIN_MEMORY = frozenset({"score", "embed", "stats", "sweep", "compare"})
 
 
 def _summary(name: str) -> str:

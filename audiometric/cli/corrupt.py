@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audiometric.cli.options import key_values
+from audiometric.cli.options import key_values, overwrite_option
 from audiometric.errors import AudiometricError
 
 
@@ -62,10 +62,30 @@ Examples:
     help="Write composed reference clips: IN_DIR is an event pool (a folder per class or a path,label "
     "CSV), OUT_DIR the reference set for event_permutation.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Decode every input first and stop, writing nothing, at an unusable file (default: skip it, warn, "
+    "list it in manifest.json under skipped).",
+)
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@overwrite_option
 def corrupt(
-    in_dir, out_dir, corruption, severity, seed, params, pool, labels, target_label, compose, show_list, no_progress
+    in_dir,
+    out_dir,
+    corruption,
+    severity,
+    seed,
+    params,
+    pool,
+    labels,
+    target_label,
+    compose,
+    strict,
+    show_list,
+    no_progress,
+    overwrite,
 ):
     """Write a corrupted copy of IN_DIR to OUT_DIR (same relative names, as float32 WAV, plus manifest.json).
 
@@ -85,10 +105,11 @@ def corrupt(
             ("--pool", pool),
             ("--labels", labels),
             ("--target-label", target_label),
+            ("--strict", strict or None),
         ):
             if value is not None:
                 raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
-        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress)
+        manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress, overwrite=overwrite)
     else:
         if corruption is None or severity is None:
             raise AudiometricError("give --corruption NAME and --severity S (see --list)")
@@ -103,8 +124,17 @@ def corrupt(
             labels=labels,
             target_label=target_label,
             progress=not no_progress,
+            overwrite=overwrite,
+            strict=strict,
         )
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
+    skipped = manifest.get("skipped", [])
+    if skipped:
+        click.echo(
+            f"skipped {len(skipped)} unusable file(s) (named above, listed in manifest.json under skipped); "
+            "fix them and run the same command again to add them",
+            err=True,
+        )
     passed = manifest.get("passed_over", [])
     if passed:
         shown = ", ".join(f"{e['name']} ({e['reason']})" for e in passed[:3])

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from audiometric import datasets as registry
+from audiometric.cli.options import overwrite_option
 from audiometric.errors import AudiometricError
 
 
@@ -102,12 +103,16 @@ Examples:
     "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
 )
 def check(dataset, data_dir, splits, file_pattern, audio_dir):
-    """Count clips per split and class, and list missing audio files."""
+    """Count clips per split and class, and list missing audio files and those that do not decode."""
     from audiometric.datasets.check import check as run_check
     from audiometric.datasets.check import format_check
 
     options = {k: v for k, v in {"file_pattern": file_pattern, "audio_dir": audio_dir}.items() if v is not None}
-    click.echo(format_check(run_check(registry.get(dataset), data_dir, splits or None, **options)))
+    result = run_check(registry.get(dataset), data_dir, splits or None, **options)
+    click.echo(format_check(result))
+    for split, info in result.items():
+        for entry in info.get("unusable", []):
+            click.echo(f"warning: {split}: unusable audio {entry['file']}: {entry['reason']}", err=True)
 
 
 @datasets.command(
@@ -128,10 +133,11 @@ Examples:
     help="Seconds each clip is cut or zero-padded to.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def export(out, duration, no_progress, **options):
+@overwrite_option
+def export(out, duration, no_progress, overwrite, **options):
     """Write the reference clips as 16 kHz PCM_16 WAVs named as `generate` names its outputs."""
     from audiometric.datasets.export import export as run_export
 
     items, provenance = load_items(**options)
-    record = run_export(items, out, duration, provenance, progress=not no_progress)
+    record = run_export(items, out, duration, provenance, progress=not no_progress, overwrite=overwrite)
     click.echo(f"exported {len(record['clips'])} clips of {provenance['dataset']} ({provenance['split']}) to {out}")

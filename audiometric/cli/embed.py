@@ -6,7 +6,7 @@ import json
 
 import click
 
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
 
 EXAMPLES = """Examples:
 
@@ -30,8 +30,9 @@ EXAMPLES = """Examples:
     help="Backbone to run (repeatable).",
 )
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@overwrite_option
 @extraction_options
-def embed(folder, output, names, strict, **extraction):
+def embed(folder, output, names, strict, overwrite, **extraction):
     """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz.
 
     Layout (README, "Embedding files"): names, paths, sha256, sample_rates, channels, seconds per clip;
@@ -40,8 +41,10 @@ def embed(folder, output, names, strict, **extraction):
     each rank embeds a share of the files and rank 0 writes the file.
     """
     from audiometric.api import embed as run
+    from audiometric.runtime.outputs import check_file
     from audiometric.scoring.export import output_keys
 
+    check_file(output, "npz", flag="-o", inputs=(folder,), overwrite=overwrite)
     arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
     if arrays is None:  # a non-zero torchrun rank: rank 0 reports
         return

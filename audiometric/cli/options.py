@@ -1,4 +1,4 @@
-"""Options shared by the commands that run backbones (score, embed, stats)."""
+"""Options shared by several commands: extraction (score, embed, stats), ``--overwrite`` (every writer)."""
 
 from __future__ import annotations
 
@@ -123,3 +123,13 @@ def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
         callback=load,
         help=help,
     )
+
+
+#: ``--overwrite``: the one flag that lets a command replace an output the policy would refuse
+#: (:mod:`audiometric.runtime.outputs`).
+overwrite_option = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing output that is not of this command's kind, or take over a folder of another run "
+    "(its files of the same names are replaced; nothing else is deleted).",
+)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP, metric_names
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
 from audiometric.errors import AudiometricError
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
@@ -93,6 +93,7 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
     show_default=True,
     help="Bootstrap interval: percentile, or basic (centred, corrects the small-N bias).",
 )
+@overwrite_option
 @extraction_options
 def score(
     generated,
@@ -110,6 +111,7 @@ def score(
     csv_path,
     per_clip_path,
     ci_method,
+    overwrite,
     **extraction,
 ):
     """Score the audio in GENERATED against REFERENCE.
@@ -119,7 +121,15 @@ def score(
     computed (the reasons are in the table and the JSON).
     """
     from audiometric.api import score as run
+    from audiometric.runtime.outputs import check_file
 
+    for flag, path, kind in (
+        ("--json", json_path, "json"),
+        ("--csv", csv_path, "csv"),
+        ("--per-clip", per_clip_path, "csv"),
+    ):
+        if path is not None:  # before any work: a bad path must not cost the whole run
+            check_file(path, kind, flag=flag, inputs=(generated, reference), overwrite=overwrite)
     result = run(
         generated,
         reference,

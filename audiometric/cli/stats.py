@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
 from audiometric.cli.score import metric_list
 
 EXAMPLES = """Examples:
@@ -42,14 +42,17 @@ EXAMPLES = """Examples:
     help="Network whose embedding FAD reads.",
 )
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@overwrite_option
 @extraction_options
-def stats(reference, output, metrics, backbone, fad_backbone, strict, **extraction):
+def stats(reference, output, metrics, backbone, fad_backbone, strict, overwrite, **extraction):
     """Store the mean and covariance of REFERENCE's embeddings, to score against later (`score GEN ref.npz`).
 
     Under torchrun each rank embeds a share of the files and rank 0 writes the file.
     """
     from audiometric.api import stats as run
+    from audiometric.runtime.outputs import check_file
 
+    check_file(output, "npz", flag="-o", inputs=(reference,), overwrite=overwrite)
     result = run(
         reference,
         output,

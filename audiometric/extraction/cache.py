@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from audiometric.backbones.weights import cache_dir
-from audiometric.runtime.atomic import atomic_write
+from audiometric.runtime.atomic import atomic_savez
 
 #: Bump when the stored layout or any numerics feeding the cache change.
 FORMAT = 1
@@ -71,7 +71,7 @@ class EmbeddingCache:
         if not self.writable:
             return
         try:
-            atomic_write(self._path(key), lambda handle: np.savez(handle, **outputs))
+            atomic_savez(self._path(key), outputs)
         except OSError as err:
             self.writable = False
             warnings.warn(

@@ -75,7 +75,7 @@ def _from_membership(inside: np.ndarray, k: int, cols: np.ndarray | None = None)
 def compute(data: MetricInput) -> dict[str, Estimate]:
     """``density`` and ``coverage``; replicates resample generated clips against the fixed reference balls."""
     k = int(data.params["k"])
-    gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref, "reference")
+    gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref_clips, "reference")
     radii = knn_radii(ref.rows, k)
     inside = ball_membership(gen.rows, ref.rows, radii)
     density, coverage = _from_membership(inside, k)

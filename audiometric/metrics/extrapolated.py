@@ -50,8 +50,8 @@ def fit_problem(fit: Extrapolation) -> str:
 
 def fd_infinity(
     gen_clips: Sequence[np.ndarray],
-    ref_mu: np.ndarray,
-    ref_sigma: np.ndarray,
+    ref_mu: np.ndarray | None,
+    ref_sigma: np.ndarray | None,
     num_points: int = DEFAULT_POINTS,
     min_clips: int | None = None,
     seed: int = 0,
@@ -68,7 +68,10 @@ def fd_infinity(
     one eigenproblem of size ``min(rows, d)``; pass ``reference`` to reuse a factored one (then
     ``ref_mu``/``ref_sigma`` are ignored). One ``N <= d`` warning is given for the whole fit.
     """
-    reference = ReferenceGaussian(ref_mu, ref_sigma) if reference is None else reference
+    if reference is None:
+        if ref_mu is None or ref_sigma is None:
+            raise ValueError("fd_infinity needs ref_mu and ref_sigma, or a factored reference")
+        reference = ReferenceGaussian(ref_mu, ref_sigma)
     arrays = [np.asarray(c, dtype=np.float64) for c in gen_clips]
     rows = np.concatenate(arrays, axis=0) if arrays else np.zeros((0, reference.dim))
     projected = reference.project(rows) if len(rows) else rows

@@ -6,6 +6,8 @@ reference moments stay fixed and only the generated clips are resampled (the fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from audiometric.errors import AudiometricError
@@ -37,7 +39,7 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
                 "--compat needs the reference folder: audioldm_eval forms the reference "
                 "statistics from float32 features, which a statistics file does not keep"
             )
-        ref_acc = data.ref_moments
+        ref_acc = data.ref_stats
         n_reference = ref_acc.count
         if ref_acc.dim != d:
             raise AudiometricError(
@@ -67,7 +69,7 @@ def _fixed_reference_replicate(gen: ClipRows, reference: ReferenceGaussian):
     return replicate
 
 
-def _infinity(data: MetricInput, factored) -> Estimate | str:
+def _infinity(data: MetricInput, factored: Callable[[], ReferenceGaussian]) -> Estimate | str:
     try:
         total = len(subset_sizes(len(data.gen)))
     except AudiometricError as err:

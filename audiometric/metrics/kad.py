@@ -135,12 +135,12 @@ def _kernel_sum(a: np.ndarray, b: np.ndarray, gamma: float, block: int, same: bo
 
 def compute(data: MetricInput) -> dict[str, Estimate]:
     """Set-level KAD; replicates keep the full reference's bandwidth (duplicate rows would shrink the median)."""
-    rows_ref = gather(data.ref)
+    rows_ref = gather(data.ref_clips)
     sigma = median_pairwise_distance(rows_ref)
 
     def kad(g_idx: np.ndarray | None, r_idx: np.ndarray | None) -> float:
         return kernel_audio_distance(
-            gather(data.gen, g_idx), gather(data.ref, r_idx), scale=data.params["scale"], bandwidth=sigma
+            gather(data.gen, g_idx), gather(data.ref_clips, r_idx), scale=data.params["scale"], bandwidth=sigma
         )
 
     return {data.name: Estimate(kad(None, None), {"bandwidth": sigma}, kad)}

@@ -94,14 +94,16 @@ def kernel_inception_distance(
 def compute(data: MetricInput) -> dict[str, Estimate]:
     """Set-level KID (rows as the backbone emits them); replicates reuse the kernel matrices."""
     p = data.params
-    gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref, "reference")
+    gen, ref = ClipRows(data.gen, "generated"), ClipRows(data.ref_clips, "reference")
     mean, std = kernel_inception_distance(
         gen.rows, ref.rows, p["subsets"], p["subset_size"], p["seed"]
     )  # validates shapes and values
     cached: list[_Kernels] = []  # formed on the first replicate only
 
     def replicate(g_idx: np.ndarray, r_idx: np.ndarray | None) -> float:
-        kernels = cached[0] if cached else cached.append(_Kernels(gen.rows, ref.rows)) or cached[0]
+        if not cached:
+            cached.append(_Kernels(gen.rows, ref.rows))
+        kernels = cached[0]
         gy = np.arange(len(ref.rows)) if r_idx is None else ref.row_index(r_idx)
         return kernels.kid(gen.row_index(g_idx), gy, p["subsets"], p["subset_size"], p["seed"])[0]
 

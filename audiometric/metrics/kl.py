@@ -84,7 +84,7 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
     fields = {"n_pairs": len(data.gen), "direction": "KL(reference || generated), averaged over name-paired clips"}
 
     def variant(func):
-        return lambda g_idx, r_idx: func(gather(data.gen, g_idx), gather(data.ref, r_idx))
+        return lambda g_idx, r_idx: func(gather(data.gen, g_idx), gather(data.ref_clips, r_idx))
 
     return {
         name: Estimate(variant(func)(None, None), dict(fields), variant(func))

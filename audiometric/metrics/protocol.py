@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from audiometric.errors import AudiometricError
 from audiometric.metrics.moments import MomentAccumulator
 
 
@@ -73,6 +74,20 @@ class MetricInput:
     seed: int = 0
     progress: Callable[[int, str], Progress] = no_progress
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref_clips(self) -> list[np.ndarray]:
+        """``ref``, for a metric that reads reference clips (the pipeline gives it no statistics file)."""
+        if self.ref is None:
+            raise AudiometricError(f"{self.name} needs the reference clips, not a statistics file")
+        return self.ref
+
+    @property
+    def ref_stats(self) -> MomentAccumulator:
+        """``ref_moments``, for a metric scored against a statistics file (``ref`` is ``None``)."""
+        if self.ref_moments is None:
+            raise AudiometricError(f"{self.name}: neither reference clips nor reference statistics were given")
+        return self.ref_moments
 
 
 @dataclass

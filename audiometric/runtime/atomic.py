@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(handle)`` on a temporary file beside ``path`` and rename it into place.
 
     A reader sees the old file or the whole new one, never a partial one; on any error the temporary
@@ -38,6 +40,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` as an uncompressed ``.npz`` (``np.savez``) to ``path`` atomically."""
+    # numpy's stubs type savez's **kwds as if a key could be its allow_pickle flag
+    return atomic_write(path, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
 
 
 def current_umask() -> int:

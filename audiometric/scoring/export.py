@@ -27,7 +27,7 @@ import numpy as np
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet
 from audiometric.extraction.extract import backbone_record
-from audiometric.runtime.atomic import atomic_write
+from audiometric.runtime.atomic import atomic_savez
 
 FORMAT = "audiometric-embeddings-v1"
 
@@ -67,7 +67,7 @@ def embedding_arrays(clips: ClipSet, backbones: dict, preprocessing: dict) -> di
 
 def save_embeddings(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
     """Write ``arrays`` (from :func:`embedding_arrays`) to ``path`` atomically."""
-    return atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    return atomic_savez(path, arrays)
 
 
 def output_keys(arrays: dict[str, np.ndarray] | list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import extract_folder
 from audiometric.extraction.extract import Clip, Extractor, backbone_record, preprocessing_record
 from audiometric.metrics.moments import MomentAccumulator
-from audiometric.runtime.atomic import atomic_write
+from audiometric.runtime.atomic import atomic_savez
 from audiometric.runtime.distributed import all_gather
 
 FORMAT = "audiometric-reference-v1"
@@ -126,7 +126,7 @@ def save(stats: ReferenceStats, path: str | Path) -> Path:
     arrays = {"meta": np.array(json.dumps(stats.meta))}
     for key, acc in stats.moments.items():
         arrays.update({f"{key}:{field}": value for field, value in acc.state().items()})
-    return atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    return atomic_savez(path, arrays)
 
 
 def load_reference(path: str | Path) -> ReferenceStats:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import corruptions
-from audiometric.corrupt.folder import MANIFEST, compose_set, parse_params, read_labels
+from audiometric.corrupt.folder import MANIFEST, compose_set
+from audiometric.corrupt.labels import read_labels
+from audiometric.corrupt.options import parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
 from audiometric.metrics import METRICS
@@ -20,8 +22,6 @@ from audiometric.sweep.core import Scorer, barrier, preview_names
 from audiometric.sweep.spec import SweepSpec
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
-
-_POOL = ("interference", "interference_fraction")
 
 
 def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -76,7 +76,7 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
 
 def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, str | None]:
     """The pool (if the corruption reads one) and a digest of its classes, names and bytes."""
-    if spec.corruption not in _POOL + ("event_permutation",):
+    if not takes(corruptions.get(spec.corruption), "--pool"):
         return None, None
     pool = Pool.from_path(spec.pool)
     if spec.corruption == "event_permutation" and len(pool.classes()) < int(resolved["n_events"]):
@@ -122,7 +122,7 @@ def reference(
     )
     if records:
         ref.compositions = [records[name] for name in names]
-    if spec.corruption in _POOL:
+    if takes(corruptions.get(spec.corruption), "--labels"):
         ref.labels = target_labels(names, spec.labels)
     return ref, clips
 

@@ -1,0 +1,182 @@
+"""One-call conveniences: ``score``, ``embed`` and ``stats``, each building a :class:`Scorer` and calling it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from audiometric.api.options import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
+from audiometric.api.scorer import Scorer
+from audiometric.metrics import DEFAULT_METRICS
+
+if TYPE_CHECKING:
+    from audiometric.scoring.reference import ReferenceStats
+    from audiometric.scoring.result import Result
+
+
+def score(
+    generated: str | Path,
+    reference: str | Path,
+    metrics: str | Sequence[str] = DEFAULT_METRICS,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    compat: bool = False,
+    bootstrap: int = 0,
+    confidence: float = 0.95,
+    ci_method: str = "percentile",
+    fd_inf: bool = False,
+    seed: int = 0,
+    per_clip: str | Path | None = None,
+    strict: bool = False,
+    device: str = "auto",
+    batch_size: int = 16,
+    workers: int = 2,
+    channels: str = "first",
+    max_seconds: float | None = None,
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    allow_truncated: bool = False,
+    progress: bool = True,
+) -> Result | None:
+    """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
+
+    ``Scorer((backbone, fad_backbone), ...).score(...)`` in one call; :meth:`Scorer.score` describes the
+    inputs, metrics and interval arguments. ``max_seconds`` keeps the first seconds of each file;
+    ``checkpoints`` maps backbone names to local weight files; ``allow_truncated`` scores files that decode
+    shorter than their header says (a warning) instead of skipping them. Under ``torchrun``, ranks other
+    than 0 return ``None``.
+    """
+    scorer = Scorer(
+        (backbone, fad_backbone),
+        device=device,
+        checkpoints=checkpoints,
+        cache=cache,
+        batch_size=batch_size,
+        workers=workers,
+        channels=channels,
+        max_seconds=max_seconds,
+        strict=strict,
+        allow_truncated=allow_truncated,
+        progress=progress,
+    )
+    return scorer.score(
+        generated,
+        reference,
+        metrics,
+        compat=compat,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        ci_method=ci_method,
+        fd_inf=fd_inf,
+        seed=seed,
+        per_clip=per_clip,
+    )
+
+
+def embed(
+    folder: str | Path,
+    output: str | Path | None = None,
+    backbones: str | Sequence[str] = (DEFAULT_BACKBONE,),
+    *,
+    strict: bool = False,
+    device: str = "auto",
+    batch_size: int = 16,
+    workers: int = 2,
+    channels: str = "first",
+    max_seconds: float | None = None,
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    allow_truncated: bool = False,
+    progress: bool = True,
+) -> dict[str, np.ndarray] | None:
+    """Every output of each backbone for the audio files in ``folder``, as the arrays of the ``.npz`` that
+    ``audiometric embed`` writes (layout: :mod:`audiometric.scoring.export`); also written to ``output`` when
+    given. A one-call convenience over :meth:`Scorer.embed`. Under ``torchrun`` each rank embeds a share of
+    the files; rank 0 writes and returns, others ``None``."""
+    scorer = Scorer(
+        backbones,
+        device=device,
+        checkpoints=checkpoints,
+        cache=cache,
+        batch_size=batch_size,
+        workers=workers,
+        channels=channels,
+        max_seconds=max_seconds,
+        strict=strict,
+        allow_truncated=allow_truncated,
+        progress=progress,
+    )
+    return scorer.embed(folder, output)
+
+
+def stats(
+    folder: str | Path,
+    output: str | Path | None = None,
+    metrics: str | Sequence[str] = stats_metrics(),
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    strict: bool = False,
+    device: str = "auto",
+    batch_size: int = 16,
+    workers: int = 2,
+    channels: str = "first",
+    max_seconds: float | None = None,
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    allow_truncated: bool = False,
+    progress: bool = True,
+) -> ReferenceStats | None:
+    """Mean and covariance of ``folder``'s embeddings for the Fréchet ``metrics`` (fd, fad), streamed clip by
+    clip: a :class:`audiometric.scoring.reference.ReferenceStats`, also written to ``output`` when given (what
+    ``audiometric stats`` writes, to score against later). A one-call convenience over :meth:`Scorer.stats`.
+    Under ``torchrun`` each rank folds a share of the files and the moments are merged; rank 0 writes and
+    returns, others ``None``."""
+    scorer = Scorer(
+        (backbone, fad_backbone),
+        device=device,
+        checkpoints=checkpoints,
+        cache=cache,
+        batch_size=batch_size,
+        workers=workers,
+        channels=channels,
+        max_seconds=max_seconds,
+        strict=strict,
+        allow_truncated=allow_truncated,
+        progress=progress,
+    )
+    return scorer.stats(folder, output, metrics)
+
+
+def compare(
+    systems: Sequence[str | Path],
+    reference: str | Path,
+    metrics: str | Sequence[str] = DEFAULT_METRICS,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    device: str = "auto",
+    checkpoints: Mapping[str, str | Path] | None = None,
+    cache: bool = True,
+    progress: bool = True,
+    **options,
+) -> dict:
+    """What ``audiometric compare`` computes: per pair of ``systems`` and metric, both values, Δ = m(B) − m(A),
+    its bootstrap CI, a permutation p, Holm-adjusted p and ``significant``; a ranking with compact letters.
+
+    ``options``: ``permutations`` (1000), ``bootstrap`` (200), ``confidence``, ``alpha`` (0.05), ``fd_inf``,
+    ``seed``, and the extraction keywords of :func:`score` (``workers``, ...). A one-call convenience over
+    :meth:`Scorer.compare`."""
+    extraction = {k: options.pop(k) for k in _EXTRACTION_KEYWORDS & set(options)}
+    scorer = Scorer(
+        (backbone, fad_backbone), device=device, checkpoints=checkpoints, cache=cache, progress=progress, **extraction
+    )
+    return scorer.compare(systems, reference, metrics, **options)
+
+
+#: The keywords of :class:`Scorer` that :func:`compare` passes on from ``**options``.
+_EXTRACTION_KEYWORDS = {"strict", "batch_size", "workers", "channels", "max_seconds", "allow_truncated"}

@@ -1,0 +1,136 @@
+"""``audiometric compare SYS_A SYS_B [SYS_C ...] --ref REF``: parse options and call :func:`audiometric.api.compare`."""
+
+from __future__ import annotations
+
+import click
+
+from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
+from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
+from audiometric.cli.score import metric_list
+from audiometric.metrics import DEFAULT_METRICS, METRICS
+
+EXAMPLES = """\b
+Examples:
+  audiometric compare gen_a/ gen_b/ --ref ref/ --json result.json --csv pairs.csv
+  audiometric compare a/ b/ c/ --ref ref.npz --metrics fd,fad --ranking ranking.csv
+  audiometric compare a/ b/ --ref ref/ --backbone aisfx --metrics fd,kad"""
+
+
+@click.command("compare", epilog=EXAMPLES)
+@click.argument("systems", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--ref",
+    "reference",
+    required=True,
+    type=click.Path(),
+    help="Reference: a folder, an `embed` .npz, or a `stats` .npz (then Fréchet metrics only).",
+)
+@click.option(
+    "--metrics",
+    default=",".join(DEFAULT_METRICS),
+    show_default=True,
+    callback=metric_list,
+    help=f"Comma-separated, any case, from: {', '.join(METRICS)}.",
+)
+@click.option(
+    "--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True, help="Network for FD, IS, KL, KAD."
+)
+@click.option(
+    "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help="Network for FAD."
+)
+@click.option("--permutations", default=1000, show_default=True, type=click.IntRange(1), help="Permutations per test.")
+@click.option(
+    "--bootstrap",
+    default=200,
+    show_default=True,
+    type=click.IntRange(0),
+    metavar="N",
+    help="Bootstrap replicates for the CIs (0: none).",
+)
+@click.option(
+    "--confidence",
+    default=0.95,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Coverage of the CIs.",
+)
+@click.option(
+    "--alpha",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Significance level, after Holm correction across pairs × metrics.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of subsampling, bootstrap and permutations.")
+@click.option("--fd-inf", is_flag=True, help="Keep unequal clip counts and also compare FD∞ / FAD∞ (no subsampling).")
+@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="PATH",
+    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
+)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="One row per pair and metric.")
+@click.option(
+    "--ranking",
+    "ranking_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Ranking per metric with compact letters, as CSV.",
+)
+@overwrite_option
+@extraction_options
+def compare(
+    systems,
+    reference,
+    metrics,
+    backbone,
+    fad_backbone,
+    permutations,
+    bootstrap,
+    confidence,
+    alpha,
+    seed,
+    fd_inf,
+    strict,
+    json_path,
+    csv_path,
+    ranking_path,
+    overwrite,
+    **extraction,
+):
+    """Compare two or more systems against one reference, with significance.
+
+    Per pair and metric: both values, the difference B − A with a bootstrap CI, a permutation p-value
+    (clips exchanged between systems; sign flips within name pairs for KL), Holm-adjusted; with three or
+    more systems a ranking with compact letters. Each SYSTEM is a folder of audio files or an `embed` .npz.
+    """
+    from audiometric.api import Scorer
+    from audiometric.runtime.outputs import check_file
+    from audiometric.scoring.compare import summary_table, write_outputs
+
+    for flag, path, kind in (
+        ("--json", json_path, "json"),
+        ("--csv", csv_path, "csv"),
+        ("--ranking", ranking_path, "csv"),
+    ):
+        if path is not None:  # before any work: a bad path must not cost the whole run
+            check_file(path, kind, flag=flag, inputs=(*systems, reference), overwrite=overwrite)
+    options = extraction_kwargs(**extraction)
+    scorer = Scorer((backbone, fad_backbone), strict=strict, **options)
+    result = scorer.compare(
+        systems,
+        reference,
+        metrics,
+        permutations=permutations,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        alpha=alpha,
+        fd_inf=fd_inf,
+        seed=seed,
+    )
+    text = write_outputs(result, json_path, csv_path, ranking_path)
+    if text is not None:
+        click.echo(text, nl=False)
+    click.echo(summary_table(result), err=text is not None)

@@ -1,0 +1,73 @@
+"""Ranking of systems per metric with a compact letter display (systems sharing a letter do not differ).
+
+Letters come from the insert-and-absorb algorithm of Piepho (2004), "An algorithm for a letter-based
+representation of all-pairwise comparisons", J. Comput. Graph. Stat. 13(2): start with one column holding every
+system; for each significantly different pair, split every column holding both into one without each; drop
+columns contained in another. Columns are then lettered a, b, ... in the order of their best system.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import string
+from collections.abc import Iterable, Sequence
+
+
+def letters(order: Sequence[str], different: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """System -> its letters; ``order``: systems best first; ``different``: significantly different pairs."""
+    columns: list[set[str]] = [set(order)]
+    for i, j in different:
+        split = []
+        for column in columns:
+            if i in column and j in column:
+                split += [column - {i}, column - {j}]
+            else:
+                split.append(column)
+        # absorb: a column inside another says nothing more (Piepho 2004, step 3)
+        columns = [
+            c for k, c in enumerate(split) if c and not any(c < o or (c == o and m < k) for m, o in enumerate(split))
+        ]
+    rank = {name: r for r, name in enumerate(order)}
+    columns.sort(key=lambda c: sorted(rank[n] for n in c))
+    alphabet = string.ascii_lowercase + string.ascii_uppercase
+    return {name: "".join(alphabet[k % len(alphabet)] for k, c in enumerate(columns) if name in c) for name in order}
+
+
+def ranking_rows(ranking: dict[str, list[dict]], labels: dict[str, str]) -> list[list[str]]:
+    """One row per metric and system: metric, rank, system, value, CI, letters (strings, for Markdown and CSV)."""
+    rows = []
+    for key, entries in ranking.items():
+        for entry in entries:
+            ci = entry.get("ci")
+            rows.append(
+                [
+                    labels.get(key, key),
+                    str(entry["rank"]),
+                    entry["system"],
+                    f"{entry['value']:.4g}",
+                    "" if ci is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]",
+                    entry["letters"],
+                ]
+            )
+    return rows
+
+
+HEADER = ["metric", "rank", "system", "value", "CI", "letters"]
+
+
+def ranking_markdown(ranking: dict[str, list[dict]], labels: dict[str, str]) -> str:
+    """The ranking as one Markdown table (systems sharing a letter are not significantly different)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in ranking_rows(ranking, labels)]
+    return "\n".join(lines) + "\n"
+
+
+def ranking_csv(ranking: dict[str, list[dict]], labels: dict[str, str]) -> str:
+    """The ranking as CSV text, one row per metric and system."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *ranking_rows(ranking, labels)])
+    return buffer.getvalue()
+
+
+__all__ = ["letters", "ranking_csv", "ranking_markdown", "ranking_rows"]

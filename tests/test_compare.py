@@ -1,0 +1,127 @@
+"""``audiometric compare``: the JSON it promises, its decisions on same-distribution and damaged systems, letters."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import ToyBackbone, tone_set
+
+from audiometric.errors import AudiometricError
+from audiometric.metrics import KAD_SCALE, METRICS, MetricInput, kernel_audio_distance
+from audiometric.metrics.frechet import ReferenceGaussian, frechet_distance
+from audiometric.scoring.compare_kernel import PooledKernel
+from audiometric.scoring.compare_letters import letters
+from audiometric.scoring.compare_stats import _pooled_statistic
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Every backbone is the toy network (fast, deterministic)."""
+    import audiometric.scoring.pipeline as pipeline
+
+    torch.set_num_threads(1)
+    monkeypatch.setattr(pipeline, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
+
+
+def _run(*args: str) -> tuple[int, str]:
+    common = ["--backbone", "aisfx", "--workers", "0", "--no-progress", "--device", "cpu"]
+    result = CliRunner().invoke(__import__("audiometric.cli", fromlist=["main"]).main, ["compare", *args, *common])
+    return result.exit_code, result.output
+
+
+def test_letters_follow_piepho() -> None:
+    assert letters(["a", "b", "c"], [("a", "c")]) == {"a": "a", "b": "ab", "c": "b"}
+    assert letters(["a", "b", "c"], []) == {"a": "a", "b": "a", "c": "a"}
+    assert letters(["x", "y", "z"], [("x", "y"), ("x", "z"), ("y", "z")]) == {"x": "a", "y": "b", "z": "c"}
+    assert letters(["p", "q", "r", "s"], [("p", "r"), ("p", "s"), ("q", "s")]) == {
+        "p": "a",
+        "q": "ab",
+        "r": "bc",
+        "s": "c",
+    }
+
+
+def test_pooled_kernel_equals_kad_on_subsets() -> None:
+    rng = np.random.default_rng(0)
+    pool, ref = rng.normal(size=(30, 6)), rng.normal(size=(20, 6))
+    idx = rng.permutation(30)[:12]
+    kernel = PooledKernel(pool, ref, bandwidth=2.5, scale=KAD_SCALE)
+    assert kernel(idx) == pytest.approx(kernel_audio_distance(pool[idx], ref, bandwidth=2.5), rel=1e-9)
+
+
+def test_pooled_frechet_against_statistics_equals_fd() -> None:
+    from audiometric.metrics.moments import MomentAccumulator
+
+    rng = np.random.default_rng(1)
+    pool, ref = rng.normal(size=(20, 40)), rng.normal(0.2, 1.1, size=(80, 40))
+    acc = MomentAccumulator(40).update(ref)
+    data = MetricInput(name="fd", gen=[r[None] for r in pool], ref=None, ref_moments=acc, n_reference=80)
+    stat = _pooled_statistic(METRICS["fd"], "fd", data)
+    idx = np.arange(5, 17)
+    with warnings.catch_warnings():  # 12 rows in 40 dimensions: the singular-product warning is expected
+        warnings.simplefilter("ignore")
+        expected = frechet_distance(pool[idx].mean(0), np.cov(pool[idx], rowvar=False), acc.mean, acc.cov())
+    assert stat(idx) == pytest.approx(expected, rel=1e-6)
+    assert ReferenceGaussian(acc.mean, acc.cov()).distance(pool[idx]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_cli_json_on_halves_of_one_folder_and_on_a_noisy_system(toy, tmp_path) -> None:
+    """Two halves of one tone set: nothing significant. Louder noise: FD significant, CI of Δ excludes 0."""
+    tone_set(tmp_path / "half_a", 12, seed=1)
+    tone_set(tmp_path / "half_b", 12, seed=2)
+    tone_set(tmp_path / "noisy", 12, seed=3, noise=0.5)
+    tone_set(tmp_path / "ref", 12, seed=4)
+    out = tmp_path / "out.json"
+    systems = [str(tmp_path / s) for s in ("half_a", "half_b", "noisy")]
+    code, output = _run(*systems, "--ref", str(tmp_path / "ref"), "--metrics", "fd,kad,kl", "--json", str(out))
+    assert code == 0, output
+    result = json.loads(out.read_text())
+    assert set(result) == {"systems", "reference", "pairs", "ranking", "provenance"}
+    assert result["systems"] == ["half_a", "half_b", "noisy"]
+    by_pair = {(p["a"], p["b"]): p["metrics"] for p in result["pairs"]}
+    same = by_pair["half_a", "half_b"]
+    assert set(same) == {"fd", "kad", "kl_softmax", "kl_sigmoid"}
+    assert set(same["fd"]) == {"a", "b", "difference", "ci", "p_value", "p_adjusted", "significant"}
+    assert not any(entry["significant"] for entry in same.values())
+    damaged = by_pair["half_a", "noisy"]["fd"]
+    assert damaged["significant"] and damaged["difference"] > 0 and damaged["ci"][0] > 0
+    assert damaged["difference"] == pytest.approx(damaged["b"] - damaged["a"])
+    ranking = result["ranking"]["fd"]
+    assert ranking[-1]["system"] == "noisy" and ranking[-1]["letters"] not in ranking[0]["letters"]
+    assert "Ranking" in output
+
+
+def test_unequal_sizes_are_subsampled_and_statistics_reference(toy, tmp_path) -> None:
+    from audiometric.cli import main
+
+    tone_set(tmp_path / "a", 10, seed=1)
+    tone_set(tmp_path / "b", 14, seed=2)
+    tone_set(tmp_path / "ref", 12, seed=4)
+    stats = tmp_path / "ref.npz"
+    made = CliRunner().invoke(
+        main, ["stats", str(tmp_path / "ref"), "-o", str(stats), "--metrics", "fd", "--backbone", "aisfx"]
+    )
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "out.json"
+    code, output = _run(
+        str(tmp_path / "a"), str(tmp_path / "b"), "--ref", str(stats), "--metrics", "fd,kad", "--json", str(out)
+    )
+    assert code == 0, output
+    result = json.loads(out.read_text())
+    assert "subsampled to 10 clips" in " ".join(result["provenance"]["warnings"])
+    assert result["provenance"]["systems"]["b"]["compared"] == 10
+    assert "kad" in result["provenance"]["not_computed"]
+    assert result["pairs"][0]["metrics"]["fd"]["p_value"] is not None
+
+
+def test_one_system_is_a_user_error(toy, tmp_path) -> None:
+    import audiometric
+
+    tone_set(tmp_path / "a", 4, seed=1)
+    with pytest.raises(AudiometricError, match="at least two systems"):
+        audiometric.compare([tmp_path / "a"], tmp_path / "a", metrics="fd", backbone="aisfx", device="cpu")
