@@ -20,6 +20,7 @@ from audiometric.errors import AudiometricError
 from audiometric.ldm.train import checkpoint
 from audiometric.ldm.train.config import TrainConfig, differences
 from audiometric.runtime.atomic import atomic_write_text
+from audiometric.runtime.outputs import check_folder
 
 
 def check_world_size(expected: int | None, actual: int) -> None:
@@ -38,6 +39,13 @@ def check_world_size(expected: int | None, actual: int) -> None:
             f"the launcher started {launched} processes but they did not join one group "
             f"(this one sees {actual}); {hint}"
         )
+
+
+def check_out(cfg: TrainConfig) -> None:
+    """The output policy's location checks on ``--out`` (writable, not a file, not inside an input, holding
+    none) before anything is read or written; resuming and refusing are :func:`prepare`'s."""
+    local = [p for p in (cfg.model, cfg.clap) if p and Path(p).expanduser().exists()]  # not hub ids
+    check_folder(cfg.out, flag="--out", inputs=(cfg.data_dir, cfg.audio_dir, *local))
 
 
 def recorded(cfg: TrainConfig, world_size: int) -> dict:
