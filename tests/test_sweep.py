@@ -13,7 +13,7 @@ from conftest import ToyBackbone, tone_set, write_wav
 
 import audiometric.sweep.cells as cells_module
 import audiometric.sweep.core as sweep_core
-from audiometric.errors import AudiometricError
+from audiometric.errors import AudiometricError, OutputError
 from audiometric.extraction.cache import EmbeddingCache
 from audiometric.extraction.extract import Extractor
 from audiometric.scoring.pipeline import ExtractionOptions
@@ -189,8 +189,10 @@ def test_new_level_computes_only_its_cells(data, tmp_path, toy):
     run_sweep(_spec("mask", tmp_path / "out", data), OPTS)
     more = run_sweep(_spec("mask", tmp_path / "out", data, levels="0,0.2,0.35,0.5"), OPTS)
     assert (more["cells_resumed"], more["cells_computed"]) == (6, 2)
-    changed = run_sweep(_spec("mask", tmp_path / "out", data, params={"mode": "time"}), OPTS)
-    assert changed["cells_computed"] == 6
+    other = _spec("mask", tmp_path / "out", data, params={"mode": "time"})
+    with pytest.raises(OutputError, match=r"other settings: params.mode='patch' \(now 'time'\).*--overwrite"):
+        run_sweep(other, OPTS)  # issue 14 item 4: another experiment's results are never replaced silently
+    assert run_sweep(other, OPTS, overwrite=True)["cells_computed"] == 6
 
 
 def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
@@ -228,7 +230,7 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
         ({"corruption": "permute", "pool": "POOL"}, "--ref: event_permutation uses no reference folder"),
         ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
         ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
-        ({"out": "REF/sweep"}, "is inside --ref"),
+        ({"out": "REF/sweep"}, "--out is inside the input"),
         ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
         ({"metrics": "fd,is", "backbone": "aisfx"}, "no 'logits' output"),  # named before IS's clip count
     ],

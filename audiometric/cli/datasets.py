@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from audiometric import datasets as registry
+from audiometric.cli.options import overwrite_option
 from audiometric.datasets import audiocaps, audioset
 from audiometric.errors import AudiometricError
 
@@ -133,10 +134,11 @@ Examples:
     help="Seconds each clip is cut or zero-padded to.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def export(out, duration, no_progress, **options):
+@overwrite_option
+def export(out, duration, no_progress, overwrite, **options):
     """Write the reference clips as 16 kHz PCM_16 WAVs named as `generate` names its outputs."""
     from audiometric.datasets.export import export as run_export
 
     items, provenance = load_items(**options)
-    record = run_export(items, out, duration, provenance, progress=not no_progress)
+    record = run_export(items, out, duration, provenance, progress=not no_progress, overwrite=overwrite)
     click.echo(f"exported {len(record['clips'])} clips of {provenance['dataset']} ({provenance['split']}) to {out}")

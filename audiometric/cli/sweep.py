@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from audiometric import backbones
-from audiometric.cli.options import config_option, extraction_options, key_values
+from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option
 from audiometric.metrics import METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
 
@@ -131,6 +131,7 @@ Examples:
 )
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")
+@overwrite_option
 @extraction_options
 @click.pass_context
 def sweep(ctx: click.Context, **options):
@@ -139,8 +140,8 @@ def sweep(ctx: click.Context, **options):
 
     options["params"] = {**ctx.meta.get("config_params", {}), **options["params"]}  # --param wins, key by key
     spec = make_spec({k: options.pop(k) for k in _SWEEP_KEYS + ("params",)})
-    extraction = options
-    counters = run_sweep(spec, _extraction(**extraction))
+    overwrite = options.pop("overwrite")
+    counters = run_sweep(spec, _extraction(**options), overwrite)
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())

@@ -198,11 +198,14 @@ def read_stamp(folder: str | os.PathLike) -> dict[str, Any] | None:
     return stamp if isinstance(stamp, dict) else None
 
 
-def _changed(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """The first setting that differs, as ``key=old (now new)``."""
+def _changed(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str:
+    """The first setting that differs, as ``key=old (now new)`` (``params.mode=...`` inside a mapping)."""
     for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            return f"{key}={old.get(key)!r} (now {new.get(key)!r})"
+        before, after = old.get(key), new.get(key)
+        if before != after:
+            if isinstance(before, dict) and isinstance(after, dict):
+                return _changed(before, after, f"{prefix}{key}.")
+            return f"{prefix}{key}={before!r} (now {after!r})"
     return "settings"
 
 

@@ -80,7 +80,7 @@ class Scorer:
 
     def cache_settings(self) -> dict:
         """The extractor's per-backbone cache settings (preprocessing, resampler, rates)."""
-        return {name: key["settings"] for name, key in sorted(self.extractor.keys.items())}
+        return {name: key.settings for name, key in sorted(self.extractor.keys.items())}
 
     def reference(self, folder: Path) -> ClipSet:
         """The clean reference folder through the backbones, with the score command's listing and sharding."""

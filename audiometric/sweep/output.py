@@ -10,9 +10,31 @@ from typing import Any
 import corruptions
 from audiometric.corrupt.clip import dumps
 from audiometric.runtime.atomic import atomic_write_text
+from audiometric.runtime.outputs import RunFolder, run_folder
 from audiometric.sweep import figure
 from audiometric.sweep.spec import ALIASES, SweepSpec
 from audiometric.sweep.summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
+
+
+def check_out(spec: SweepSpec, resolved: dict[str, Any], overwrite: bool = False) -> RunFolder:
+    """OUT_DIR checked by the output policy before any work: this experiment's folder (resumed cell by cell),
+    a new one, or an error naming the run that wrote it. Levels and seeds are not part of the experiment
+    (a rerun may add some: finished cells are reused), nor are the files kept (``--keep-audio``, ``--pdf``)."""
+    where = {key: str(Path(v).resolve()) if v else None for key, v in (("ref", spec.ref), ("pool", spec.pool))}
+    settings = {
+        "corruption": spec.corruption,
+        "params": resolved,
+        **where,
+        "labels": str(Path(spec.labels).resolve()) if spec.labels else None,
+        "protocol": spec.protocol,
+        "metrics": list(spec.metrics),
+        "backbone": spec.backbone,
+        "fad_backbone": spec.fad_backbone,
+        "bootstrap": spec.bootstrap,
+        "confidence": spec.confidence,
+    }
+    inputs = (spec.ref, spec.pool, spec.labels)
+    return run_folder(spec.out, command="sweep", settings=settings, inputs=inputs, overwrite=overwrite)
 
 
 def axis(spec: SweepSpec) -> dict[str, Any]:

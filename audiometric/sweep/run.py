@@ -24,15 +24,19 @@ from audiometric.sweep import cells as cellio
 from audiometric.sweep import inputs
 from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
 from audiometric.sweep.core import ExtractionOptions, Scorer, lower_is_better, versions
-from audiometric.sweep.output import write_outputs
+from audiometric.sweep.output import check_out, write_outputs
 from audiometric.sweep.spec import SweepSpec
 
 
-def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[str, Any] | None:
-    """Run (or resume) ``spec``; write OUT_DIR's results; return the run's counters (``None`` on ranks > 0)."""
+def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite: bool = False) -> dict[str, Any] | None:
+    """Run (or resume) ``spec``; write OUT_DIR's results; return the run's counters (``None`` on ranks > 0).
+
+    OUT_DIR follows the output policy (:func:`~audiometric.sweep.output.check_out`; ``overwrite``).
+    """
     opts = opts or ExtractionOptions()
     out = Path(spec.out)
     resolved, kwargs = inputs.resolve_params(spec)
+    folder = check_out(spec, resolved, overwrite)
     with process_group(opts.device) as (rank, size):
         # first: a metric its backbone cannot give (IS/KL on aisfx) is the error to fix before any count
         scorer = Scorer.create(
@@ -44,6 +48,8 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None) -> dict[st
         if spec.corruption in ("interference", "interference_fraction"):
             inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
         show = opts.progress and scorer.rank == 0
+        if rank == 0:
+            folder.claim()
         ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
         inputs.check_sizes(spec, len(ref.names))
         embedded = ref_set.extraction
