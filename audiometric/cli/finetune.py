@@ -199,7 +199,14 @@ Examples:
     help="Newest checkpoints kept.",
 )
 @click.option("--resume", help="Continue from `latest` or a checkpoint folder.")
-@click.option("--force", is_flag=True, default=None, help="Resume even if the run was made with other settings.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    default=None,
+    help="Resume even if the run was made with other settings, or write into a folder of another run.",
+)
 @click.option(
     "--seed",
     type=int,
