@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -16,7 +17,7 @@ from audiometric.runtime.distributed import world
 
 _REQUIRED = ("dataset", "data_dir", "model", "out")
 #: Every option's default is the TrainConfig field's (stated once, there).
-DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def _metrics(ctx, param, value):
