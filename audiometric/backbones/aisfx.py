@@ -146,6 +146,8 @@ class Aisfx(Backbone):
     sample_rate = SAMPLE_RATE
     min_samples = (BLOCK_FRAMES - 2) * HOP + 1
     outputs = ("embedding",)
+    window: torch.Tensor  # (N_FFT,) symmetric Hann, a buffer
+    mel_weights: torch.Tensor  # (1025, 96) Essentia mel weights, a buffer
 
     def __init__(self) -> None:
         super().__init__()

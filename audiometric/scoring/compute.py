@@ -26,6 +26,8 @@ class Settings:
     """The options that change metric values (a subset of the score options).
 
     ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
+    ``keep_replicates``: each entry also carries its bootstrap values (``replicate_values``), for paired
+    tests across calls that share ``seed`` and clip counts (the same draws: common random numbers).
     """
 
     metrics: tuple[str, ...]
@@ -37,6 +39,7 @@ class Settings:
     fd_inf: bool = False
     seed: int = 0
     ci_method: str = "percentile"
+    keep_replicates: bool = False
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
@@ -77,6 +80,16 @@ def compute(
             else:
                 values[key] = entry
     return values, skipped
+
+
+def metric_input(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | None) -> MetricInput:
+    """What ``metric`` computes from for ``gen`` against ``ref`` (rows selected, name pairs index-aligned).
+
+    For tests built on a metric's ``replicate`` (the sweep's paired swap test); raises AudiometricError
+    where the metric cannot be computed.
+    """
+    backbone, output = backbone_for(metric, settings)
+    return _inputs(METRICS[metric], settings, gen, ref, None, backbone, output, False)[0]
 
 
 def _one(
@@ -207,6 +220,8 @@ def _bootstrap(
             "resampled": resampled,
             "bootstrap_bias": float(np.mean(reps) - point),
         }
+        if settings.keep_replicates:
+            fields["replicate_values"] = [float(v) for v in reps]
         percentile = interval(reps, point, settings.confidence, "percentile")
         notes = []
         if not percentile[0] <= point <= percentile[1]:
