@@ -312,3 +312,29 @@ def test_split_halves_are_disjoint_seeded_and_kl_pairs_with_half_a():
     assert a0.kl_reference == a0.generated  # KL: each corrupted A clip against its own clean original
     paired = members("paired", 5, 3)
     assert paired.generated == paired.reference == paired.kl_reference == tuple(range(5))
+
+
+def test_dropped_reference_files_are_named_and_strict_stops(data, tmp_path, toy):
+    """Issue 14 item 9: an unusable reference file is named on stderr (a warning), not only in results.json;
+    --strict makes it an error before any cell."""
+    import dataclasses
+    import shutil
+
+    from click.testing import CliRunner
+
+    from audiometric.cli import main
+
+    ref = tmp_path / "ref"
+    shutil.copytree(data["ref"], ref)
+    cut = ref / "clip000.wav"
+    cut.write_bytes(cut.read_bytes()[:2000])  # the header promises 1 s, the data holds less
+    options = {"corruption": "noise", "ref": str(ref), "out": str(tmp_path / "out"), "backbone": "toy"}
+    spec = make_spec({**options, "levels": "0,1", "seeds": 1, "metrics": "fd", "protocol": "paired"})
+    with pytest.warns(UserWarning, match=r"skipped .*clip000.wav: truncated") as caught:
+        run_sweep(spec, OPTS)
+    assert any("1 unusable file(s) left out" in str(w.message) for w in caught)
+    strict = make_spec({**options, "out": str(tmp_path / "strict"), "levels": "0,1", "seeds": 1, "metrics": "fd"})
+    with pytest.raises(AudiometricError, match=r"clip000.wav: truncated.*--strict"):
+        run_sweep(strict, dataclasses.replace(OPTS, strict=True))
+    assert not (tmp_path / "strict" / "cells").exists()
+    assert "--strict" in CliRunner().invoke(main, ["sweep", "--help"]).output

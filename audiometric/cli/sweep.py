@@ -128,6 +128,11 @@ Examples:
     help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
     "the --compose parameters.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on the first unusable reference file instead of skipping it (skips are named on stderr).",
+)
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")
 @overwrite_option

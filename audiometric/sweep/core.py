@@ -58,6 +58,7 @@ class Scorer:
     extractor: Extractor
     rank: int = 0
     size: int = 1
+    strict: bool = False  # an unusable reference file is an error, not a skip (``--strict``)
 
     @classmethod
     def create(
@@ -74,7 +75,7 @@ class Scorer:
         """Load the backbones the metrics read (this rank of ``size``); one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
-        return cls(settings, extractor, rank, size)
+        return cls(settings, extractor, rank, size, opts.strict)
 
     def backbones(self) -> dict[str, str | None]:
         """Backbone name -> checkpoint SHA-256 (part of every cell key)."""
@@ -86,7 +87,7 @@ class Scorer:
 
     def reference(self, folder: Path) -> ClipSet:
         """The clean reference folder through the backbones, with the score command's listing and sharding."""
-        return extract_folder(str(folder), self.extractor, False, self.rank, self.size, "reference")
+        return extract_folder(str(folder), self.extractor, self.strict, self.rank, self.size, "reference")
 
     def embed(self, files: list[Path], names: list[str], root: Path, desc: str, progress: bool = True) -> Extraction:
         """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
