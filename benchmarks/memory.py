@@ -6,7 +6,7 @@ child process so that each peak is its own (``getrusage`` ``ru_maxrss``):
 - ``baseline``: the imports only (torch, numpy, soundfile, audiometric);
 - ``whole``: the path before streaming: the file's bytes read and hashed at once, decoded whole to float32
   ``(channels, samples)``, channel 0 copied, DC removed, resampled to 16 kHz in one convolution;
-- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.extraction.extract._Files`
+- ``streamed``: what an extraction worker does now for a Cnn14 + VGGish run (:class:`audiometric.extraction.loading.Files`
   on one file): streamed hash, block-wise decode into the mono view, streamed resampling to 16 kHz;
 - ``max10``: the same with ``--max-seconds 10`` (frames read are counted: only what is kept is read);
 - ``compat``: ``--compat``'s two views (Cnn14's, and VGGish's audioldm_eval FAD input streamed through resampy).
@@ -57,7 +57,9 @@ def child(mode: str, path: Path) -> dict:
     from audiometric.audio.preprocess import Preprocess, compat_fad
     from audiometric.audio.resample import resample
     from audiometric.extraction.cache import EmbeddingCache
-    from audiometric.extraction.extract import _Files, cache_settings
+    from audiometric.extraction.extract import cache_settings
+    from audiometric.extraction.loading import Files
+    from audiometric.extraction.probe import CacheKey
 
     torch.set_num_threads(1)
     frames_read = [0]
@@ -83,8 +85,17 @@ def child(mode: str, path: Path) -> dict:
     elif mode != "baseline":
         pre = Preprocess(max_seconds=10.0) if mode == "max10" else Preprocess()
         names = {"panns-cnn14-16k": pre, "vggish": compat_fad(pre) if mode == "compat" else pre}
-        keys = {n: {"checkpoint": None, "settings": cache_settings(_Rate16k(), v)} for n, v in names.items()}
-        dataset = _Files([(0, path)], keys, {n: 16000 for n in names}, names, EmbeddingCache(None), True, False)
+        keys = {n: CacheKey(None, cache_settings(_Rate16k(), v)) for n, v in names.items()}
+        rates = {n: 16000 for n in names}
+        dataset = Files(
+            todo=[(0, path)],
+            keys=keys,
+            rates=rates,
+            views=names,
+            cache=EmbeddingCache(None),
+            resample_here=True,
+            allow_truncated=False,
+        )
         item = dataset[0]
         assert not item.error, item.error
         samples_out = max(w.shape[-1] for w, _ in item.waves.values())

@@ -136,10 +136,15 @@ class Pool:
 
 def _read_csv(path: Path) -> list[PoolClip]:
     clips = []
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # utf-8-sig: a spreadsheet's BOM is dropped
         for i, row in enumerate(csv.reader(fh)):
-            if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "label"]):
+            if not row or (i == 0 and [c.strip().lower() for c in row] in (["path", "label"], ["path", "label", ""])):
                 continue
+            if i == 0 and Path(row[0].strip()).suffix.lower() not in AUDIO_EXTENSIONS:  # a header of other columns
+                found = ",".join(c.strip() for c in row)
+                raise PoolError(
+                    f"{path}: expected the columns path,label, found {found}; write one path,label row per clip"
+                )
             if len(row) < 2 or not row[1].strip():
                 raise PoolError(f"{path}: row {i + 1} is not 'path,label'; fix the CSV")
             file = Path(row[0].strip())

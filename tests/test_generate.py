@@ -17,6 +17,7 @@ pytest.importorskip("transformers")
 from audiometric.cli import main
 from audiometric.ldm import generate as gen_module
 from audiometric.ldm.tiny import write_tiny_clap_audio, write_tiny_pipeline
+from audiometric.runtime.outputs import STAMP
 
 DURATION = "1.28"
 FAST = ["--steps", "2", "--duration", DURATION, "--no-progress"]
@@ -120,7 +121,7 @@ def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
     sets = [extract_folder(str(folder), extractor, strict=True) for folder in (out, ref)]  # records aren't skips
     for clip_set, record in zip(sets, ("manifest.json", "export.json")):
         summary = clip_set.summary()
-        assert summary["skipped"] == [] and [Path(i["file"]).name for i in summary["ignored"]] == [record]
+        assert summary["skipped"] == [] and [Path(i["file"]).name for i in summary["ignored"]] == [STAMP, record]
     values, skipped = compute(Settings(("kl",), "toy", "toy"), sets[0], sets[1], None)
     assert "kl" not in skipped and values["kl_softmax"]["n_pairs"] == 4
 
@@ -148,9 +149,9 @@ def test_same_seed_same_audio_at_batch_1_and_4_and_resume(models, esc50, tmp_pat
         a, b = _wav(tmp_path / "b4" / name).astype(int), _wav(tmp_path / "b1" / name).astype(int)
         assert np.abs(a - b).max() <= 1  # float rounding of batched kernels: at most one LSB
     res = _generate(models, esc50, tmp_path / "b1", "--steps", "3")
-    assert res.exit_code == 2 and "holds a run with steps=2" in res.output
+    assert res.exit_code == 2 and "with other settings: steps=2 (now 3)" in res.output
     res = _generate(models, esc50, tmp_path / "b1", "--eval-size", "2")
-    assert res.exit_code == 2 and "another selection (eval_size=None, now 2)" in res.output
+    assert res.exit_code == 2 and "eval_size=None (now 2)" in res.output and "--overwrite" in res.output
 
 
 def test_audio_conditioning_and_candidates(models, esc50, tmp_path):
@@ -196,6 +197,8 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "p", *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["bell.wav", "horn.wav"]
+    # the head-layout note says what differs and what to do (issue 14 item 15)
+    assert "attention heads per block" in res.stderr and "pass --original-attention" in res.stderr
     res = cli(
         "generate",
         "--model",
@@ -208,6 +211,7 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
         *FAST,
     )
     assert res.exit_code == 0, res.output
+    assert "--original-attention" not in res.stderr
     layout = json.loads((tmp_path / "o" / "manifest.json").read_text())["attention"]
     assert layout["matches_original"] and layout["heads"] == layout["original_heads"]
     assert not json.loads((tmp_path / "p" / "manifest.json").read_text())["attention"]["matches_original"]
@@ -277,3 +281,38 @@ def test_datasets_check_and_list(esc50, tmp_path):
     assert res.exit_code == 2 and "esc50.csv not found" in res.output
     res = cli("datasets", "check", "--dataset", "esc50", "--data-dir", tmp_path)
     assert res.exit_code == 2 and "esc50.csv not found" in res.output
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_generate_and_export_refuse_each_others_folders(models, esc50, tmp_path, monkeypatch):
+    """Issue 14 item 1: neither command writes over (nor "resumes" over) the other's clips of the same names."""
+    ref, gen = tmp_path / "ref", tmp_path / "gen"
+    export = ("datasets", "export", "--dataset", "esc50", "--data-dir", esc50, "--duration", DURATION, "--no-progress")
+    assert cli(*export, "--out", ref).exit_code == 0
+    assert _generate(models, esc50, gen, "--eval-size", "2").exit_code == 0
+    before = {folder: _tree(folder) for folder in (ref, gen)}
+    monkeypatch.setattr(gen_module, "prepare", lambda *a, **k: pytest.fail("generate loaded a model"))
+    res = _generate(models, esc50, ref)
+    assert res.exit_code == 2 and "holds the output of `audiometric datasets export`" in res.output
+    assert "--overwrite" in res.output and res.output.count("\n") == 1
+    res = cli(*export, "--out", gen)
+    assert res.exit_code == 2 and "holds the output of `audiometric generate`" in res.output
+    assert {folder: _tree(folder) for folder in (ref, gen)} == before
+    res = cli(*export, "--out", esc50 / "ref")  # item 2: never inside the folder it reads
+    assert res.exit_code == 2 and "never writes where it reads" in res.output and not (esc50 / "ref").exists()
+
+
+@pytest.mark.parametrize("device", ["cdua", "cuda:7" if torch.cuda.is_available() else "cuda"])
+def test_generate_device_errors_are_one_line(models, esc50, tmp_path, device):
+    """Issue 14 item 6: a typo or a missing GPU is the resolver's one-line error, before any model loads."""
+    res = _generate(models, esc50, tmp_path / "d", "--device", device)
+    assert (
+        res.exit_code == 2
+        and res.output.startswith("error: --device ")
+        and device in res.output
+        and "Traceback" not in res.output
+    )
+    assert res.output.count("\n") == 1 and not (tmp_path / "d").exists()

@@ -169,7 +169,7 @@ def compare(
     its bootstrap CI, a permutation p, Holm-adjusted p and ``significant``; a ranking with compact letters.
 
     ``options``: ``permutations`` (1000), ``bootstrap`` (200), ``confidence``, ``alpha`` (0.05), ``fd_inf``,
-    ``seed``, and the extraction keywords of :func:`score` (``workers``, ...). A one-call convenience over
+    ``seed``, ``report`` (an HTML path), and the extraction keywords of :func:`score` (``workers``, ...). A one-call convenience over
     :meth:`Scorer.compare`."""
     extraction = {k: options.pop(k) for k in _EXTRACTION_KEYWORDS & set(options)}
     scorer = Scorer(

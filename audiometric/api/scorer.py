@@ -178,8 +178,10 @@ class Scorer:
         alpha: float = 0.05,
         fd_inf: bool = False,
         seed: int = 0,
+        report: str | Path | None = None,
     ) -> dict:
-        """Compare ``systems`` against ``reference`` (see :func:`audiometric.api.functions.compare`)."""
+        """Compare ``systems`` against ``reference`` (see :func:`audiometric.api.functions.compare`);
+        ``report``: also write the HTML report there."""
         from audiometric.scoring.compare import compare as run
         from audiometric.scoring.compare_stats import Plan
         from audiometric.scoring.compute import Settings
@@ -189,7 +191,9 @@ class Scorer:
             raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
         settings = Settings(metric_names(metrics), self.backbone, self.fad_backbone, fd_inf=fd_inf, seed=int(seed))
         plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
-        result, _ = run(
-            [str(s) for s in systems], str(reference), settings, plan, self.options, alpha, held=self.loaded
-        )
+        result, sets = run([str(s) for s in systems], str(reference), settings, plan, self.options, alpha, self.loaded)
+        if report is not None:
+            from audiometric.scoring.compare_report import write_report
+
+            write_report(result, sets, settings, report)
         return result

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -130,13 +131,8 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
         wanted = max(known) if len(known) == len(keeps) else None
         monos, frames, failure = _read(path, handle, info, unique, wanted, declared)
     notes = [line for line in printed if line]
-    expected = declared if wanted is None else min(declared, wanted)
-    slack = 0 if info.integer_pcm or info.float_pcm else _LOSSY_SLACK
-    if declared < _UNKNOWN_LENGTH and frames < expected - slack:
-        reason = (
-            f"truncated: the header promises {declared} frames ({declared / info.sample_rate:.3f} s), "
-            f"{frames} decoded ({frames / info.sample_rate:.3f} s){_because(failure)}"
-        )
+    reason = truncation(info, declared, frames, wanted, failure)
+    if reason is not None:
         if not allow_truncated:
             raise AudioDecodeError(f"{reason}; re-export the file, or pass --allow-truncated to score what decodes")
         notes.append(f"{reason}; scored the decoded part (--allow-truncated)")
@@ -150,6 +146,22 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
         out[view] = finish(mono, view)
     length = frames if wanted is None or frames < wanted else max(frames, info.frames)
     return Loaded(sha, info, frames, out, notes, length)
+
+
+def truncation(info: AudioInfo, declared: int, frames: int, wanted: int | None = None, failure: str = "") -> str | None:
+    """Why ``frames`` decoded frames fall short of the ``declared`` ones (of the first ``wanted``), or None.
+
+    The one truncation rule (``score``, ``corrupt``, ``datasets export`` and ``check``, training clips): lossy
+    codecs may end up to two MPEG-1 layer III frames short of their header's estimate; unknown lengths pass.
+    """
+    expected = declared if wanted is None else min(declared, wanted)
+    slack = 0 if info.integer_pcm or info.float_pcm else _LOSSY_SLACK
+    if declared >= _UNKNOWN_LENGTH or frames >= expected - slack:
+        return None
+    return (
+        f"truncated: the header promises {declared} frames ({declared / info.sample_rate:.3f} s), "
+        f"{frames} decoded ({frames / info.sample_rate:.3f} s){_because(failure)}"
+    )
 
 
 def _read(
@@ -235,14 +247,22 @@ def read_and_hash(path: Path) -> tuple[bytes, str]:
 
 
 def decode(data: bytes, sha256: str = "") -> Decoded:
-    """Decode audio bytes whole with libsndfile; :class:`AudioDecodeError` with a clean reason if unusable."""
+    """Decode audio bytes whole with libsndfile; :class:`AudioDecodeError` with a clean reason if unusable
+    (empty, not audio, NaN/Inf, or truncated: fewer frames than the header promises, :func:`truncation`)."""
     if not data:
         raise AudioDecodeError("empty file (0 bytes)")
     with _captured_stderr():
         try:
-            samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+            with sf.SoundFile(io.BytesIO(data)) as handle:
+                info = _info(handle)
+                samples = handle.read(dtype="float32", always_2d=True)
         except Exception as err:
             raise AudioDecodeError(_reason(data[:16], err)) from None
+    declared = max(info.frames, _wav_declared_frames(io.BytesIO(data)) or 0)
+    reason = truncation(info, declared, samples.shape[0])
+    if reason is not None:
+        raise AudioDecodeError(reason)  # the caller names the file and the fix
+    rate = info.sample_rate
     if samples.shape[0] == 0:
         raise AudioDecodeError("no audio samples (zero-length)")
     if not np.isfinite(samples).all():
@@ -270,29 +290,36 @@ def _reason(head: bytes, err: Exception) -> str:
     return f"cannot decode audio ({text.strip()})"
 
 
-def _wav_declared_frames(path: Path) -> int | None:
-    """Frames the ``data`` chunk of a RIFF/RIFX WAVE file declares (libsndfile clamps it to the file size).
+def _wav_declared_frames(source: Path | BinaryIO) -> int | None:
+    """Frames the ``data`` chunk of a RIFF/RIFX WAVE file (a path or a seekable binary stream) declares
+    (libsndfile clamps it to the file size).
 
     ``None`` when not WAVE, the chunk size is a streaming placeholder (0 or 0xFFFFFFFF), or no data chunk
     is found (Microsoft RIFF WAVE spec 1991: chunk = 4-byte id, 4-byte size, payload padded to even).
     """
     try:
-        with open(path, "rb") as stream:
-            riff = stream.read(12)
-            if len(riff) < 12 or riff[:4] not in (b"RIFF", b"RIFX") or riff[8:12] != b"WAVE":
-                return None
-            order = "<" if riff[:4] == b"RIFF" else ">"
-            total, position, block_align = os.fstat(stream.fileno()).st_size, 12, 0
-            while position + 8 <= total:
-                stream.seek(position)
-                chunk, size = struct.unpack(order + "4sI", stream.read(8))
-                if chunk == b"fmt " and size >= 14:
-                    block_align = struct.unpack(order + "H", stream.read(14)[12:14])[0]
-                elif chunk == b"data":
-                    return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
-                position += 8 + size + (size & 1)
+        if isinstance(source, (str, Path)):
+            with open(source, "rb") as stream:
+                return _data_chunk_frames(stream)
+        return _data_chunk_frames(source)
     except (OSError, struct.error):
         return None
+
+
+def _data_chunk_frames(stream: BinaryIO) -> int | None:
+    riff = stream.read(12)
+    if len(riff) < 12 or riff[:4] not in (b"RIFF", b"RIFX") or riff[8:12] != b"WAVE":
+        return None
+    order = "<" if riff[:4] == b"RIFF" else ">"
+    total, position, block_align = stream.seek(0, os.SEEK_END), 12, 0
+    while position + 8 <= total:
+        stream.seek(position)
+        chunk, size = struct.unpack(order + "4sI", stream.read(8))
+        if chunk == b"fmt " and size >= 14:
+            block_align = struct.unpack(order + "H", stream.read(14)[12:14])[0]
+        elif chunk == b"data":
+            return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
+        position += 8 + size + (size & 1)
     return None
 
 

@@ -13,7 +13,7 @@ EXAMPLES = """\b
 Examples:
   audiometric compare gen_a/ gen_b/ --ref ref/ --json result.json --csv pairs.csv
   audiometric compare a/ b/ c/ --ref ref.npz --metrics fd,fad --ranking ranking.csv
-  audiometric compare a/ b/ --ref ref/ --backbone aisfx --metrics fd,kad"""
+  audiometric compare a/ b/ --ref ref/ --backbone aisfx --metrics fd,kad --report report.html"""
 
 
 @click.command("compare", epilog=EXAMPLES)
@@ -79,6 +79,13 @@ Examples:
     metavar="PATH",
     help="Ranking per metric with compact letters, as CSV.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH.html",
+    help="One self-contained HTML page: values ± CI, the pairwise table, the clips farthest from the reference.",
+)
 @overwrite_option
 @extraction_options
 def compare(
@@ -97,6 +104,7 @@ def compare(
     json_path,
     csv_path,
     ranking_path,
+    report_path,
     overwrite,
     **extraction,
 ):
@@ -114,6 +122,7 @@ def compare(
         ("--json", json_path, "json"),
         ("--csv", csv_path, "csv"),
         ("--ranking", ranking_path, "csv"),
+        ("--report", report_path, "html"),
     ):
         if path is not None:  # before any work: a bad path must not cost the whole run
             check_file(path, kind, flag=flag, inputs=(*systems, reference), overwrite=overwrite)
@@ -129,6 +138,7 @@ def compare(
         alpha=alpha,
         fd_inf=fd_inf,
         seed=seed,
+        report=report_path,
     )
     text = write_outputs(result, json_path, csv_path, ranking_path)
     if text is not None:

@@ -62,6 +62,12 @@ Examples:
     help="Write composed reference clips: IN_DIR is an event pool (a folder per class or a path,label "
     "CSV), OUT_DIR the reference set for event_permutation.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Decode every input first and stop, writing nothing, at an unusable file (default: skip it, warn, "
+    "list it in manifest.json under skipped).",
+)
 @click.option("--list", "show_list", is_flag=True, help="Show the corruptions with their parameters and exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @overwrite_option
@@ -76,6 +82,7 @@ def corrupt(
     labels,
     target_label,
     compose,
+    strict,
     show_list,
     no_progress,
     overwrite,
@@ -98,6 +105,7 @@ def corrupt(
             ("--pool", pool),
             ("--labels", labels),
             ("--target-label", target_label),
+            ("--strict", strict or None),
         ):
             if value is not None:
                 raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
@@ -117,8 +125,16 @@ def corrupt(
             target_label=target_label,
             progress=not no_progress,
             overwrite=overwrite,
+            strict=strict,
         )
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
+    skipped = manifest.get("skipped", [])
+    if skipped:
+        click.echo(
+            f"skipped {len(skipped)} unusable file(s) (named above, listed in manifest.json under skipped); "
+            "fix them and run the same command again to add them",
+            err=True,
+        )
     passed = manifest.get("passed_over", [])
     if passed:
         shown = ", ".join(f"{e['name']} ({e['reason']})" for e in passed[:3])

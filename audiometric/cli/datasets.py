@@ -9,7 +9,17 @@ from pathlib import Path
 import click
 
 from audiometric import datasets as registry
+from audiometric.cli.options import overwrite_option
+from audiometric.datasets import audiocaps, audioset
 from audiometric.errors import AudiometricError
+
+#: ``--file-pattern``'s help, with each dataset's default (stated in its module).
+FILE_PATTERN_HELP = (
+    "AudioCaps/AudioSet audio file names under --audio-dir, built from {youtube_id}, {start_time} (as written "
+    "in the CSV), {start_seconds} (integer seconds) and {split}.  [default: audiocaps "
+    f"{audiocaps.PATTERN}, audioset {audioset.PATTERN}]"
+)
+AUDIO_DIR_HELP = "AudioCaps/AudioSet audio folder.  [default: DATA_DIR/audio]"
 
 
 def dataset_options(required: bool = True):
@@ -29,12 +39,8 @@ def dataset_options(required: bool = True):
             default=None,
             help="JSON map from clip id or label to prompt.",
         ),
-        click.option(
-            "--file-pattern", default=None, help="AudioCaps/AudioSet audio names, e.g. {youtube_id}_{start_time}.wav."
-        ),
-        click.option(
-            "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
-        ),
+        click.option("--file-pattern", default=None, help=FILE_PATTERN_HELP),
+        click.option("--audio-dir", type=click.Path(), default=None, help=AUDIO_DIR_HELP),
         click.option("--skip-missing", is_flag=True, help="Leave out clips whose audio file is missing (recorded)."),
     ]
     return lambda command: functools.reduce(lambda f, option: option(f), reversed(options), command)
@@ -95,19 +101,19 @@ Examples:
 @click.option("--dataset", required=True, help=f"One of: {', '.join(registry.available())}.")
 @click.option("--data-dir", required=True, type=click.Path(), help="The dataset's folder (official layout).")
 @click.option("--split", "splits", multiple=True, help="Splits to check (default: the dataset's usual partition).")
-@click.option(
-    "--file-pattern", default=None, help="AudioCaps/AudioSet audio names, e.g. {youtube_id}_{start_time}.wav."
-)
-@click.option(
-    "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
-)
+@click.option("--file-pattern", default=None, help=FILE_PATTERN_HELP)
+@click.option("--audio-dir", type=click.Path(), default=None, help=AUDIO_DIR_HELP)
 def check(dataset, data_dir, splits, file_pattern, audio_dir):
-    """Count clips per split and class, and list missing audio files."""
+    """Count clips per split and class, and list missing audio files and those that do not decode."""
     from audiometric.datasets.check import check as run_check
     from audiometric.datasets.check import format_check
 
     options = {k: v for k, v in {"file_pattern": file_pattern, "audio_dir": audio_dir}.items() if v is not None}
-    click.echo(format_check(run_check(registry.get(dataset), data_dir, splits or None, **options)))
+    result = run_check(registry.get(dataset), data_dir, splits or None, **options)
+    click.echo(format_check(result))
+    for split, info in result.items():
+        for entry in info.get("unusable", []):
+            click.echo(f"warning: {split}: unusable audio {entry['file']}: {entry['reason']}", err=True)
 
 
 @datasets.command(
@@ -128,10 +134,11 @@ Examples:
     help="Seconds each clip is cut or zero-padded to.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def export(out, duration, no_progress, **options):
+@overwrite_option
+def export(out, duration, no_progress, overwrite, **options):
     """Write the reference clips as 16 kHz PCM_16 WAVs named as `generate` names its outputs."""
     from audiometric.datasets.export import export as run_export
 
     items, provenance = load_items(**options)
-    record = run_export(items, out, duration, provenance, progress=not no_progress)
+    record = run_export(items, out, duration, provenance, progress=not no_progress, overwrite=overwrite)
     click.echo(f"exported {len(record['clips'])} clips of {provenance['dataset']} ({provenance['split']}) to {out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from audiometric.cli.datasets import dataset_options, load_items
+from audiometric.cli.options import overwrite_option
 from audiometric.errors import AudiometricError
 
 EXAMPLES = """\b
@@ -61,9 +62,12 @@ Examples:
     show_default=True,
     help="Weights and activations (fp16/bf16 on a GPU halve memory).",
 )
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present).")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N (auto: cuda when present)."
+)
 @click.option("--original-attention", is_flag=True, help="Run the U-Net with AudioLDM's original 32 channels per head.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@overwrite_option
 def generate(
     model,
     prompts,
@@ -80,6 +84,7 @@ def generate(
     device,
     original_attention,
     no_progress,
+    overwrite,
     **dataset,
 ):
     """Generate one WAV per reference clip (named after it, so `score OUT REF` pairs them) or per prompt."""
@@ -98,9 +103,14 @@ def generate(
     settings = GenerateSettings(
         model, condition, steps, guidance, duration, candidates, seed, precision, original_attention, clap
     )
-    manifest = run(jobs, settings, out, batch_size, device, provenance, progress=not no_progress)
+    manifest = run(jobs, settings, out, batch_size, device, provenance, progress=not no_progress, overwrite=overwrite)
     layout = manifest["attention"]
-    click.echo(
-        f"generated {len(manifest['clips'])} clips in {out} (attention heads {layout['heads']}, original "
-        f"layout {layout['original_heads']}{'' if layout['matches_original'] else ': differs'})"
-    )
+    click.echo(f"generated {len(manifest['clips'])} clips in {out} (attention heads per block {layout['heads']})")
+    if not layout["matches_original"]:
+        click.echo(
+            f"warning: {model}: the U-Net ran with {layout['heads']} attention heads per block (diffusers' "
+            f"conversion), the original AudioLDM with {layout['original_heads']} (32 channels per head); the "
+            "same weights then give other audio: pass --original-attention to sample as the original did "
+            "(recorded in manifest.json under attention)",
+            err=True,
+        )

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 import corruptions
+from audiometric.audio.decode import decode, read_and_hash
+from audiometric.errors import AudioDecodeError, AudiometricError
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
-from corruptions.pool import read_audio
 
 
 def stable_hash(name: str) -> int:
@@ -91,8 +92,25 @@ def corrupt_clip(
     ``inputs(audio, rate)`` gives the corruption's keyword inputs (pool, target class, events). A clip not
     ``selected`` by a set-level corruption comes back unchanged with an empty record.
     """
-    audio, rate = read_audio(path)
+    decoded = decode(*read_and_hash(path))  # score's decode: unreadable, empty, NaN or truncated is an error
+    audio, rate = decoded.audio, decoded.sample_rate
     if not selected:
         return audio, rate, {}
     out, record = entry.apply(audio, rate, file_rng(seed, name), level, **inputs(audio, rate))
     return out, rate, record
+
+
+def check_decodable(root: Path, names: list[str]) -> None:
+    """Decode every file ``root / name`` as ``score`` does; the unusable ones are one error (``--strict``:
+    raised before anything is written)."""
+    bad = []
+    for name in names:
+        try:
+            decode(*read_and_hash(root / name))
+        except AudioDecodeError as err:
+            bad.append(f"{root / name}: {err}")
+    if bad:
+        raise AudiometricError(
+            f"{bad[0]} (--strict: {len(bad)} unusable input file(s), nothing written; fix or remove them, "
+            "or drop --strict to skip them)"
+        )

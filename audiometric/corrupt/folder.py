@@ -14,9 +14,9 @@ without rewriting them; the folder is removed once ``manifest.json`` is written.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,18 @@ import numpy as np
 import corruptions
 from audiometric._version import __version__
 from audiometric.audio.files import AUDIO_EXTENSIONS, walk_audio
-from audiometric.corrupt.clip import corrupt_clip, dumps, file_rng, set_rng, stable_hash, write_json, write_wav
+from audiometric.corrupt.clip import (
+    check_decodable,
+    corrupt_clip,
+    dumps,
+    file_rng,
+    set_rng,
+    stable_hash,
+    write_json,
+    write_wav,
+)
+from audiometric.corrupt.labels import label_of, read_labels
+from audiometric.corrupt.options import check_taken, parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.runtime.outputs import RunFolder, check_folder, run_folder
 from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
@@ -34,7 +45,6 @@ from corruptions.pool import Pool, sha256_file
 
 MANIFEST = "manifest.json"
 RECORDS_DIR = ".corrupt-records"
-_POOL_CORRUPTIONS = ("interference", "interference_fraction")
 
 
 def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
@@ -48,44 +58,6 @@ def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], li
 def output_name(name: str) -> str:
     """Output name for input ``name``: the same relative path with suffix ``.wav``."""
     return Path(name).with_suffix(".wav").as_posix()
-
-
-def parse_params(entry: corruptions.Corruption | tuple, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults of ``entry`` (a registry entry or a tuple of ``Param``) updated by ``raw`` (strings are parsed)."""
-    params = entry.params if isinstance(entry, corruptions.Corruption) else entry
-    by_name = {p.name: p for p in params}
-    resolved = {p.name: p.default for p in params}
-    for key, value in raw.items():
-        if key not in by_name:
-            valid = ", ".join(by_name) or "none"
-            raise AudiometricError(f"unknown parameter '{key}'; valid: {valid}")
-        resolved[key] = by_name[key].parse(value) if isinstance(value, str) else value
-    return resolved
-
-
-def read_labels(path: Path) -> dict[str, str]:
-    """A ``path,label`` CSV (optional header row) as ``{posix path: label}``; one-line error on a bad row."""
-    labels = {}
-    with open(path, newline="") as fh:
-        for i, row in enumerate(csv.reader(fh)):
-            if not row or (i == 0 and [c.strip().lower() for c in row[:2]] == ["path", "label"]):
-                continue
-            if len(row) < 2:
-                raise AudiometricError(f"{path}: row {i + 1} is not 'path,label'; fix the CSV")
-            labels[Path(row[0].strip()).as_posix()] = row[1].strip()
-    return labels
-
-
-def _target_label(name: str, labels: Mapping[str, str], target_label: str | None) -> str:
-    if name in labels:
-        return labels[name]
-    if target_label is not None:
-        return target_label
-    if "/" in name:
-        return name.split("/", 1)[0]
-    raise AudiometricError(
-        f"{name}: target class unknown; pass --labels CSV (path,label), --target-label NAME, or put files in class folders"
-    )
 
 
 class _Run:
@@ -130,14 +102,22 @@ class _Run:
         write_json(self.records / f"{stable_hash(entry['name']):016x}.json", entry)
         return entry
 
-    def close(self, entries: Iterable[dict], passed_over: list[dict[str, str]] | None = None) -> dict:
+    def close(
+        self,
+        entries: Iterable[dict],
+        passed_over: list[dict[str, str]] | None = None,
+        skipped: list[dict[str, str]] | None = None,
+    ) -> dict:
         """Write ``manifest.json`` and remove the resume records; return the manifest.
 
-        ``passed_over`` lists the input entries that were not corrupted (not audio, hidden) with the reason.
+        ``passed_over`` lists the input entries that were not corrupted (not audio, hidden) with the reason;
+        ``skipped`` the audio files that could not be (unusable), with the reason.
         """
         manifest = {"run": self.header, "files": sorted(entries, key=lambda e: e["name"])}
         if passed_over:
             manifest["passed_over"] = passed_over
+        if skipped:
+            manifest["skipped"] = skipped
         write_json(self.out_dir / MANIFEST, manifest)
         shutil.rmtree(self.records, ignore_errors=True)
         return manifest
@@ -168,8 +148,13 @@ def corrupt_set(
     target_label: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    strict: bool = False,
 ) -> dict:
     """Corrupt every audio file under ``in_dir`` into ``out_dir``; return the manifest (also written).
+
+    A file that cannot be used (does not decode, truncated, or the corruption fails on it) is skipped,
+    named in a warning and listed under ``skipped`` in the manifest; with ``strict`` every input is decoded
+    first and the first unusable one is an error before anything is written.
 
     ``params`` are the corruption's parameters (strings are parsed with the registry's types);
     ``pool`` is the interference pool (folder per class or ``path,label`` CSV); the target class of
@@ -201,19 +186,41 @@ def corrupt_set(
     if entry.select is not None:
         selected = entry.select(names, severity, set_rng(seed))
         header["selected"] = sorted(selected)
+    if strict:
+        check_decodable(in_dir, names)
     run = _Run(_folder(out_dir, "corrupt", header, (in_dir, pool, labels), overwrite), header)
-    entries = []
+    entries, skipped = [], []
     for name in _progress(names, progress):
         input_path = in_dir / name
         input_sha = sha256_file(input_path)
         previous = run.finished(name, input_sha)
         if previous is None:
-            out, rate, record = _corrupt_named(entry, input_path, name, severity, seed, clip_inputs(name), selected)
+            try:
+                out, rate, record = _corrupt_named(entry, input_path, name, severity, seed, clip_inputs(name), selected)
+            except _FileError as err:
+                if strict:
+                    raise AudiometricError(f"{err} (--strict: stopped; fix or remove the file)") from None
+                warnings.warn(f"skipped {err}; listed in the manifest under skipped", stacklevel=2)
+                skipped.append({"name": name, "reason": err.reason})
+                continue
             item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate}
             item.update(seed_entropy=[int(seed), stable_hash(name)], record=record)
             previous = run.save(item, out, rate)
         entries.append(previous)
-    return run.close(entries, passed_over)
+    if not entries:
+        raise AudiometricError(
+            f"{in_dir}: none of the {len(names)} audio files could be corrupted (first: "
+            f"{skipped[0]['name']}: {skipped[0]['reason']}); fix the files"
+        )
+    return run.close(entries, passed_over, skipped)
+
+
+class _FileError(AudiometricError):
+    """One input file could not be corrupted (the message names it; ``reason`` is why)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
 
 
 def _folder(out_dir: Path, command: str, header: dict, inputs: tuple, overwrite: bool) -> RunFolder:
@@ -237,7 +244,7 @@ def _corrupt_named(
     except USER_ERRORS as err:
         if str(err).startswith(f"{entry.name}: severity must be"):  # the flag's fault, not the file's
             raise AudiometricError(f"--severity {severity}: {err}; see --list") from None
-        raise _named(err, str(path)) from None
+        raise _FileError(path, str(err)) from None
     if entry.select is not None:
         record = {**record, "selected": name in selected}
     return out, rate, record
@@ -266,7 +273,7 @@ def _set_inputs(
         header["pool"] = str(inputs["pool"].source)
     else:
         names, passed_over = list_audio(in_dir, exclude=out_dir)
-        if corruption in _POOL_CORRUPTIONS:
+        if takes(entry, "--labels"):  # interference: a pool of other classes, and each target's class
             if pool is None:
                 raise AudiometricError(
                     f"corruption '{corruption}' needs --pool (a folder per class or a path,label CSV)"
@@ -274,12 +281,12 @@ def _set_inputs(
             inputs["pool"] = Pool.from_path(pool)
             header["pool"] = inputs["pool"].source
             label_map = read_labels(Path(labels)) if labels else {}
-            header["labels"] = {n: _target_label(n, label_map, target_label) for n in names}
+            header["labels"] = {n: label_of(n, label_map, target_label) for n in names}
 
     def clip_inputs(name: str) -> Callable[[np.ndarray, int], dict[str, Any]]:
         def given(audio: np.ndarray, rate: int) -> dict[str, Any]:
             kwargs = dict(resolved)
-            if corruption in _POOL_CORRUPTIONS:
+            if "labels" in header:
                 kwargs.update(pool=inputs["pool"], target_label=header["labels"][name])
             if corruption == "event_permutation":
                 kwargs["events"] = _check_reference(audio, rate, composition[name], inputs["pool"], resolved)
@@ -306,16 +313,7 @@ def _check_options(
         raise AudiometricError(
             f"--severity {severity}: must be >= 0 for {corruption} ({entry.severity.span()}, 0 = unchanged; see --list)"
         )
-    if pool is not None and corruption not in _POOL_CORRUPTIONS + ("event_permutation",):
-        raise AudiometricError(
-            f"--pool: {corruption} uses no pool (only {', '.join(_POOL_CORRUPTIONS)} and "
-            "event_permutation do); drop --pool"
-        )
-    for flag, value in (("--labels", labels), ("--target-label", target_label)):
-        if value is not None and corruption not in _POOL_CORRUPTIONS:
-            raise AudiometricError(
-                f"{flag}: {corruption} uses no target classes (only {', '.join(_POOL_CORRUPTIONS)} do); drop {flag}"
-            )
+    check_taken(entry, {"--pool": pool, "--labels": labels, "--target-label": target_label})
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
     check_folder(out_dir, flag="OUT_DIR", inputs=(in_dir, pool, labels))

@@ -74,15 +74,16 @@ def read_csv(path: Path, columns: Iterable[str], dataset: str, comment: str | No
         raise AudiometricError(
             f"dataset {dataset}: metadata file {path} not found; point --data-dir at the dataset's root folder"
         )
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: the byte-order mark a spreadsheet writes before the header is dropped
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         lines = (line for line in handle if not (comment and line.lstrip().startswith(comment)))
         reader = csv.DictReader(lines, skipinitialspace=True)
         header = [name.strip() for name in (reader.fieldnames or [])]
         absent = [name for name in columns if name not in header]
         if absent:
             raise AudiometricError(
-                f"dataset {dataset}: {path} lacks the column {absent[0]!r} "
-                f"(its header is {', '.join(header) or 'empty'})"
+                f"dataset {dataset}: {path} lacks the column(s) {', '.join(absent)}: expected the columns "
+                f"{', '.join(columns)}, found {', '.join(header) or 'none'}; fix its header row or --dataset"
             )
         return [{key.strip(): (value or "").strip() for key, value in row.items() if key is not None} for row in reader]
 

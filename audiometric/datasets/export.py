@@ -21,6 +21,7 @@ from audiometric.audio.resample import resample
 from audiometric.datasets.base import Item
 from audiometric.errors import AudioDecodeError, AudiometricError
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
+from audiometric.runtime.outputs import RunFolder, run_folder
 
 #: The rate of AudioLDM's vocoder and of the paper's evaluation (Hz).
 RATE = 16000
@@ -53,20 +54,34 @@ def write_pcm16(path: Path, wave: np.ndarray, rate: int = RATE) -> Path:
     return atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
+#: The provenance keys that, with the duration, decide an export's WAVs (a run's identity for resuming).
+SELECTION = ("dataset", "data_dir", "split", "eval_size", "seed")
+
+
+def check_out(
+    items: list[Item], out: str | Path, duration: float | None, provenance: dict, overwrite: bool = False
+) -> RunFolder:
+    """``out`` checked by the output policy before any work: this export's folder to resume, a new one, or an
+    error naming the run that wrote it (never a folder holding the dataset's audio)."""
+    settings = {"duration": duration, "sample_rate": RATE, **{key: provenance.get(key) for key in SELECTION}}
+    inputs = [provenance.get("data_dir"), *(item.path for item in items)]
+    return run_folder(out, command="datasets export", settings=settings, inputs=inputs, overwrite=overwrite)
+
+
 def export(
     items: list[Item],
     out: str | Path,
     duration: float | None = 10.24,
     provenance: dict | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Write each item's audio as ``out/{clip_id}.wav`` (16 kHz, PCM_16, ``duration`` s) and ``out/export.json``.
 
-    Files already present are kept (an interrupted export resumes); returns the record written.
+    An interrupted export resumes (its finished files are kept); ``out`` follows the output policy
+    (:func:`check_out`; ``overwrite`` takes over a folder of another run). Returns the record written.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    record_path = out / "export.json"
+    folder = check_out(items, out, duration, provenance or {}, overwrite)
     record = {
         WRITTEN_BY: "audiometric datasets export",
         **(provenance or {}),
@@ -74,22 +89,15 @@ def export(
         "duration": duration,
         "subtype": "PCM_16",
     }
-    if record_path.exists():
-        old = json.loads(record_path.read_text())
-        changed = [k for k in ("dataset", "split", "duration", "eval_size", "seed") if old.get(k) != record.get(k)]
-        if changed:
-            raise AudiometricError(
-                f"--out {out} holds an export with another {changed[0]} ({old.get(changed[0])!r}, "
-                f"now {record.get(changed[0])!r}); choose another --out or remove it"
-            )
+    folder.claim()
     for item in tqdm(items, desc="export", unit="clip", disable=not progress):
-        target = out / f"{item.clip_id}.wav"
-        if not target.exists():
+        target = folder.path / f"{item.clip_id}.wav"
+        if not (folder.resume and target.exists()):
             wave, rate = read_mono(item.path)
             write_pcm16(target, fit(wave, rate, duration))
     record["clips"] = {
         item.clip_id: {"source": str(item.path), "label": item.label, "prompt": item.prompt, "split": item.split}
         for item in items
     }
-    atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
+    atomic_write_text(folder.path / "export.json", json.dumps(record, indent=2) + "\n")
     return record

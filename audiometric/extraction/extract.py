@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from audiometric.audio.decode import header, load, sha256_of
-from audiometric.audio.kaiser import kaiser_settings, require_resampy, resample_kaiser_best
+from audiometric.audio.kaiser import kaiser_settings, require_resampy
 from audiometric.audio.preprocess import Preprocess
 from audiometric.errors import AudioDecodeError
-from audiometric.extraction.cache import EmbeddingCache, entry_key
+from audiometric.extraction.cache import EmbeddingCache
+from audiometric.extraction.probe import CacheKey, Item, probe
 from audiometric.runtime.device import resolve_device
 
 if TYPE_CHECKING:
@@ -103,98 +103,6 @@ def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
     }
 
 
-@dataclass
-class _Item:
-    index: int
-    path: str
-    sha256: str = ""
-    sample_rate: int = 0
-    channels: int = 0
-    frames: int = 0
-    cached: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    #: (view, backbone rate) -> (mono wave, the rate it is at: the backbone's, or the file's when the
-    #: main process resamples it on the device)
-    waves: dict[tuple[Preprocess, int], tuple[torch.Tensor, int]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    float_pcm: bool = False  # IEEE float samples (audioldm_eval's int16 read would quantise them)
-    error: str = ""
-
-
-def _probe(index: int, path: Path, keys: dict[str, dict], cache: EmbeddingCache) -> _Item:
-    """Hash one file (streamed) and collect its cached outputs; header metadata when all are cached."""
-    item = _Item(index=index, path=str(path))
-    item.sha256 = sha256_of(path)
-    for name, settings in keys.items():
-        hit = cache.get(entry_key(item.sha256, name, settings["checkpoint"], settings["settings"]))
-        if hit is not None:
-            item.cached[name] = hit
-    if len(item.cached) == len(keys):
-        info = header(path)
-        item.sample_rate, item.channels, item.frames = info.sample_rate, info.channels, info.frames
-        item.float_pcm = info.float_pcm
-    return item
-
-
-class _Files:  # a map-style dataset for torch's DataLoader (len and integer indexing)
-    """Decodes and resamples (for the backbones the cache lacks) the files ``todo`` names."""
-
-    def __init__(
-        self,
-        todo: list[tuple[int, Path]],
-        keys: dict[str, dict],
-        rates: dict[str, int],
-        views: dict[str, Preprocess],
-        cache: EmbeddingCache,
-        resample_here: bool,
-        allow_truncated: bool,
-    ):
-        self.todo, self.keys, self.rates, self.views = todo, keys, rates, views
-        self.cache, self.resample_here, self.allow_truncated = cache, resample_here, allow_truncated
-
-    def __len__(self) -> int:
-        return len(self.todo)
-
-    def __getitem__(self, position: int) -> _Item:
-        import torch
-
-        from audiometric.audio.resample import resample
-
-        index, path = self.todo[position]
-        try:
-            item = _probe(index, path, self.keys, self.cache)
-            missing = [name for name in self.keys if name not in item.cached]
-            if not missing:  # cached since the main process looked
-                return item
-            views = list(dict.fromkeys(self.views[name] for name in missing))
-            loaded = load(path, views, self.allow_truncated, item.sha256)
-            item.sample_rate, item.channels = loaded.info.sample_rate, loaded.info.channels
-            item.frames, item.notes = loaded.length, loaded.notes
-            info = loaded.info
-            item.float_pcm = info.float_pcm
-            for view, rate in sorted({(self.views[name], self.rates[name]) for name in missing}, key=repr):
-                mono = loaded.views[view]
-                if view.resampler == "kaiser_best":  # numpy (resampy's filter), always here
-                    wave = torch.from_numpy(resample_kaiser_best(mono, item.sample_rate, rate))
-                    item.waves[(view, rate)] = (wave, rate)
-                elif self.resample_here:
-                    item.waves[(view, rate)] = (resample(torch.from_numpy(mono), item.sample_rate, rate), rate)
-                else:
-                    item.waves[(view, rate)] = (torch.from_numpy(mono), item.sample_rate)
-        except AudioDecodeError as err:
-            item = _Item(index=index, path=str(path), error=str(err))
-        return item
-
-
-def _keep(item: _Item) -> _Item:
-    return item
-
-
-def _worker_init(_: int) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 class Extractor:
     """Runs ``backbones`` over files with caching; see the module docstring."""
 
@@ -225,10 +133,7 @@ class Extractor:
         # flag decodes the file again and skips it instead of serving those outputs from the cache
         extra = {"allow_truncated": True} if allow_truncated else {}
         self.keys = {
-            name: {
-                "checkpoint": model.checkpoint_sha256,
-                "settings": {**cache_settings(model, self.views[name]), **extra},
-            }
+            name: CacheKey(model.checkpoint_sha256, {**cache_settings(model, self.views[name]), **extra})
             for name, model in backbones.items()
         }
 
@@ -279,7 +184,7 @@ class Extractor:
         hits = 0
         for index, path in enumerate(files):
             try:
-                item = _probe(index, path, self.keys, self.cache)
+                item = probe(index, path, self.keys, self.cache)
             except AudioDecodeError as err:
                 skipped[index] = {"file": str(path), "reason": str(err)}
                 bar.update(1)
@@ -301,26 +206,22 @@ class Extractor:
         """Decode, resample and run the backbones on ``todo``, batching equal lengths; returns (hits, misses)."""
         if not todo:
             return 0, 0
-        import torch.nn.functional as F
-        from torch.utils.data import DataLoader
-
-        from audiometric.audio.resample import resample
+        from audiometric.extraction.loading import Files, loader
 
         rates = {name: model.sample_rate for name, model in self.backbones.items()}
-        resample_here = self.device.type == "cpu" and self.workers > 0
         workers = min(self.workers, len(todo))
         for model in self.backbones.values():  # never fork workers while a network loads in a thread
             getattr(model, "wait", lambda: None)()
-        dataset = _Files(todo, self.keys, rates, self.views, self.cache, resample_here, self.allow_truncated)
-        loader = DataLoader(
-            dataset,
-            batch_size=None,
-            shuffle=False,
-            num_workers=workers,
-            collate_fn=_keep,
-            worker_init_fn=_worker_init if workers else None,
+        files = Files(
+            todo=todo,
+            keys=self.keys,
+            rates=rates,
+            views=self.views,
+            cache=self.cache,
+            resample_here=self.device.type == "cpu" and self.workers > 0,
+            allow_truncated=self.allow_truncated,
         )
-        items = iter(loader)  # forks the workers; only then start threads
+        items = iter(loader(files, workers))  # forks the workers; only then start threads
         for name in self._missing:  # build the needed networks while the first clips decode
             getattr(self.backbones[name], "prefetch", lambda: None)()
         buckets: dict[tuple[str, int], list[tuple[int, torch.Tensor]]] = {}
@@ -335,35 +236,48 @@ class Extractor:
             self._note_float(item)
             clips[item.index] = clip = self._clip(item)
             hits += len(item.cached)
-            for name, model in self.backbones.items():
-                if name in item.cached:
-                    continue
-                misses += 1
-                wave, rate = item.waves[(self.views[name], model.sample_rate)]
-                wave = wave.to(self.device)
-                if rate != model.sample_rate:
-                    wave = resample(wave, rate, model.sample_rate)
-                if wave.shape[-1] < model.min_samples and self.views[name].short == "drop":
-                    clip.excluded[name] = self._excluded_reason(name, wave.shape[-1])
-                    key = self.keys[name]
-                    self.cache.put(
-                        entry_key(clip.sha256, name, key["checkpoint"], key["settings"]),
-                        {EXCLUDED: np.array([wave.shape[-1]])},
-                    )
-                    continue
-                if wave.shape[-1] < model.min_samples:
-                    wave = F.pad(wave, (0, model.min_samples - wave.shape[-1]))
-                bucket = buckets.setdefault((name, wave.shape[-1]), [])
-                bucket.append((item.index, wave))
-                if len(bucket) >= self.batch_size:
-                    self._flush(name, buckets.pop((name, wave.shape[-1])), clips)
+            misses += self._queue(item, clip, buckets, clips)
             self._complete(clip)
             while sum(len(b) * length for (_, length), b in buckets.items()) > PENDING_SAMPLES:
                 largest = max(buckets, key=lambda k: len(buckets[k]) * k[1])
                 self._flush(largest[0], buckets.pop(largest), clips)
-        for key in sorted(buckets):
-            self._flush(key[0], buckets[key], clips)
+        for name, length in sorted(buckets):
+            self._flush(name, buckets[(name, length)], clips)
         return hits, misses
+
+    def _queue(
+        self,
+        item: Item,
+        clip: Clip,
+        buckets: dict[tuple[str, int], list[tuple[int, torch.Tensor]]],
+        clips: dict[int, Clip],
+    ) -> int:
+        """Put ``item``'s wave for each backbone the cache lacks into its (backbone, samples) bucket, running
+        full buckets; a clip too short for a backbone under ``short="drop"`` is left out. Returns the misses."""
+        import torch.nn.functional as F
+
+        from audiometric.audio.resample import resample
+
+        misses = 0
+        for name, model in self.backbones.items():
+            if name in item.cached:
+                continue
+            misses += 1
+            wave, rate = item.waves[(self.views[name], model.sample_rate)]
+            wave = wave.to(self.device)
+            if rate != model.sample_rate:
+                wave = resample(wave, rate, model.sample_rate)
+            if wave.shape[-1] < model.min_samples and self.views[name].short == "drop":
+                clip.excluded[name] = self._excluded_reason(name, wave.shape[-1])
+                self.cache.put(self.keys[name].entry(clip.sha256, name), {EXCLUDED: np.array([wave.shape[-1]])})
+                continue
+            if wave.shape[-1] < model.min_samples:
+                wave = F.pad(wave, (0, model.min_samples - wave.shape[-1]))
+            bucket = buckets.setdefault((name, wave.shape[-1]), [])
+            bucket.append((item.index, wave))
+            if len(bucket) >= self.batch_size:
+                self._flush(name, buckets.pop((name, wave.shape[-1])), clips)
+        return misses
 
     def _flush(self, name: str, bucket: list[tuple[int, torch.Tensor]], clips: dict[int, Clip]) -> None:
         import torch
@@ -374,16 +288,15 @@ class Extractor:
         for row, (index, _) in enumerate(bucket):
             clip = clips[index]
             clip.outputs[name] = {out: np.ascontiguousarray(array[row]) for out, array in arrays.items()}
-            key = self.keys[name]
-            self.cache.put(entry_key(clip.sha256, name, key["checkpoint"], key["settings"]), clip.outputs[name])
+            self.cache.put(self.keys[name].entry(clip.sha256, name), clip.outputs[name])
             self._complete(clip)
 
-    def _note_float(self, item: _Item) -> None:
+    def _note_float(self, item: Item) -> None:
         """Remember float files an int16 (``--compat``) view reads, for the one warning at the end of :meth:`run`."""
         if item.float_pcm and any(view.pcm == "int16" for view in self.views.values()):
             self._float_compat.append(item.path)
 
-    def _clip(self, item: _Item) -> Clip:
+    def _clip(self, item: Item) -> Clip:
         clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels, item.frames / item.sample_rate)
         for name, outputs in item.cached.items():
             if EXCLUDED in outputs:

@@ -6,7 +6,6 @@ conditioning, seeds, sampler, attention layout, versions, and per clip its promp
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import platform
@@ -22,11 +21,14 @@ from audiometric._version import __version__
 from audiometric.audio.files import WRITTEN_BY
 from audiometric.datasets import Item
 from audiometric.datasets.export import fit, read_mono, write_pcm16
+from audiometric.datasets.prompts import read_prompts
 from audiometric.errors import AudiometricError
 from audiometric.ldm import clap
 from audiometric.ldm.components import Components, load_components
 from audiometric.ldm.sample import sample
 from audiometric.runtime.atomic import atomic_write_text
+from audiometric.runtime.device import resolve_device
+from audiometric.runtime.outputs import RunFolder, run_folder
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 #: Below this mean cosine between the pipeline's and the CLAP's text embeddings, the CLAP is not the one the
@@ -66,25 +68,7 @@ def jobs_from_items(items: list[Item]) -> list[Job]:
 
 def jobs_from_prompts(path: str | Path) -> list[Job]:
     """Prompts from a text file (one per line, named 00000, 00001, ...) or a CSV with name and prompt columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudiometricError(f"--prompts {path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
-        if not rows or not {"name", "prompt"} <= set(rows[0]):
-            raise AudiometricError(f"--prompts {path}: a CSV needs the columns name and prompt")
-        jobs = [Job(row["name"].strip(), row["prompt"].strip()) for row in rows]
-    else:
-        jobs = [
-            Job(f"{i:05d}", line.strip()) for i, line in enumerate(line for line in text.splitlines() if line.strip())
-        ]
-    if not jobs:
-        raise AudiometricError(f"--prompts {path}: no prompts in the file")
-    names = [job.clip_id for job in jobs]
-    if len(set(names)) != len(names) or any(not n or "/" in n for n in names):
-        raise AudiometricError(f"--prompts {path}: names must be unique, non-empty and contain no '/'")
-    return jobs
+    return [Job(name, prompt) for name, prompt in read_prompts(path)]
 
 
 def clip_seed(seed: int, clip_id: str, candidate: int = 0) -> int:
@@ -108,12 +92,6 @@ def versions() -> dict[str, str]:
     }
 
 
-def _device(name: str | None) -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _check_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision not in PRECISIONS:
         raise AudiometricError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
@@ -122,28 +100,26 @@ def _check_precision(precision: str, device: torch.device) -> torch.dtype:
     return PRECISIONS[precision]
 
 
-def _check_resume(manifest_path: Path, settings: GenerateSettings, provenance: dict) -> dict:
-    """The clips already finished under the same settings and clip selection (an error if ``out`` holds
-    another run: mixing them would leave stray clips in the generated set)."""
-    if not manifest_path.exists():
-        return {}
-    try:
-        old = json.loads(manifest_path.read_text())
-    except ValueError:
-        raise AudiometricError(f"{manifest_path}: unreadable manifest; remove it to start the run again") from None
-    for key, value in asdict(settings).items():
-        if old.get("settings", {}).get(key) != value:
-            raise AudiometricError(
-                f"--out {manifest_path.parent} holds a run with {key}="
-                f"{old.get('settings', {}).get(key)!r} (now {value!r}); use another --out"
-            )
-    for key in ("dataset", "split", "eval_size", "seed", "prompt_template", "prompts_file"):
-        if old.get(key) != provenance.get(key):
-            raise AudiometricError(
-                f"--out {manifest_path.parent} holds clips of another selection ({key}="
-                f"{old.get(key)!r}, now {provenance.get(key)!r}); use another --out"
-            )
-    return old.get("clips", {})
+#: The provenance keys that choose which clips a run generates (with :class:`GenerateSettings`, a run's identity).
+SELECTION = ("dataset", "data_dir", "split", "eval_size", "seed", "prompt_template", "prompts_file")
+
+
+def check_out(
+    out: str | Path, jobs: list[Job], settings: GenerateSettings, provenance: dict, overwrite: bool = False
+) -> RunFolder:
+    """``out`` checked by the output policy (before any work): this run's folder to resume, a new one, or an
+    error naming the run that wrote it. The run is its settings and its clip selection."""
+    selection = {key: provenance.get(key) for key in SELECTION}
+    local = [Path(p) for p in (settings.model, settings.clap) if p and Path(p).exists()]
+    inputs = [*local, *(job.reference for job in jobs if job.reference is not None)]
+    inputs += [provenance[key] for key in ("data_dir", "prompts_file") if provenance.get(key)]
+    return run_folder(
+        out,
+        command="generate",
+        settings={**asdict(settings), **selection},
+        inputs=inputs,
+        overwrite=overwrite,
+    )
 
 
 def _conditions(
@@ -172,19 +148,27 @@ def _targets(tower: clap.ClapAudio, jobs: list[Job], cond: torch.Tensor, setting
     return clap.clap_text_embeddings(tower, [job.prompt for job in jobs])
 
 
-def prepare(settings: GenerateSettings, device: str | None = None) -> tuple[Components, clap.ClapAudio | None, dict]:
-    """Load the model (and CLAP when needed) and measure what the manifest records about them."""
+def check_settings(settings: GenerateSettings, device: str | None = None) -> torch.device:
+    """The device to run on (``--device``, default ``auto``: the resolver ``score`` uses), after the checks
+    of ``settings`` that need no model; one-line errors."""
     if settings.condition not in ("text", "audio"):
         raise AudiometricError(f"--condition {settings.condition!r}: choose text or audio")
     if settings.candidates < 1 or settings.steps < 1:
         raise AudiometricError("--candidates and --steps must be at least 1")
-    target = _device(device)
-    dtype = _check_precision(settings.precision, target)
+    target = resolve_device(device or "auto")
+    _check_precision(settings.precision, target)
     if (settings.condition == "audio" or settings.candidates > 1) and not settings.clap:
         raise AudiometricError(
             "--condition audio and --candidates > 1 need --clap, a CLAP with an audio tower "
             "(e.g. laion/clap-htsat-unfused or a local copy of it)"
         )
+    return target
+
+
+def prepare(settings: GenerateSettings, device: str | None = None) -> tuple[Components, clap.ClapAudio | None, dict]:
+    """Load the model (and CLAP when needed) and measure what the manifest records about them."""
+    target = check_settings(settings, device)
+    dtype = PRECISIONS[settings.precision]
     components = load_components(settings.model, target, dtype, settings.original_attention)
     tower = clap.load_clap_audio(settings.clap, target) if settings.clap else None
     info = {
@@ -223,18 +207,21 @@ def generate(
     device: str | None = None,
     provenance: dict | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Generate ``out/{clip_id}.wav`` for each job (finished clips of an earlier run are kept); returns the
-    manifest also written to ``out/manifest.json`` after every batch."""
+    manifest also written to ``out/manifest.json`` after every batch. ``out`` follows the output policy
+    (:func:`check_out`; ``overwrite`` takes over a folder of another run)."""
     if settings.condition == "audio" and any(job.reference is None for job in jobs):
         raise AudiometricError("--condition audio needs reference clips: pass --dataset and --data-dir, not --prompts")
     if batch_size < 1 or not jobs:
         raise AudiometricError("--batch-size must be at least 1" if jobs else "no clips to generate")
-    out = Path(out)
-    manifest_path = out / "manifest.json"
+    check_settings(settings, device)
     provenance = provenance or {}
-    done = _check_resume(manifest_path, settings, provenance)
-    todo = [job for job in jobs if not (job.clip_id in done and (out / f"{job.clip_id}.wav").exists())]
+    folder = check_out(out, jobs, settings, provenance, overwrite)
+    manifest_path = folder.path / "manifest.json"
+    done = json.loads(manifest_path.read_text()).get("clips", {}) if folder.resume and manifest_path.is_file() else {}
+    todo = [job for job in jobs if not (job.clip_id in done and (folder.path / f"{job.clip_id}.wav").exists())]
     if not todo:  # a finished run: nothing to load
         return json.loads(manifest_path.read_text())
     components, tower, info = prepare(settings, device)
@@ -245,48 +232,58 @@ def generate(
         **provenance,
         "clips": dict(done),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    uncond = clap.empty_embedding(components)
-    per_batch = max(1, batch_size // settings.candidates)
+    folder.claim()
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="generate", unit="clip", disable=not progress)
+    per_batch = max(1, batch_size // settings.candidates)
     for start in range(0, len(todo), per_batch):
         batch = todo[start : start + per_batch]
-        seeds = [[clip_seed(settings.seed, job.clip_id, k) for k in range(settings.candidates)] for job in batch]
-        cond = _conditions(components, tower, batch, settings, [s[0] for s in seeds])
-        rows = cond.repeat_interleave(settings.candidates, dim=0)
-        try:
-            waves = sample(
-                components,
-                rows,
-                uncond,
-                [s for clip in seeds for s in clip],
-                settings.steps,
-                settings.guidance,
-                settings.duration,
-            )
-        except torch.cuda.OutOfMemoryError:
-            raise AudiometricError(
-                f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use --precision fp16"
-            ) from None
-        if not np.isfinite(waves).all():
-            raise AudiometricError(
-                f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
-                f"--precision fp32 (or bf16, whose range is fp32's)"
-            )
-        waves = waves.reshape(len(batch), settings.candidates, -1)
-        targets = _targets(tower, batch, cond, settings) if settings.candidates > 1 else None
-        for i, job in enumerate(batch):
-            scores = _rank(tower, waves[i], components.sample_rate, targets[i : i + 1]) if targets is not None else None
-            best = int(np.argmax(scores)) if scores is not None else 0
-            write_pcm16(out / f"{job.clip_id}.wav", fit(waves[i, best], components.sample_rate, settings.duration))
-            manifest["clips"][job.clip_id] = {
-                "prompt": job.prompt,
-                "reference": str(job.reference) if job.reference else None,
-                "seeds": seeds[i],
-                "chosen": best,
-                "clap_scores": [round(float(s), 6) for s in scores] if scores is not None else None,
-            }
+        manifest["clips"].update(_generate_batch(components, tower, batch, settings, folder.path, batch_size))
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
         bar.update(len(batch))
     bar.close()
     return manifest
+
+
+def _generate_batch(
+    components: Components,
+    tower: clap.ClapAudio | None,
+    batch: list[Job],
+    settings: GenerateSettings,
+    out: Path,
+    batch_size: int,
+) -> dict[str, dict]:
+    """Sample one batch (every candidate of every clip), keep each clip's best, write its WAV; return the
+    manifest entries by clip id."""
+    seeds = [[clip_seed(settings.seed, job.clip_id, k) for k in range(settings.candidates)] for job in batch]
+    cond = _conditions(components, tower, batch, settings, [s[0] for s in seeds])
+    rows = cond.repeat_interleave(settings.candidates, dim=0)
+    uncond = clap.empty_embedding(components)
+    flat = [s for clip in seeds for s in clip]
+    try:
+        waves = sample(components, rows, uncond, flat, settings.steps, settings.guidance, settings.duration)
+    except torch.cuda.OutOfMemoryError:
+        raise AudiometricError(
+            f"CUDA out of memory at --batch-size {batch_size}; lower --batch-size or use --precision fp16"
+        ) from None
+    if not np.isfinite(waves).all():
+        raise AudiometricError(
+            f"the model produced NaN/Inf audio at --precision {settings.precision}; use "
+            f"--precision fp32 (or bf16, whose range is fp32's)"
+        )
+    waves = waves.reshape(len(batch), settings.candidates, -1)
+    targets = _targets(tower, batch, cond, settings) if tower is not None and settings.candidates > 1 else None
+    entries = {}
+    for i, job in enumerate(batch):
+        scores = None
+        if tower is not None and targets is not None:
+            scores = _rank(tower, waves[i], components.sample_rate, targets[i : i + 1])
+        best = int(np.argmax(scores)) if scores is not None else 0
+        write_pcm16(out / f"{job.clip_id}.wav", fit(waves[i, best], components.sample_rate, settings.duration))
+        entries[job.clip_id] = {
+            "prompt": job.prompt,
+            "reference": str(job.reference) if job.reference else None,
+            "seeds": seeds[i],
+            "chosen": best,
+            "clap_scores": [round(float(s), 6) for s in scores] if scores is not None else None,
+        }
+    return entries

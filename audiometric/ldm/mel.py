@@ -86,7 +86,7 @@ def load_clip(path: str | Path) -> tuple[np.ndarray, str]:
         data, sha = read_and_hash(Path(path))
         decoded = decode(data, sha)
     except AudiometricError as err:
-        raise AudiometricError(f"{path}: {err}; fix or remove the file (or pass --skip-missing)") from err
+        raise AudiometricError(f"{path}: {err}; replace the file or remove it from the dataset") from err
     wave = torch.from_numpy(decoded.audio[0].copy())
     return resample(wave, decoded.sample_rate, SAMPLE_RATE).numpy(), sha
 

@@ -7,11 +7,14 @@ the fix: too few pool classes for a level, too few clips for a metric, unknown p
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import corruptions
-from audiometric.corrupt.folder import MANIFEST, compose_set, parse_params, read_labels
+from audiometric.corrupt.folder import MANIFEST, compose_set
+from audiometric.corrupt.labels import read_labels
+from audiometric.corrupt.options import parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
 from audiometric.metrics import METRICS
@@ -20,8 +23,6 @@ from audiometric.sweep.core import Scorer, barrier, preview_names
 from audiometric.sweep.spec import SweepSpec
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
-
-_POOL = ("interference", "interference_fraction")
 
 
 def resolve_params(spec: SweepSpec) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -44,12 +45,6 @@ def preview(spec: SweepSpec, resolved: dict[str, Any]) -> list[str]:
     """The names the reference will have, for the checks made before any backbone runs."""
     if spec.corruption == "event_permutation":
         return [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
-    ref, out = Path(spec.ref).resolve(), Path(spec.out).resolve()
-    if out == ref or ref in out.parents:
-        raise AudiometricError(
-            f"--out {spec.out} is inside --ref {spec.ref}; its corrupted clips would join the "
-            "reference: choose an OUT_DIR outside it"
-        )
     return preview_names(spec.ref)
 
 
@@ -76,7 +71,7 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
 
 def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, str | None]:
     """The pool (if the corruption reads one) and a digest of its classes, names and bytes."""
-    if spec.corruption not in _POOL + ("event_permutation",):
+    if not takes(corruptions.get(spec.corruption), "--pool"):
         return None, None
     pool = Pool.from_path(spec.pool)
     if spec.corruption == "event_permutation" and len(pool.classes()) < int(resolved["n_events"]):
@@ -116,15 +111,30 @@ def reference(
     else:
         folder = Path(spec.ref)
     clips = scorer.reference(folder)
+    if scorer.rank == 0:
+        report_skips(folder, clips.extraction.skipped)
     names = clips.names()
     ref = Reference(
         folder, [Path(c.path) for c in clips.extraction.clips], names, [c.sha256 for c in clips.extraction.clips]
     )
     if records:
         ref.compositions = [records[name] for name in names]
-    if spec.corruption in _POOL:
+    if takes(corruptions.get(spec.corruption), "--labels"):
         ref.labels = target_labels(names, spec.labels)
     return ref, clips
+
+
+def report_skips(folder: Path, skipped: list[dict[str, str]], shown: int = 10) -> None:
+    """Name on stderr each reference file left out as unusable (also listed in results.json)."""
+    for skip in skipped[:shown]:
+        warnings.warn(f"reference {folder}: skipped {skip['file']}: {skip['reason']}", stacklevel=2)
+    if skipped:
+        more = f", {len(skipped) - shown} more not shown" if len(skipped) > shown else ""
+        warnings.warn(
+            f"reference {folder}: {len(skipped)} unusable file(s) left out{more} (all listed in results.json "
+            "under skipped); fix or remove them, or pass --strict to stop at the first",
+            stacklevel=2,
+        )
 
 
 def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
@@ -146,4 +156,13 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     return out
 
 
-__all__ = ["check_classes", "check_sizes", "load_pool", "preview", "reference", "resolve_params", "target_labels"]
+__all__ = [
+    "check_classes",
+    "check_sizes",
+    "load_pool",
+    "preview",
+    "reference",
+    "report_skips",
+    "resolve_params",
+    "target_labels",
+]

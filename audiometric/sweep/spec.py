@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audiometric.corrupt.options import check_taken
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
 from audiometric.runtime.config import read_options
@@ -193,6 +194,7 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         raise AudiometricError(
             f"--corruption {options['corruption']} needs --pool (interferers: a folder per class or a path,label CSV)"
         )
+    check_taken(REGISTRY[corruption], {key: _opt(options.get(key[2:])) for key in ("--ref", "--pool", "--labels")})
     metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
     for metric in metrics:
         get_metric(metric)
