@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.checkpoint import load_checkpoint
 from audiometric.backbones.passt_frontend import N_MELS, SAMPLE_RATE, PasstMel
-from audiometric.backbones.weights import WEIGHTS, load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.backbones.weights import WEIGHTS, resolve_checkpoint, sha256_file
 from audiometric.errors import WeightsError
 
 CLIP_SAMPLES = 10 * SAMPLE_RATE  # av-benchmark cuts or pads every clip to 320000 samples (10 s at 32 kHz)
