@@ -61,7 +61,8 @@ def test_pooled_frechet_against_statistics_equals_fd() -> None:
     pool, ref = rng.normal(size=(20, 40)), rng.normal(0.2, 1.1, size=(80, 40))
     acc = MomentAccumulator(40).update(ref)
     data = MetricInput(name="fd", gen=[r[None] for r in pool], ref=None, ref_moments=acc, n_reference=80)
-    stat = _pooled_statistic(METRICS["fd"], "fd", data)
+    stat = _pooled_statistic(METRICS["fd"], "fd", data, seed=0)
+    assert stat is not None
     idx = np.arange(5, 17)
     with warnings.catch_warnings():  # 12 rows in 40 dimensions: the singular-product warning is expected
         warnings.simplefilter("ignore")
@@ -117,6 +118,23 @@ def test_unequal_sizes_are_subsampled_and_statistics_reference(toy, tmp_path) ->
     assert result["provenance"]["systems"]["b"]["compared"] == 10
     assert "kad" in result["provenance"]["not_computed"]
     assert result["pairs"][0]["metrics"]["fd"]["p_value"] is not None
+    code, output = _run(
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        "--ref",
+        str(stats),
+        "--metrics",
+        "fd",
+        "--fd-inf",
+        "--json",
+        str(out),
+        "--overwrite",
+    )
+    assert code == 0, output
+    inf = json.loads(out.read_text())
+    assert "subsampled" not in " ".join(inf["provenance"]["warnings"])  # FD∞ does not need equal counts
+    assert inf["provenance"]["systems"]["b"]["compared"] == 14
+    assert 0 < inf["pairs"][0]["metrics"]["fd_inf"]["p_value"] <= 1
 
 
 def test_one_system_is_a_user_error(toy, tmp_path) -> None:

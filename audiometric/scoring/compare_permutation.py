@@ -8,6 +8,8 @@ Horn & Johnson, Matrix Analysis, Thm 1.3.22), so tr sqrt(Σ1Σ2) = Σ sqrt(eig) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from audiometric.metrics.frechet import ReferenceGaussian
@@ -55,6 +57,25 @@ class PooledFrechet:
         return mean_term + tr_x + self.tr_ref - 2.0 * _trace_sqrt(cross, n)
 
 
+#: Subset sizes per FD∞ evaluation inside a permutation test (``score``'s FD∞ uses 15; five keep 1000
+#: permutations affordable, and the test only needs the same statistic for every arrangement).
+INFINITY_POINTS = 5
+
+
+def frechet_infinity(fd: Callable[[np.ndarray], float], idx: np.ndarray, seed: int = 0) -> float:
+    """FD∞ of the clips ``idx`` (``fd(clip indices)``: the FD of those clips): FD on nested subsets at :data:`INFINITY_POINTS` sizes from ceil(n/2) to n, then
+    the intercept of the least-squares fit FD_N = a + b/N (Chong & Forsyth 2020). The subset positions come
+    from ``seed`` alone, so every arrangement of a permutation test is summarised by the same function."""
+    n = len(idx)
+    sizes = np.unique(np.linspace(int(np.ceil(n / 2)), n, INFINITY_POINTS).round().astype(int))
+    order = np.random.default_rng(seed).permutation(n)
+    values = [fd(idx[order[:size]]) for size in sizes]
+    # Chong & Forsyth (2020): ordinary least squares of FD_N on 1/N; FD∞ is the intercept.
+    design = np.stack([np.ones(len(sizes)), 1.0 / sizes], axis=1)
+    (intercept, _), *_ = np.linalg.lstsq(design, np.array(values), rcond=None)
+    return float(intercept)
+
+
 def frechet_permutation_test(
     a: np.ndarray, b: np.ndarray, ref: np.ndarray, n_perm: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
@@ -66,4 +87,4 @@ def frechet_permutation_test(
     return observed, permutation_p_value(observed, null, "two-sided")
 
 
-__all__ = ["PooledFrechet", "frechet_gram", "frechet_permutation_test"]
+__all__ = ["INFINITY_POINTS", "PooledFrechet", "frechet_gram", "frechet_infinity", "frechet_permutation_test"]

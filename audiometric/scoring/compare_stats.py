@@ -24,7 +24,7 @@ from audiometric.metrics.frechet import ReferenceGaussian
 from audiometric.metrics.protocol import gather
 from audiometric.metrics.significance import bootstrap_test, exchanges, permutation_p_value, sign_flip_test
 from audiometric.scoring.compare_kernel import MAX_POOLED_ROWS, PooledKernel
-from audiometric.scoring.compare_permutation import PooledFrechet
+from audiometric.scoring.compare_permutation import PooledFrechet, frechet_infinity
 
 #: One bootstrap replicate: per system its clip indices, and the reference's (``None`` when it stays fixed).
 Draw = tuple[list[np.ndarray], "np.ndarray | None"]
@@ -124,10 +124,10 @@ def pair_test(
     ci = None
     if reps[0] is not None and reps[1] is not None:
         ci = bootstrap_test(point, reps[1] - reps[0], "two-sided", plan.confidence).ci
-    if est_a.replicate is None:
-        return PairTest(point, ci, None, "no permutation test (the estimate cannot be recomputed on a subset)")
     n_a, n_b = len(a.data.gen), len(b.data.gen)
-    stat = _pooled_statistic(info, key, replace(a.data, gen=[*a.data.gen, *b.data.gen], fd_inf=False))
+    stat = _pooled_statistic(info, key, replace(a.data, gen=[*a.data.gen, *b.data.gen], fd_inf=False), plan.seed)
+    if stat is None:
+        return PairTest(point, ci, None, "no permutation test (the estimate cannot be recomputed on a subset)")
     observed = stat(np.arange(n_a, n_a + n_b)) - stat(np.arange(n_a))
     null = np.array([stat(ib) - stat(ia) for ia, ib in exchanges(n_a, n_b, plan.permutations, plan.seed)])
     p = permutation_p_value(observed, null, "two-sided")
@@ -156,24 +156,33 @@ def _per_clip(system: SystemInput, key: str) -> dict:
     return {k: replicate(np.array([i]), np.array([i])) for i, k in enumerate(system.keys)}
 
 
-def _pooled_statistic(info: MetricInfo, key: str, pooled: MetricInput) -> Callable[[np.ndarray], float]:
-    """``stat(clip indices into pooled.gen)``: the entry on a subset of pooled clips, the reference fixed."""
+def _reference(pooled: MetricInput, d: int) -> ReferenceGaussian:
+    """The reference Gaussian of a Fréchet metric: factored from its rows (fewer than ``d``) or its moments."""
+    if pooled.ref is None:
+        assert pooled.ref_moments is not None
+        return ReferenceGaussian(pooled.ref_moments.mean, pooled.ref_moments.cov())
+    ref_rows = gather(pooled.ref).astype(np.float64)
+    if len(ref_rows) < d:
+        return ReferenceGaussian.from_rows(ref_rows)
+    return ReferenceGaussian(ref_rows.mean(axis=0), np.cov(ref_rows, rowvar=False))
+
+
+def _pooled_statistic(
+    info: MetricInfo, key: str, pooled: MetricInput, seed: int
+) -> Callable[[np.ndarray], float] | None:
+    """``stat(clip indices into pooled.gen)``: the entry on a subset of pooled clips, the reference fixed;
+    ``None`` when the entry cannot be recomputed on a subset."""
     rows = ClipRows(pooled.gen, "generated")
     d = rows.rows.shape[1]
+    if info.compute == "fd:compute" and key == f"{info.name}_inf":  # FD∞ (--fd-inf): nested subsets, Gram path
+        frechet = PooledFrechet(rows.rows, _reference(pooled, d))
+        return lambda idx: frechet_infinity(lambda c: frechet(rows.row_index(c)), idx, seed)
     if info.compute == "fd:compute" and key == info.name and len(rows.rows) < d:
-        if pooled.ref is not None:
-            ref_rows = gather(pooled.ref).astype(np.float64)
-            if len(ref_rows) < d:
-                reference = ReferenceGaussian.from_rows(ref_rows)
-            else:
-                reference = ReferenceGaussian(ref_rows.mean(axis=0), np.cov(ref_rows, rowvar=False))
-        else:
-            assert pooled.ref_moments is not None
-            reference = ReferenceGaussian(pooled.ref_moments.mean, pooled.ref_moments.cov())
-        frechet = PooledFrechet(rows.rows, reference)
+        frechet = PooledFrechet(rows.rows, _reference(pooled, d))
         return lambda idx: frechet(rows.row_index(idx))
-    estimate = info.run(pooled)[key]
-    assert isinstance(estimate, Estimate) and estimate.replicate is not None
+    estimate = info.run(pooled).get(key)
+    if not isinstance(estimate, Estimate) or estimate.replicate is None:
+        return None
     if info.compute == "kad:compute" and len(rows.rows) <= MAX_POOLED_ROWS and pooled.ref is not None:
         kernel = PooledKernel(rows.rows, gather(pooled.ref), estimate.fields["bandwidth"], pooled.params["scale"])
         return lambda idx: kernel(rows.row_index(idx))
