@@ -515,3 +515,21 @@ def test_csv_dataset_trains_end_to_end(assets, tmp_path):
     assert summary["clips"] == 3 and summary["steps"] == 1 and (tmp_path / "run" / "final").is_dir()
     help_text = CliRunner().invoke(main, ["finetune", "--help"]).output
     assert "{start_seconds}" in help_text and "{youtube_id}_{start_time}.wav" in help_text
+
+
+def test_unreadable_evaluation_clip_stops_before_step_one(assets, tmp_path, monkeypatch):
+    """Issue 14 item 7: the held-out reference is exported (decoded) before step 1, so a truncated held-out
+    clip is named before any training, not thousands of steps in."""
+    import shutil
+
+    import audiometric.scoring.pipeline as score_module
+
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
+    data = shutil.copytree(assets["us8k"], tmp_path / "us8k")
+    cut = data / "audio" / "fold10" / "110-0-0-0.wav"
+    cut.write_bytes(cut.read_bytes()[:3000])
+    cfg = config(assets, tmp_path / "run", data_dir=str(data), eval_every=1, eval_split="fold10", eval_metrics=["fd"])
+    cfg.eval_backbone = "toy"
+    with pytest.raises(AudiometricError, match=r"110-0-0-0.wav: truncated"):
+        train(cfg)
+    assert not list((tmp_path / "run").glob("checkpoint-*")) and not (tmp_path / "run" / "train.csv").exists()

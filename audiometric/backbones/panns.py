@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
-from audiometric.backbones.weights import WEIGHTS, load_checkpoint, resolve_checkpoint, sha256_file, strip_module_prefix
+from audiometric.backbones.checkpoint import load_checkpoint
+from audiometric.backbones.weights import WEIGHTS, resolve_checkpoint, sha256_file, strip_module_prefix
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann, mel_filterbank_slaney
 

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
-from audiometric.backbones.weights import load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.backbones.checkpoint import load_checkpoint
+from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann
 
