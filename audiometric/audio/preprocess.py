@@ -19,6 +19,9 @@ import numpy as np
 from audiometric.audio.files import AUDIO_EXTENSIONS, Listing, walk_audio
 from audiometric.errors import AudiometricError
 
+#: How a multichannel file becomes mono: its first channel, or the mean of all channels.
+Channels = Literal["first", "mean"]
+
 
 @dataclass(frozen=True)
 class Preprocess:
@@ -34,7 +37,7 @@ class Preprocess:
         left out of that backbone's metrics (``"drop"``, listed under ``excluded``).
     """
 
-    channels: Literal["first", "mean"] = "first"
+    channels: Channels = "first"
     remove_dc: bool = True
     max_seconds: float | None = None
     pcm: Literal["float", "int16"] = "float"

@@ -39,8 +39,8 @@ def read_mono(path: Path) -> tuple[np.ndarray, int]:
 
 def fit(wave: np.ndarray, rate: int, duration: float | None, target_rate: int = RATE) -> np.ndarray:
     """Resample to ``target_rate`` (windowed sinc) and cut or zero-pad to ``duration`` seconds (None: keep)."""
-    out = resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], rate, target_rate)[0]
-    out = out.numpy()
+    tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None]
+    out = resample(tensor, rate, target_rate)[0].numpy()
     if duration is None:
         return out
     samples = int(round(duration * target_rate))

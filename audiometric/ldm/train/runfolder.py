@@ -41,6 +41,18 @@ def check_world_size(expected: int | None, actual: int) -> None:
         )
 
 
+def inputs(cfg: TrainConfig) -> tuple[str | None, ...]:
+    """What the run reads from disk: the dataset, its audio folder, and the model and CLAP when local."""
+    local = [p for p in (cfg.model, cfg.clap) if p and Path(p).expanduser().exists()]  # not hub ids
+    return (cfg.data_dir, cfg.audio_dir, *local)
+
+
+def check_out(cfg: TrainConfig) -> None:
+    """The output policy's location checks on ``--out`` (writable, not a file, not inside an input, holding
+    none) before anything is read or written; resuming and refusing are :func:`prepare`'s."""
+    check_folder(cfg.out, flag="--out", inputs=inputs(cfg))
+
+
 def recorded(cfg: TrainConfig, world_size: int) -> dict:
     """What ``settings.json`` holds: the training settings and the world size (it changes the data order)."""
     return {**cfg.training_settings(), "world_size": world_size}
@@ -51,9 +63,6 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
     the checkpoint to resume from (or None). ``--force`` (alias ``--overwrite``) continues a run with other
     settings, or takes over a folder the policy would refuse."""
     run = cfg.run
-    local = [p for p in (cfg.model, cfg.clap) if p and Path(p).exists()]
-    inputs = (cfg.data_dir, *local)
-    check_folder(run, inputs=inputs)
     current = recorded(cfg, world_size)
     if cfg.resume is None:
         resume_from = None
@@ -66,7 +75,7 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
                 f"--resume {cfg.resume}: the run was made with other settings "
                 f"({'; '.join(changed)}); pass the same options, or --force to continue anyway"
             )
-    folder = run_folder(run, command="finetune", settings=current, inputs=inputs, overwrite=cfg.force)
+    folder = run_folder(run, command="finetune", settings=current, inputs=inputs(cfg), overwrite=cfg.force)
     if cfg.resume is None and (checkpoint.checkpoints(run) or checkpoint.latest(run)):
         raise AudiometricError(
             f"{run} already holds checkpoints; continue it with --resume latest, or choose another --out"
