@@ -22,7 +22,7 @@ import numpy as np
 from audiometric import backbones
 from audiometric._version import __version__
 from audiometric.audio.preprocess import Preprocess, compat_fad
-from audiometric.errors import AudiometricError
+from audiometric.errors import AudiometricError, DataError
 from audiometric.extraction.cache import EmbeddingCache
 from audiometric.extraction.clipset import ClipSet, extract_folder
 from audiometric.extraction.extract import Extractor, backbone_record, preprocessing_record
@@ -254,7 +254,7 @@ class _Sides:
         sides = [s for s in (self.gen_stored, self.ref_stored) if s is not None]
         for stored in [s for s in sides if isinstance(s, StoredClipSet) and strict and s.extraction.skipped]:
             first = stored.extraction.skipped[0]
-            raise AudiometricError(
+            raise DataError(
                 f"{stored.path}: {len(stored.extraction.skipped)} file(s) were skipped when it was "
                 f"exported (first: {first['file']}: {first['reason']}); --strict refuses it"
             )
