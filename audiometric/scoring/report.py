@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from audiometric.metrics import entry_labels
+from audiometric.metrics import entry_label, entry_labels, split_request
 from audiometric.runtime.atomic import atomic_write_text
 
 #: CSV columns: one row per result entry, then one per metric that was not computed (with its reason).
@@ -37,6 +37,15 @@ def _num(value: float | None) -> str:
     return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.6e}"
 
 
+def result_labels(result: dict) -> dict[str, str]:
+    """Display label of every key of ``result`` (entries and not computed): registry order first, then
+    ``METRIC@BACKBONE`` keys in the order they were asked for."""
+    labels = entry_labels()
+    keys = [*result["metrics"], *result["not_computed"]]
+    asked = {key: entry_label(key) for key in keys if key not in labels and split_request(key)[0] in labels}
+    return {**labels, **asked}
+
+
 def table(result: dict) -> str:
     """The metrics, their confidence intervals and what they were computed on, as aligned text."""
     gen, ref = result["generated"], result["reference"]
@@ -54,8 +63,8 @@ def table(result: dict) -> str:
             "better",
         )
     ]
-    labels = entry_labels()  # display order and labels: the metric registry's
-    order = list(labels) + sorted(set(result["metrics"]) - set(labels))
+    labels = result_labels(result)
+    order = list(labels) + [key for key in result["metrics"] if key not in labels]
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:
