@@ -23,7 +23,7 @@ from audiometric.errors import AudiometricError
 from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import load_config, make_spec, run_sweep
 from audiometric.sweep.figure import draw_row, plt, save
-from audiometric.sweep.summary import read_rows, verdicts
+from audiometric.sweep.summary import recompute
 
 HERE = Path(__file__).resolve().parent
 PANELS = ("noise", "mask", "interference", "permute")
@@ -72,12 +72,11 @@ def run_panel(panel: str, out: Path, overrides: dict, opts: ExtractionOptions) -
 
 def assemble(folders: list[Path], figure: Path) -> None:
     """One row per panel folder, one column per metric, from each folder's results.csv and summary."""
-    panels = [(read_rows(f / "results.csv"), json.loads((f / "summary.json").read_text())) for f in folders]
-    cols = max(len(summary["metrics"]) for _, summary in panels)
+    panels = [(json.loads((f / "summary.json").read_text()), recompute(f)) for f in folders]
+    cols = max(len(summary["metrics"]) for summary, _ in panels)
     fig, axes = plt.subplots(len(panels), cols, figsize=(2.8 * cols, 2.6 * len(panels)), squeeze=False)
-    for row, (rows, summary) in zip(axes, panels):
-        results = verdicts(rows)
-        draw_row(list(row), rows, results, summary["axis"], row_title=summary["alias"])
+    for row, (summary, results) in zip(axes, panels):
+        draw_row(list(row), results, summary["axis"], row_title=summary["alias"])
         for ax in row[len(results) :]:
             ax.set_visible(False)
     axes[0][0].legend(fontsize=6, loc="best")

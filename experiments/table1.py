@@ -4,7 +4,8 @@ and scores are kept, so an interrupted run continues where it stopped.
 
 Usage: ``python experiments/table1.py --config experiments/table1.yaml --out runs/table1 [--only esc50-text]
 [--device cuda] [--checkpoint NAME=PATH ...] [--no-progress]``. Layout of ``--out``: ``ref/{dataset}/``,
-``gen/{dataset}-{condition}/``, ``scores/{dataset}-{condition}.json``, ``table1.{md,csv,json}``.
+``gen/{dataset}-{condition}/``, ``scores/{dataset}-{condition}.json``, ``compare/{dataset}.json`` (the
+conditions of a dataset compared: CIs, permutation tests, compact letters), ``table1.{md,csv,json}``.
 """
 
 from __future__ import annotations
@@ -130,16 +131,65 @@ def run_cell(
     return result
 
 
-def assemble(config: dict, results: dict[tuple[str, str], dict], out: Path) -> str:
-    """Write table1.md / .csv / .json under ``out``; returns the Markdown."""
+def compare_conditions(
+    config: dict, results: dict[tuple[str, str], dict], out: Path, device: str | None, progress: bool, checkpoints: dict
+) -> dict[str, dict]:
+    """Per dataset with two or more conditions: `audiometric compare` of its generated sets against its reference
+    (bootstrap CIs, permutation tests, compact letters), written to ``compare/{dataset}.json`` and reused."""
+    from audiometric.scoring.compare import compare
+    from audiometric.scoring.compare_stats import Plan
+    from audiometric.scoring.pipeline import ExtractionOptions
+
+    score_cfg, compare_cfg = config.get("score", {}), config.get("compare", {})
+    settings = Settings(
+        tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
+        score_cfg.get("backbone", "panns-cnn14-16k"),
+        score_cfg.get("fad_backbone", "vggish"),
+    )
+    plan = Plan(**{k: compare_cfg[k] for k in ("permutations", "bootstrap", "seed") if k in compare_cfg})
+    opts = ExtractionOptions(
+        device=device or "auto", workers=score_cfg.get("workers", 2), progress=progress, checkpoints=checkpoints
+    )
+    comparisons = {}
+    for dataset in dict.fromkeys(d for d, _ in results):
+        systems = [str(out / "gen" / f"{d}-{c}") for d, c in results if d == dataset]
+        if len(systems) < 2:
+            continue
+        path = out / "compare" / f"{dataset}.json"
+        counts = [results[d, c]["generated"]["scored"] for d, c in results if d == dataset]
+        if path.exists():  # reused while it compared these folders with these clip counts
+            old = json.loads(path.read_text())
+            done = [(v["path"], v["scored"]) for v in old["provenance"]["systems"].values()]
+            if done == list(zip(systems, counts)):
+                comparisons[dataset] = old
+                continue
+        comparisons[dataset], _ = compare(systems, str(out / "ref" / dataset), settings, plan, opts)
+        atomic_write_text(path, json.dumps(comparisons[dataset], indent=2, allow_nan=True) + "\n")
+    return comparisons
+
+
+def _cell(result: dict, comparison: dict | None, condition: str, key: str) -> str:
+    """``value [CI] letters`` from the comparison of the dataset's conditions, else the plain score value."""
+    for entry in (comparison or {}).get("ranking", {}).get(key, []):
+        if entry["system"] == condition:
+            ci = "" if entry["ci"] is None else f" [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+            return f"{entry['value']:.3f}{ci} {entry['letters']}"
+    value = result["metrics"].get(key, {}).get("value")
+    return "—" if value is None else f"{value:.3f}"
+
+
+def assemble(
+    config: dict, results: dict[tuple[str, str], dict], out: Path, comparisons: dict[str, dict] | None = None
+) -> str:
+    """Write table1.md / .csv / .json under ``out``; returns the Markdown. With ``comparisons`` (per dataset), a
+    value carries its bootstrap CI and compact letters: conditions of one dataset sharing a letter do not differ."""
+    comparisons = comparisons or {}
     header = ["dataset", "condition", "clips"] + [label for _, label in COLUMNS]
     rows = []
     for (dataset, condition), result in results.items():
-        values = [result["metrics"].get(key, {}).get("value") for key, _ in COLUMNS]
-        rows.append(
-            [dataset, condition, str(result["generated"]["scored"])]
-            + ["—" if v is None else f"{v:.3f}" for v in values]
-        )
+        system = f"{dataset}-{condition}"
+        cells = [_cell(result, comparisons.get(dataset), system, key) for key, _ in COLUMNS]
+        rows.append([dataset, condition, str(result["generated"]["scored"]), *cells])
     manifest = (
         json.loads((out / "gen" / f"{next(iter(results))[0]}-{next(iter(results))[1]}" / "manifest.json").read_text())
         if results
@@ -151,7 +201,9 @@ def assemble(config: dict, results: dict[tuple[str, str], dict], out: Path) -> s
         f"{manifest.get('attention', {}).get('heads')}, {config.get('generate', {}).get('steps', 200)} DDIM steps, "
         f"guidance {config.get('generate', {}).get('guidance', 2.5)}; FD/IS/KL on "
         f"{config.get('score', {}).get('backbone', 'panns-cnn14-16k')}, FAD on "
-        f"{config.get('score', {}).get('fad_backbone', 'vggish')}; per-cell provenance in scores/*.json."
+        f"{config.get('score', {}).get('fad_backbone', 'vggish')}; per-cell provenance in scores/*.json.",
+        "Brackets: 95 % bootstrap CI; letters: conditions of one dataset sharing a letter are not significantly "
+        "different (permutation tests, Holm, alpha 0.05; compact letter display, Piepho 2004); compare/*.json.",
     ]
     markdown = "\n".join(lines + [""] + notes) + "\n"
     buffer = io.StringIO()
@@ -161,6 +213,7 @@ def assemble(config: dict, results: dict[tuple[str, str], dict], out: Path) -> s
     record = {
         "config": config,
         "versions": manifest.get("versions"),
+        "comparisons": {d: str(out / "compare" / f"{d}.json") for d in comparisons},
         "cells": {
             f"{d}-{c}": {
                 "metrics": r["metrics"],
@@ -191,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             cell: run_cell(config, *cell, args.out, args.device, not args.no_progress, checkpoints)
             for cell in cells(config, args.only)
         }
-        print(assemble(config, results, args.out))
+        comparisons = compare_conditions(config, results, args.out, args.device, not args.no_progress, checkpoints)
+        print(assemble(config, results, args.out, comparisons))
     except AudiometricError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

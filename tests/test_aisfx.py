@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 import audiometric.backbones.aisfx as aisfx_backbone
 from audiometric.backbones.aisfx import Aisfx, essentia_mel_filterbank, load_aisfx, n_blocks, n_frames
-from audiometric.backbones.weights import load_checkpoint
+from audiometric.backbones.checkpoint import load_checkpoint
 from audiometric.errors import WeightsError
 
 SR = 44100

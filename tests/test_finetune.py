@@ -478,3 +478,58 @@ def test_force_resumes_with_other_settings_and_records_them(assets, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4, 2e-3])  # the new LR from the resumed step on
     assert json.loads((tmp_path / "run" / "settings.json").read_text())["lr"] == 2e-3
+
+
+def test_missing_evaluation_weights_stop_before_step_one(assets, tmp_path):
+    """Issue 14 item 7: without the Cnn14/VGGish weights (offline), finetune fails before training, names
+    --checkpoint (which it now has), and writes no checkpoint."""
+    args = ["finetune", "--dataset", "us8k", "--data-dir", str(assets["us8k"]), "--model", str(assets["pipe"])]
+    args += ["--duration", "1.28", "--max-steps", "2", "--eval-every", "1", "--checkpoint-every", "1", "--no-progress"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "--checkpoint panns-cnn14-16k=PATH" in result.stderr and "--eval-every 0" in result.stderr
+    assert not list(tmp_path.glob("run/checkpoint-*")) and not (tmp_path / "run" / "train.csv").exists()
+    missing = ["--eval-metrics", "fad", "--checkpoint", f"vggish={tmp_path}/no.pth"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), *missing])
+    assert result.exit_code == 2 and "--checkpoint vggish=" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "b").exists()
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "c"), "--eval-metrics", "fd,bogus"])
+    assert result.exit_code == 2 and "--eval-metrics: unknown metric 'bogus'" in result.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_csv_dataset_trains_end_to_end(assets, tmp_path):
+    """Issue 14 item 16: --dataset csv with --data-dir naming the CSV file (UTF-8 with a BOM, as saved by a
+    spreadsheet); --file-pattern's placeholders are in --help."""
+    clips = sorted((assets["us8k"] / "audio").rglob("*.wav"))[:4]
+    table = tmp_path / "clips.csv"
+    rows = "".join(f"{p},a tone number {i},{'train' if i < 3 else 'test'}\n" for i, p in enumerate(clips))
+    table.write_text("path,caption,split\n" + rows, encoding="utf-8-sig")
+    result = CliRunner().invoke(
+        main,
+        ["finetune", "--dataset", "csv", "--data-dir", str(table), "--model", str(assets["pipe"]), "--out"]
+        + [str(tmp_path / "run"), "--duration", "1.28", "--max-steps", "1", "--eval-every", "0", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["clips"] == 3 and summary["steps"] == 1 and (tmp_path / "run" / "final").is_dir()
+    help_text = CliRunner().invoke(main, ["finetune", "--help"]).output
+    assert "{start_seconds}" in help_text and "{youtube_id}_{start_time}.wav" in help_text
+
+
+def test_unreadable_evaluation_clip_stops_before_step_one(assets, tmp_path, monkeypatch):
+    """Issue 14 item 7: the held-out reference is exported (decoded) before step 1, so a truncated held-out
+    clip is named before any training, not thousands of steps in."""
+    import shutil
+
+    import audiometric.scoring.pipeline as score_module
+
+    monkeypatch.setattr(score_module, "load_models", lambda needs, device, *_: {n: ToyBackbone().eval() for n in needs})
+    data = shutil.copytree(assets["us8k"], tmp_path / "us8k")
+    cut = data / "audio" / "fold10" / "110-0-0-0.wav"
+    cut.write_bytes(cut.read_bytes()[:3000])
+    cfg = config(assets, tmp_path / "run", data_dir=str(data), eval_every=1, eval_split="fold10", eval_metrics=["fd"])
+    cfg.eval_backbone = "toy"
+    with pytest.raises(AudiometricError, match=r"110-0-0-0.wav: truncated"):
+        train(cfg)
+    assert not list((tmp_path / "run").glob("checkpoint-*")) and not (tmp_path / "run" / "train.csv").exists()

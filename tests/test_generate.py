@@ -197,6 +197,8 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
     res = cli("generate", "--model", models["pipe"], "--prompts", prompts, "--out", tmp_path / "p", *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "p").glob("*.wav")) == ["bell.wav", "horn.wav"]
+    # the head-layout note says what differs and what to do (issue 14 item 15)
+    assert "attention heads per block" in res.stderr and "pass --original-attention" in res.stderr
     res = cli(
         "generate",
         "--model",
@@ -209,6 +211,7 @@ def test_prompts_file_and_bad_inputs(models, esc50, tmp_path, monkeypatch):
         *FAST,
     )
     assert res.exit_code == 0, res.output
+    assert "--original-attention" not in res.stderr
     layout = json.loads((tmp_path / "o" / "manifest.json").read_text())["attention"]
     assert layout["matches_original"] and layout["heads"] == layout["original_heads"]
     assert not json.loads((tmp_path / "p" / "manifest.json").read_text())["attention"]["matches_original"]

@@ -75,6 +75,10 @@ def test_table1_runs_every_cell_resumes_and_assembles(tmp_path, monkeypatch):
     table = (out / "table1.md").read_text()
     for cell in ("| esc50 | text | 3 |", "| esc50 | audio | 3 |", "| us8k | text | 2 |", "| us8k | audio | 2 |"):
         assert cell in table
+    comparison = json.loads((out / "compare" / "esc50.json").read_text())
+    kl = {e["system"]: e for e in comparison["ranking"]["kl_softmax"]}
+    text_kl = kl["esc50-text"]
+    assert f"| {text_kl['value']:.3f} [{text_kl['ci'][0]:.3f}, {text_kl['ci'][1]:.3f}] {text_kl['letters']} |" in table
     record = json.loads((out / "table1.json").read_text())
     assert set(record["cells"]) == {"esc50-text", "esc50-audio", "us8k-text", "us8k-audio"}
     assert record["cells"]["esc50-audio"]["metrics"]["kl_softmax"]["n_pairs"] == 3

@@ -20,7 +20,7 @@ from audiometric.extraction import loading
 from audiometric.metrics import entry_label, entry_metric, parse_requests, request_labels, split_request
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
-import update  # noqa: E402  (tests/golden/update.py: random checkpoints in the official layouts)
+import update  # tests/golden/update.py: random checkpoints in the official layouts
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # N <= d on 6 clips: asserted in test_metrics
 
@@ -55,7 +55,10 @@ def _score(sets, weights, metrics, backbone="panns-cnn14-16k", **kw):
 def test_parse_keeps_plain_names_and_checks_both_parts():
     assert parse_requests("FD, is,fd@vggish,FD@vggish,fd") == ("fd", "is", "fd@vggish")
     assert split_request("kl_softmax@panns-cnn14-32k") == ("kl_softmax", "panns-cnn14-32k")
-    assert request_labels("kl@aisfx") == {"kl_softmax@aisfx": "KL (softmax)@aisfx", "kl_sigmoid@aisfx": "KL (sigmoid)@aisfx"}
+    assert request_labels("kl@aisfx") == {
+        "kl_softmax@aisfx": "KL (softmax)@aisfx",
+        "kl_sigmoid@aisfx": "KL (sigmoid)@aisfx",
+    }
     assert entry_metric("fd_inf@vggish").name == "fd" and entry_label("fd_inf@vggish") == "FD∞@vggish"
     for bad, says in (("fd@", "METRIC@BACKBONE"), ("nope@vggish", "unknown metric"), ("fd@a@b", "METRIC@BACKBONE")):
         with pytest.raises(AudiometricError, match=says):
@@ -120,7 +123,19 @@ def test_cli_score_and_compare_take_the_syntax(sets, weights, tmp_path):
     ckpt = [a for name, path in weights.items() for a in ("--checkpoint", f"{name}={path}")]
     common = [*ckpt, "--no-cache", "--no-progress", "--workers", "0"]
     run = CliRunner().invoke(
-        main, ["score", gen, ref, "--metrics", "fd@vggish,FD", "--backbone", "aisfx", "--json", str(tmp_path / "r.json"), *common]
+        main,
+        [
+            "score",
+            gen,
+            ref,
+            "--metrics",
+            "fd@vggish,FD",
+            "--backbone",
+            "aisfx",
+            "--json",
+            str(tmp_path / "r.json"),
+            *common,
+        ],
     )
     assert run.exit_code == 0, run.output
     data = json.loads((tmp_path / "r.json").read_text())

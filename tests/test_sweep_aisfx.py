@@ -1,4 +1,5 @@
-"""The trained aiSFX network notices waveform noise: FD rises monotonically with severity, verdict `detects`.
+"""The trained aiSFX network notices waveform noise: FD rises monotonically with severity, verdict `detects`,
+with and without the bootstrap.
 
 Clips: the bundled example's reference set (``examples/make_example.py``: synthetic chirps, engine hum,
 rain and knocks, 12 clips of 4 s at 22.05 kHz), generated here.
@@ -27,23 +28,33 @@ def _example(folder: Path) -> Path:
     return folder / "ref"
 
 
-def test_aisfx_fd_rises_with_waveform_noise(tmp_path):
+def test_aisfx_fd_rises_with_waveform_noise_and_verdicts_do_not_depend_on_bootstrap(tmp_path):
+    # issue 15's acceptance: `sweep -c noise --backbone aisfx --metrics fd,kad` (3 seeds, default levels) with
+    # --bootstrap 0 and --bootstrap 50 give the same verdicts (detects), and the threshold is no worse with 50
     torch.set_num_threads(1)
-    spec = make_spec(
-        {
-            "corruption": "noise",
-            "ref": str(_example(tmp_path)),
-            "out": str(tmp_path / "out"),
-            "backbone": "aisfx",
-            "metrics": "fd",
-            "levels": "0,0.01,0.1,1",
-            "seeds": 2,
-            "protocol": "split",
-        }
-    )
-    run_sweep(spec, ExtractionOptions(device="cpu", workers=0, progress=False))
-    fd = json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["fd"]
+    ref = _example(tmp_path)
+    summaries = {}
+    for n_boot in (0, 50):
+        spec = make_spec(
+            {
+                "corruption": "noise",
+                "ref": str(ref),
+                "out": str(tmp_path / f"out{n_boot}"),
+                "backbone": "aisfx",
+                "metrics": "fd,kad",
+                "seeds": 3,
+                "bootstrap": n_boot,
+                "protocol": "split",
+            }
+        )
+        run_sweep(spec, ExtractionOptions(device="cpu", workers=0, progress=False))
+        summaries[n_boot] = json.loads((tmp_path / f"out{n_boot}" / "summary.json").read_text())["metrics"]
+    fd = summaries[0]["fd"]
     means = [fd["means"][f"{level:g}"] for level in spec.levels]
     assert np.all(np.diff(means) > 0), means
     assert fd["rho"] >= 0.9
-    assert fd["verdict"] == "detects"
+    for metric in ("fd", "kad"):
+        without, with_50 = summaries[0][metric], summaries[50][metric]
+        assert without["verdict"] == with_50["verdict"] == "detects", (without, with_50)
+        assert with_50["threshold"] <= without["threshold"]
+        assert all(t["ci"][0] < t["difference"] < t["ci"][1] for t in with_50["levels"])

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiometric.backbones import weights
+from audiometric.backbones import checkpoint, weights
 from audiometric.backbones.weights import WeightFile
 from audiometric.errors import AudiometricError, WeightsError
 
@@ -424,7 +424,7 @@ def test_load_checkpoint_cnn14_like_saved_from_cuda(tmp_path: Path, monkeypatch:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA"):
             torch.load(path, weights_only=True)
-    loaded = weights.load_checkpoint(path)
+    loaded = checkpoint.load_checkpoint(path)
     _assert_same(loaded, original)
     assert list(weights.strip_module_prefix(loaded["model"])) == [
         "conv_block1.conv1.weight",
@@ -443,7 +443,7 @@ def test_load_checkpoint_accepts_numpy1_module_names(tmp_path: Path) -> None:
     installed = next(spelling for spelling in spellings if spelling in data)
     for spelling in spellings:
         path.write_bytes(data.replace(installed, spelling))
-        _assert_same(weights.load_checkpoint(path), original)
+        _assert_same(checkpoint.load_checkpoint(path), original)
 
 
 def test_load_checkpoint_reads_the_aisfx_package_checkpoint() -> None:
@@ -451,7 +451,7 @@ def test_load_checkpoint_reads_the_aisfx_package_checkpoint() -> None:
     if spec is None or spec.origin is None:
         pytest.skip("aisfx is not installed")
     path = Path(spec.origin).parent / "models" / "checkpoint.pth"
-    state, classes = weights.load_checkpoint(path)
+    state, classes = checkpoint.load_checkpoint(path)
     assert all(isinstance(value, torch.Tensor) for value in state.values())
     assert state["embedding_net.conv_block1.conv1.weight"].ndim == 4
     indices = [value[0] for value in classes.values()]
@@ -483,7 +483,7 @@ def test_load_checkpoint_refuses_unlisted_globals(tmp_path: Path, make: str, glo
     path = tmp_path / "evil.pth"
     torch.save({"model": {"w": torch.zeros(2)}, "extra": payload}, path)
     with pytest.raises(WeightsError) as info:
-        weights.load_checkpoint(path)
+        checkpoint.load_checkpoint(path)
     message = str(info.value)
     assert "\n" not in message and str(path) in message and global_name in message and "refusing" in message
     assert not marker.exists()
@@ -497,14 +497,14 @@ def test_load_checkpoint_rejects_damaged_files(tmp_path: Path, damage: str) -> N
     damaged = {"text": b"<html>rate limited</html>\n", "truncated": data[: len(data) // 2], "empty": b""}
     path.write_bytes(damaged[damage])
     with pytest.raises(WeightsError) as info:
-        weights.load_checkpoint(path)
+        checkpoint.load_checkpoint(path)
     message = str(info.value)
     assert "\n" not in message and str(path) in message and "not a readable PyTorch checkpoint" in message
 
 
 def test_load_checkpoint_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="does not exist"):
-        weights.load_checkpoint(tmp_path / "absent.pth")
+        checkpoint.load_checkpoint(tmp_path / "absent.pth")
 
 
 def _count_hashing(monkeypatch) -> list[Path]:
@@ -573,7 +573,7 @@ def test_concurrent_loads_keep_the_numpy_allow_list(tmp_path: Path) -> None:
     def load() -> None:
         try:
             for _ in range(20):
-                weights.load_checkpoint(path)
+                checkpoint.load_checkpoint(path)
         except BaseException as err:
             errors.append(err)
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 from audiometric.errors import AudiometricError
 
 if TYPE_CHECKING:
+    from audiometric.audio.preprocess import Channels
     from audiometric.scoring.pipeline import ExtractionOptions
 
 DEFAULT_BACKBONE = "panns-cnn14-16k"
-Channels = Literal["first", "mean"]
 DEFAULT_FAD_BACKBONE = "vggish"
 #: Fewer bootstrap replicates than this give interval ends that move by several percent between seeds.
 MIN_BOOTSTRAP = 100
@@ -92,7 +92,7 @@ def extraction_options(
         device=device,
         batch_size=batch_size,
         workers=workers,
-        preprocess=Preprocess(channels=cast(Channels, channels), max_seconds=max_seconds),  # checked above
+        preprocess=Preprocess(channels=cast("Channels", channels), max_seconds=max_seconds),  # checked above
         strict=strict,
         use_cache=cache,
         progress=progress,

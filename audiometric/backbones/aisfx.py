@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
-from audiometric.backbones.weights import load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.backbones.checkpoint import load_checkpoint
+from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann
 
@@ -146,6 +147,8 @@ class Aisfx(Backbone):
     sample_rate = SAMPLE_RATE
     min_samples = (BLOCK_FRAMES - 2) * HOP + 1
     outputs = ("embedding",)
+    window: torch.Tensor  # (N_FFT,) symmetric Hann, a buffer
+    mel_weights: torch.Tensor  # (1025, 96) Essentia mel weights, a buffer
 
     def __init__(self) -> None:
         super().__init__()

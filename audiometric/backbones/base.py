@@ -59,7 +59,7 @@ def layout_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, ob
     wrong = [
         f"{k} {shape(state[k])} != {tuple(v.shape)}"
         for k, v in expected.items()
-        if k in state and (not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape)
+        if k in state and shape(state[k]) != str(tuple(v.shape))
     ]
     found = (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
     return [f"{label} {short(keys)}" for label, keys in found if keys]

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
-from audiometric.backbones.weights import WEIGHTS, load_checkpoint, resolve_checkpoint, sha256_file, strip_module_prefix
+from audiometric.backbones.checkpoint import load_checkpoint
+from audiometric.backbones.weights import WEIGHTS, resolve_checkpoint, sha256_file, strip_module_prefix
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann, mel_filterbank_slaney
 
@@ -164,9 +165,11 @@ class _ConvBlock(nn.Module):
         """
         out = []
         for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
-            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            mean, var = bn.running_mean, bn.running_var
+            assert mean is not None and var is not None  # Cnn14's batch norms track running statistics
+            scale = bn.weight * torch.rsqrt(var + bn.eps)
             weight = (conv.weight * scale[:, None, None, None]).contiguous(memory_format=torch.channels_last)
-            out.append((weight, bn.bias - bn.running_mean * scale))
+            out.append((weight, bn.bias - mean * scale))
         return out
 
 

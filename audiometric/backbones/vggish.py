@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from audiometric.backbones.base import Backbone, layout_problems
-from audiometric.backbones.weights import load_checkpoint, resolve_checkpoint, sha256_file
+from audiometric.backbones.checkpoint import load_checkpoint
+from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann
 
@@ -96,6 +98,8 @@ class VGGish(Backbone):
     sample_rate = SAMPLE_RATE
     min_samples = WINDOW + (PATCH_FRAMES - 1) * HOP
     outputs = ("embedding",)
+    window: torch.Tensor  # (400,) periodic Hann, a buffer
+    mel_matrix: torch.Tensor  # (257, 64) mel weights, a buffer
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,8 +150,8 @@ class VGGish(Backbone):
         return {"embedding": emb.reshape(batch, n_patches, emb.shape[-1])}
 
 
-def _check_layout(state: object, path: Path) -> None:
-    """Raise a one-line WeightsError unless ``state`` has exactly the keys and shapes of VGGish's state_dict."""
+def _check_layout(state: object, path: Path) -> Mapping[str, Any]:
+    """``state``, after a one-line WeightsError unless it has exactly the keys and shapes of VGGish's state_dict."""
     fix = "expected torchvggish's vggish-10086976.pth state_dict"
     if not isinstance(state, Mapping):
         raise WeightsError(f"VGGish checkpoint {path} is a {type(state).__name__}, not a state_dict; {fix}")
@@ -155,13 +159,13 @@ def _check_layout(state: object, path: Path) -> None:
         problems = layout_problems(VGGish().state_dict(), state)
     if problems:
         raise WeightsError(f"VGGish checkpoint {path} does not match the VGGish layout: {'; '.join(problems)}; {fix}")
+    return state
 
 
 def load_vggish(checkpoint: str | None, device: str | torch.device) -> VGGish:
     """VGGish with weights from ``checkpoint`` (default: the cached torchvggish file) on ``device``, eval mode."""
     path = resolve_checkpoint("vggish", checkpoint)
-    state = load_checkpoint(path)
-    _check_layout(state, path)
+    state = _check_layout(load_checkpoint(path), path)
     model = VGGish()
     model.load_state_dict(state, strict=True)
     model.checkpoint_sha256 = sha256_file(path)

@@ -1,4 +1,4 @@
-"""Pretrained weights: registry, cache folder, verified resumable download, and safe loading.
+"""Pretrained weights: registry, cache folder, verified resumable download (safe loading: ``checkpoint.py``).
 
 Checkpoints are looked up in this order (``resolve_checkpoint``): an explicit path passed by the
 caller (``--checkpoint NAME=PATH``, the API's ``checkpoints``), the entry's environment variable
@@ -14,9 +14,7 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import os
-import pickle
 import re
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -24,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from tqdm import tqdm
 
 from audiometric._version import __version__
@@ -272,7 +269,7 @@ def _fetch(url: str, part: Path, dest: Path, progress: bool) -> None:
                     received += len(block)
                     bar.update(len(block))
             except (OSError, http.client.HTTPException) as err:
-                reason = _one_line(err)
+                reason: str | None = _one_line(err)
             else:
                 reason = None if total is None or received == total else "connection closed early"
     if reason is not None:
@@ -299,9 +296,10 @@ def _user_file(value: str | Path, source: str, entry: WeightFile) -> Path:
     return path
 
 
-def _packaged(entry: WeightFile) -> Path:
-    """The checkpoint inside an installed distribution, located with ``find_spec`` (no import), verified."""
-    package, _, relative = entry.package.partition("/")
+def _packaged(entry: WeightFile, location: str) -> Path:
+    """The checkpoint at ``location`` (``"pkg/relative/path"``) inside an installed distribution, located with
+    ``find_spec`` (no import), verified."""
+    package, _, relative = location.partition("/")
     fix = f"run `{entry.install}`, set {entry.env_var}=PATH or pass --checkpoint {entry.name}=PATH"
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -332,7 +330,7 @@ def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
         if value:
             return _user_file(value, source, entry)
     if entry.package is not None:
-        return _packaged(entry)
+        return _packaged(entry, entry.package)
     dest = weights_dir() / entry.filename
     if dest.exists():
         problem = _mismatch(dest, entry.sha256, entry.md5, None)
@@ -342,72 +340,10 @@ def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
                 f"delete it (rm '{dest}') and run again to re-download it"
             )
         return dest
+    if entry.url is None:
+        raise WeightsError(f"{name} has no download URL; pass --checkpoint {name}=PATH or set {entry.env_var}=PATH")
     download(entry.url, dest, sha256=entry.sha256, md5=entry.md5)
     return dest
-
-
-def _numpy_safe_globals() -> list[object]:
-    """What ``torch.load(weights_only=True)`` may rebuild beyond tensors: numpy arrays, scalars, dtypes.
-
-    Pickles name numpy's helpers by module path, which numpy 2 moved from ``numpy.core`` to
-    ``numpy._core``; both spellings map to the installed functions.
-    """
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray
-    allowed: list[object] = [np.ndarray, np.dtype, bytes]  # protocol 2 pickles b"" as bytes()
-    allowed += sorted({type(np.dtype(code)) for code in np.typecodes["All"]}, key=str)
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
-    return allowed
-
-
-# torch's safe_globals context edits one process-wide allow-list and restores it on exit, so two loads in
-# overlapping contexts (networks loading in background threads) would shrink each other's list mid-load.
-_LOAD_LOCK = threading.Lock()
-
-_REFUSAL_MARKERS = ("unsupported global", "allowlisted", "unrecognized function", "is blocked")
-_TORCH_ADVICE = ("Weights only load failed", "Check the documentation", "Please file an issue")
-
-
-def _unpickler_detail(message: str) -> str:
-    """The first sentence of torch's reason, without the generic advice paragraphs around it."""
-    for paragraph in re.split(r"\n\s*\n", message.split("WeightsUnpickler error:")[-1]):
-        paragraph = " ".join(paragraph.split())
-        if paragraph and not paragraph.startswith(_TORCH_ADVICE):
-            return paragraph.split(". ")[0].rstrip(".")
-    return "rejected by torch's weights-only unpickler"
-
-
-def load_checkpoint(path: str | Path) -> object:
-    """``torch.load`` a checkpoint onto the CPU, allowing only tensors, numpy data and plain containers."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"checkpoint {path} does not exist; check the path")
-    try:
-        with _LOAD_LOCK, torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        detail = _unpickler_detail(str(err))
-        if any(marker in detail.lower() for marker in _REFUSAL_MARKERS):
-            raise WeightsError(
-                f"refusing to load {path}: {detail}; only tensors, numpy arrays/scalars and plain containers "
-                f"are allowed, so use the published checkpoint or re-save it as a plain state_dict"
-            ) from None
-        raise _unreadable(path, detail) from None
-    except Exception as err:  # torch reports damaged files as EOFError, RuntimeError, KeyError, ...
-        reason = " ".join(str(err).split()).split(". ")[0].rstrip(".")
-        raise _unreadable(path, f"{type(err).__name__}: {reason}" if reason else type(err).__name__) from None
-
-
-def _unreadable(path: Path, detail: str) -> WeightsError:
-    return WeightsError(
-        f"{path} is not a readable PyTorch checkpoint ({detail}); replace it with an intact copy "
-        f"(a deleted file in the cache is downloaded again)"
-    )
 
 
 def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

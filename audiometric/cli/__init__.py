@@ -89,11 +89,12 @@ def _summary(name: str) -> str:
     (falls back to importing the command when its function is not found there)."""
     module, attribute = COMMANDS[name].split(":")
     spec = importlib.util.find_spec(f"{__name__}.{module}")
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == attribute:
-            return click.utils.make_default_short_help(ast.get_docstring(node) or "", 60)
-    return _Group.get_command(main, None, name).get_short_help_str(60)
+    source = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == attribute:  # shortened as click shortens help
+            return click.Command(name, help=ast.get_docstring(node) or "").get_short_help_str(60)
+    command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    return command.get_short_help_str(60)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

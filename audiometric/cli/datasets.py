@@ -10,7 +10,16 @@ import click
 
 from audiometric import datasets as registry
 from audiometric.cli.options import overwrite_option
+from audiometric.datasets import audiocaps, audioset
 from audiometric.errors import AudiometricError
+
+#: ``--file-pattern``'s help, with each dataset's default (stated in its module).
+FILE_PATTERN_HELP = (
+    "AudioCaps/AudioSet audio file names under --audio-dir, built from {youtube_id}, {start_time} (as written "
+    "in the CSV), {start_seconds} (integer seconds) and {split}.  [default: audiocaps "
+    f"{audiocaps.PATTERN}, audioset {audioset.PATTERN}]"
+)
+AUDIO_DIR_HELP = "AudioCaps/AudioSet audio folder.  [default: DATA_DIR/audio]"
 
 
 def dataset_options(required: bool = True):
@@ -30,12 +39,8 @@ def dataset_options(required: bool = True):
             default=None,
             help="JSON map from clip id or label to prompt.",
         ),
-        click.option(
-            "--file-pattern", default=None, help="AudioCaps/AudioSet audio names, e.g. {youtube_id}_{start_time}.wav."
-        ),
-        click.option(
-            "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
-        ),
+        click.option("--file-pattern", default=None, help=FILE_PATTERN_HELP),
+        click.option("--audio-dir", type=click.Path(), default=None, help=AUDIO_DIR_HELP),
         click.option("--skip-missing", is_flag=True, help="Leave out clips whose audio file is missing (recorded)."),
     ]
     return lambda command: functools.reduce(lambda f, option: option(f), reversed(options), command)
@@ -96,12 +101,8 @@ Examples:
 @click.option("--dataset", required=True, help=f"One of: {', '.join(registry.available())}.")
 @click.option("--data-dir", required=True, type=click.Path(), help="The dataset's folder (official layout).")
 @click.option("--split", "splits", multiple=True, help="Splits to check (default: the dataset's usual partition).")
-@click.option(
-    "--file-pattern", default=None, help="AudioCaps/AudioSet audio names, e.g. {youtube_id}_{start_time}.wav."
-)
-@click.option(
-    "--audio-dir", type=click.Path(), default=None, help="AudioCaps/AudioSet audio folder (default DIR/audio)."
-)
+@click.option("--file-pattern", default=None, help=FILE_PATTERN_HELP)
+@click.option("--audio-dir", type=click.Path(), default=None, help=AUDIO_DIR_HELP)
 def check(dataset, data_dir, splits, file_pattern, audio_dir):
     """Count clips per split and class, and list missing audio files and those that do not decode."""
     from audiometric.datasets.check import check as run_check

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from typing import Any
 
 import click
 
+from audiometric.cli.datasets import AUDIO_DIR_HELP, FILE_PATTERN_HELP
 from audiometric.cli.options import config_option
 from audiometric.errors import AudiometricError
 from audiometric.ldm.train.config import TrainConfig, load_yaml
@@ -15,7 +17,7 @@ from audiometric.runtime.distributed import world
 
 _REQUIRED = ("dataset", "data_dir", "model", "out")
 #: Every option's default is the TrainConfig field's (stated once, there).
-DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def _metrics(ctx, param, value):
@@ -24,19 +26,33 @@ def _metrics(ctx, param, value):
     return tuple(m.strip() for m in value.split(",") if m.strip())
 
 
+def _checkpoints(ctx, param, value):
+    """``NAME=PATH`` values, checked as score checks them; a YAML list arrives comma-joined."""
+    from audiometric.backbones.weights import checkpoint_map
+
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(f"{name}={path}" for name, path in checkpoint_map(value or ()).items())
+
+
 @click.command(
     "finetune",
     epilog="""\b
 Examples:
   audiometric finetune --dataset us8k --data-dir UrbanSound8K --model cvssp/audioldm-s-full-v2 --condition text --out runs/us8k-text
   audiometric finetune --config experiments/fig2_esc50.yaml --data-dir ESC-50-master --out runs/esc50 --resume latest
+  audiometric finetune --dataset csv --data-dir clips.csv --model cvssp/audioldm-s-full-v2 --out runs/mine --checkpoint vggish=vggish.pth
   accelerate launch --multi_gpu --num_processes 8 -m audiometric finetune --dataset esc50 --data-dir ESC-50-master --model cvssp/audioldm-s-full-v2 --out runs/esc50-8gpu --world-size 8""",
 )
 @config_option(
     load_yaml, "YAML file of these options (keys as the option names); options given on the command line win."
 )
 @click.option("--dataset", help="Training dataset (see `audiometric datasets --list`), e.g. us8k, esc50.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="The dataset's folder (official layout).")
+@click.option(
+    "--data-dir", type=click.Path(), help="The dataset's folder (official layout); for --dataset csv, the CSV file."
+)
+@click.option("--file-pattern", help=FILE_PATTERN_HELP)
+@click.option("--audio-dir", type=click.Path(), help=AUDIO_DIR_HELP)
 @click.option("--model", help="AudioLDM pipeline folder or hub id, e.g. cvssp/audioldm-s-full-v2.")
 @click.option(
     "--condition",
@@ -149,6 +165,13 @@ Examples:
     help="Backbone of FAD at evaluation.",
 )
 @click.option(
+    "--checkpoint",
+    multiple=True,
+    callback=_checkpoints,
+    metavar="NAME=PATH",
+    help="Local weights of an evaluation backbone, as `score --checkpoint` (repeatable).",
+)
+@click.option(
     "--eval-batch-size",
     type=int,
     default=DEFAULTS["eval_batch_size"],
@@ -177,7 +200,14 @@ Examples:
     help="Newest checkpoints kept.",
 )
 @click.option("--resume", help="Continue from `latest` or a checkpoint folder.")
-@click.option("--force", is_flag=True, default=None, help="Resume even if the run was made with other settings.")
+@click.option(
+    "--force",
+    "--overwrite",
+    "force",
+    is_flag=True,
+    default=None,
+    help="Resume even if the run was made with other settings, or write into a folder of another run.",
+)
 @click.option(
     "--seed",
     type=int,
@@ -192,7 +222,7 @@ def finetune(no_progress, **options):
     several GPUs. VAE, CLAP and vocoder stay frozen; RUN/final is a pipeline `generate --model` reads."""
     from audiometric.ldm.train import TrainingInterrupted, train
 
-    settings = {k: v for k, v in options.items() if v is not None}
+    settings = {k: v for k, v in options.items() if v is not None and v != ()}
     missing = [f"--{k.replace('_', '-')}" for k in _REQUIRED if k not in settings]
     if missing:
         raise AudiometricError(f"missing {', '.join(missing)} (on the command line or in --config)")

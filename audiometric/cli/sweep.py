@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,9 @@ from audiometric import backbones
 from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option
 from audiometric.metrics import METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
+
+if TYPE_CHECKING:
+    from audiometric.audio.preprocess import Channels
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
@@ -19,7 +23,7 @@ def _extraction(
     device: str,
     batch_size: int,
     workers: int,
-    channels: str,
+    channels: Channels,
     max_seconds: float | None,
     checkpoints: tuple[str, ...],
     no_cache: bool,
@@ -126,6 +130,11 @@ Examples:
     callback=key_values,
     help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
     "the --compose parameters.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on the first unusable reference file instead of skipping it (skips are named on stderr).",
 )
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")

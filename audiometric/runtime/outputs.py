@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -112,8 +113,14 @@ def _check_location(target: Path, shown: str, flag: str, inputs: list[Path]) -> 
         raise OutputError(
             f"{flag} lies under {ancestor}, which is a file, not a folder", path=shown, fix="choose another path"
         )
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag}: folder {ancestor} is not writable", path=shown, fix="choose a writable path")
+    try:  # a real write: permissions alone miss read-only mounts and what root may not do
+        handle, probe = tempfile.mkstemp(dir=ancestor, prefix=".audiometric-probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(
+            f"{flag}: cannot write in {ancestor} ({err.strerror})", path=shown, fix="choose a writable path"
+        ) from None
 
 
 def check_file(
@@ -232,8 +239,6 @@ def run_folder(
     stamp["audiometric_version"] = __version__
     if not target.exists():
         return RunFolder(target, stamp, resume=False)
-    if not os.access(target, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag}: the folder is not writable", path=shown, fix="choose a writable folder")
     old = read_stamp(target)
     others = [entry.name for entry in target.iterdir() if entry.name != STAMP]
     if (

@@ -34,6 +34,8 @@ class Settings:
     """The options that change metric values (a subset of the score options).
 
     ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
+    ``keep_replicates``: each entry also carries its bootstrap values (``replicate_values``), for paired
+    tests across calls that share ``seed`` and clip counts (the same draws: common random numbers).
     """
 
     metrics: tuple[str, ...]
@@ -45,6 +47,7 @@ class Settings:
     fd_inf: bool = False
     seed: int = 0
     ci_method: str = "percentile"
+    keep_replicates: bool = False
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
@@ -86,6 +89,16 @@ def compute(
             else:
                 values[key] = entry
     return values, skipped
+
+
+def metric_input(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | None) -> MetricInput:
+    """What ``metric`` computes from for ``gen`` against ``ref`` (rows selected, name pairs index-aligned).
+
+    For tests built on a metric's ``replicate`` (the sweep's paired swap test); raises AudiometricError
+    where the metric cannot be computed.
+    """
+    backbone, output = backbone_for(metric, settings)
+    return _inputs(get_metric(metric), settings, gen, ref, None, backbone, output, False)[0]
 
 
 def _one(
@@ -150,7 +163,10 @@ def _inputs(
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
     if info.reference == "clips" and ref is None:
         raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
-    moments = ref_stats.accumulator(backbone, output) if ref is None and info.reference == "moments" else None
+    moments = None
+    if ref is None and info.reference == "moments":
+        assert ref_stats is not None  # a score has reference clips or reference statistics
+        moments = ref_stats.accumulator(backbone, output)
     for side, count in (
         ("generated", sum(len(c) for c in gen_clips)),
         ("reference", sum(len(c) for c in ref_clips) if ref_clips is not None else None),
@@ -162,6 +178,7 @@ def _inputs(
             )
     notes = []
     if info.paired:
+        assert ref is not None and ref_clips is not None  # paired metrics read clips (refused above without)
         pairs, note = pair_clips(gen.names(backbone), ref.names(backbone))
         gen_clips, ref_clips = [gen_clips[i] for i, _ in pairs], [ref_clips[j] for _, j in pairs]
         notes += [note] if note else []
@@ -186,6 +203,7 @@ def _bootstrap(
     info: MetricInfo, settings: Settings, data: MetricInput, estimates: dict[str, Estimate | str]
 ) -> dict[str, tuple[dict, list[str]]]:
     """Interval fields and notes per entry: the shared clip-resampling draws, then the ``ci_method`` interval."""
+    points = {k: e.value for k, e in estimates.items() if isinstance(e, Estimate)}
     replicates = {k: e.replicate for k, e in estimates.items() if isinstance(e, Estimate) and e.replicate}
     if not settings.bootstrap or not replicates:
         return {}
@@ -209,7 +227,7 @@ def _bootstrap(
         bar.close()
     out = {}
     for key, reps in values.items():
-        point = estimates[key].value
+        point = points[key]
         fields = {
             "ci": list(interval(reps, point, settings.confidence, settings.ci_method)),
             "ci_method": settings.ci_method,
@@ -218,6 +236,8 @@ def _bootstrap(
             "resampled": resampled,
             "bootstrap_bias": float(np.mean(reps) - point),
         }
+        if settings.keep_replicates:
+            fields["replicate_values"] = [float(v) for v in reps]
         percentile = interval(reps, point, settings.confidence, "percentile")
         notes = []
         if not percentile[0] <= point <= percentile[1]:

@@ -64,7 +64,7 @@ def table(result: dict) -> str:
         )
     ]
     labels = result_labels(result)
-    order = list(labels) + [key for key in result["metrics"] if key not in labels]
+    order: list[str] = list(labels) + [key for key in result["metrics"] if key not in labels]
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:

@@ -9,19 +9,22 @@ one file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch.distributed as dist
 
 from audiometric.audio.files import AUDIO_EXTENSIONS
+from audiometric.corrupt.clip import stable_hash
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet, extract_folder, gather
 from audiometric.extraction.extract import Clip, Extraction, Extractor
 from audiometric.metrics import get_metric
 from audiometric.runtime.distributed import shard
-from audiometric.scoring.compute import Settings, compute, needed_outputs
+from audiometric.scoring.compute import Settings, compute, metric_input, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor, versions
+from audiometric.sweep import swap
 
 __all__ = ["ExtractionOptions", "Scorer", "barrier", "preview_names", "versions"]
 
@@ -55,6 +58,7 @@ class Scorer:
     extractor: Extractor
     rank: int = 0
     size: int = 1
+    strict: bool = False  # an unusable reference file is an error, not a skip (``--strict``)
 
     @classmethod
     def create(
@@ -71,7 +75,7 @@ class Scorer:
         """Load the backbones the metrics read (this rank of ``size``); one-line error for a missing output."""
         settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
-        return cls(settings, extractor, rank, size)
+        return cls(settings, extractor, rank, size, opts.strict)
 
     def backbones(self) -> dict[str, str | None]:
         """Backbone name -> checkpoint SHA-256 (part of every cell key)."""
@@ -83,7 +87,7 @@ class Scorer:
 
     def reference(self, folder: Path) -> ClipSet:
         """The clean reference folder through the backbones, with the score command's listing and sharding."""
-        return extract_folder(str(folder), self.extractor, False, self.rank, self.size, "reference")
+        return extract_folder(str(folder), self.extractor, self.strict, self.rank, self.size, "reference")
 
     def embed(self, files: list[Path], names: list[str], root: Path, desc: str, progress: bool = True) -> Extraction:
         """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
@@ -105,11 +109,21 @@ class Scorer:
         return result
 
     def compute(
-        self, gen: list[Clip], ref: list[Clip], root: Path, metrics: tuple[str, ...], seed: int = 0
+        self,
+        gen: list[Clip],
+        ref: list[Clip],
+        root: Path,
+        metrics: tuple[str, ...],
+        seed: int = 0,
+        bootstrap: bool = True,
     ) -> tuple[dict[str, dict[str, dict]], dict[str, str]]:
         """Each metric of ``metrics`` for clips ``gen`` against ``ref``: ``({metric: {entry name: entry}},
         {metric: why not computed})``, one ``compute`` call per metric, so every entry (``kl_softmax``,
-        ``density``, ...) is filed under the metric that produced it."""
+        ``density``, ...) is filed under the metric that produced it.
+
+        With ``bootstrap`` (and the sweep's replicates > 0) each entry keeps its bootstrap values: the draws
+        are seeded by ``seed`` alone, so every level of a seed resamples the same clip indices.
+        """
         values: dict[str, dict[str, dict]] = {}
         reasons: dict[str, str] = {}
         gen_set, ref_set = clip_set(root, gen), clip_set(root, ref)
@@ -118,15 +132,32 @@ class Scorer:
                 (metric,),
                 self.settings.backbone,
                 self.settings.fad_backbone,
-                bootstrap=self.settings.bootstrap,
+                bootstrap=self.settings.bootstrap if bootstrap else 0,
                 confidence=self.settings.confidence,
                 seed=seed,
+                keep_replicates=True,
             )
             entries, why = compute(settings, gen_set, ref_set, None)
             if entries:
                 values[metric] = entries
             reasons.update(why)
         return values, reasons
+
+    def swap_test(
+        self, clean: list[Clip], damaged: list[Clip], ref: list[Clip], root: Path, metric: str, seed: int
+    ) -> dict[str, dict]:
+        """:func:`~audiometric.sweep.swap.swap_deltas` of ``metric`` for ``damaged`` (the corrupted versions
+        of ``clean``, same names) against ``ref``; ``{}`` where the metric cannot be computed."""
+        settings = replace(self.settings, metrics=(metric,), bootstrap=0)
+        sets = [clip_set(root, clips) for clips in (clean, damaged, ref)]
+        try:
+            before, after = (metric_input(metric, settings, s, sets[2]) for s in sets[:2])
+        except AudiometricError:
+            return {}
+        seed_seq = np.random.SeedSequence([seed, stable_hash("\0sweep-swap")])
+        return swap.swap_deltas(
+            get_metric(metric), before, after, swap.PERMUTATIONS, int(seed_seq.generate_state(1)[0])
+        )
 
 
 def clip_set(root: Path, clips: list[Clip]) -> ClipSet:

@@ -7,6 +7,7 @@ the fix: too few pool classes for a level, too few clips for a metric, unknown p
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,8 @@ def reference(
     else:
         folder = Path(spec.ref)
     clips = scorer.reference(folder)
+    if scorer.rank == 0:
+        report_skips(folder, clips.extraction.skipped)
     names = clips.names()
     ref = Reference(
         folder, [Path(c.path) for c in clips.extraction.clips], names, [c.sha256 for c in clips.extraction.clips]
@@ -119,6 +122,19 @@ def reference(
     if takes(corruptions.get(spec.corruption), "--labels"):
         ref.labels = target_labels(names, spec.labels)
     return ref, clips
+
+
+def report_skips(folder: Path, skipped: list[dict[str, str]], shown: int = 10) -> None:
+    """Name on stderr each reference file left out as unusable (also listed in results.json)."""
+    for skip in skipped[:shown]:
+        warnings.warn(f"reference {folder}: skipped {skip['file']}: {skip['reason']}", stacklevel=2)
+    if skipped:
+        more = f", {len(skipped) - shown} more not shown" if len(skipped) > shown else ""
+        warnings.warn(
+            f"reference {folder}: {len(skipped)} unusable file(s) left out{more} (all listed in results.json "
+            "under skipped); fix or remove them, or pass --strict to stop at the first",
+            stacklevel=2,
+        )
 
 
 def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
@@ -140,4 +156,13 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
     return out
 
 
-__all__ = ["check_classes", "check_sizes", "load_pool", "preview", "reference", "resolve_params", "target_labels"]
+__all__ = [
+    "check_classes",
+    "check_sizes",
+    "load_pool",
+    "preview",
+    "reference",
+    "report_skips",
+    "resolve_params",
+    "target_labels",
+]

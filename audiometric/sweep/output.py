@@ -13,7 +13,7 @@ from audiometric.runtime.atomic import atomic_write_text
 from audiometric.runtime.outputs import RunFolder, run_folder
 from audiometric.sweep import figure
 from audiometric.sweep.spec import ALIASES, SweepSpec
-from audiometric.sweep.summary import COLUMNS, RHO_MIN, markdown, read_rows, verdicts
+from audiometric.sweep.summary import COLUMNS, RHO_MIN, cell_stats, markdown, read_rows, verdicts
 
 
 def check_out(spec: SweepSpec, resolved: dict[str, Any], overwrite: bool = False) -> RunFolder:
@@ -65,14 +65,18 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def write_outputs(
-    spec: SweepSpec, out: Path, rows: list[dict], cells: list[dict], provenance: dict, counters: dict
+    spec: SweepSpec,
+    out: Path,
+    rows: list[dict],
+    cells: list[dict],
+    provenance: dict,
+    counters: dict,
+    spread: dict | None = None,
 ) -> dict[str, dict]:
-    """Write every output; the verdicts are computed from results.csv as written, so they match it."""
-    previous = (out / "results.csv").read_bytes() if (out / "results.csv").exists() else None
+    """Write every output; the verdicts are computed from results.csv as written (and the cells' bootstrap
+    values and the clean spread), so they match it."""
     write_csv(out / "results.csv", rows)
-    unchanged = previous == (out / "results.csv").read_bytes()
-    parsed = read_rows(out / "results.csv")
-    results = verdicts(parsed)
+    results = verdicts(read_rows(out / "results.csv"), cell_stats(cells), spread, spec.confidence)
     short = {v: k for k, v in ALIASES.items()}.get(spec.corruption, spec.corruption)
     fields = ("level", "seed", "key", "status", "error", "records_sha256", "cache", "skipped")
     cell_info = [{k: c.get(k) for k in fields} for c in cells]
@@ -84,23 +88,35 @@ def write_outputs(
         "protocol": spec.protocol,
         "axis": info,
         "seeds": spec.seeds,
+        "bootstrap": spec.bootstrap,
         "rho_min": RHO_MIN,
+        "alpha": round(1.0 - spec.confidence, 12),
+        "clean_spread": None if spread is None else {"n": spread["n"], "repeats": spread["repeats"]},
         "metrics": results,
     }
+    previous = (out / "summary.json").read_bytes() if (out / "summary.json").exists() else None
     atomic_write_text(out / "summary.json", dumps(summary))
+    unchanged = previous == (out / "summary.json").read_bytes()
+    title = f"{short} ({spec.corruption}), protocol {spec.protocol}, {spec.seeds} seed(s), backbone {spec.backbone}"
+    atomic_write_text(out / "summary.md", markdown(title, results, _notes(spec, cells, results)))
+    paths = [out / "figure.png"] + ([out / "figure.pdf"] if spec.pdf else [])
+    if not (unchanged and all(p.exists() for p in paths)):  # a finished sweep rerun redraws nothing
+        figure.plot(results, info, title, paths)
+    return results
+
+
+def _notes(spec: SweepSpec, cells: list[dict], results: dict[str, dict]) -> list[str]:
+    """Failed cells, and metrics without a test (one seed, no bootstrap) or with unequal clip counts."""
     notes = [
         f"level {c['level']:g} / seed {c['seed']}: cell failed: {c['error']}" for c in cells if c["status"] != "ok"
     ]
-    flat = [m for m, r in results.items() if r["band"] and r["band"][0] == r["band"][1]]
-    if flat:
-        why = "one seed" if spec.seeds == 1 else "level 0 does not vary across seeds under the paired protocol"
+    untested = [m for m, r in results.items() if r.get("reason")]
+    if untested:
+        notes.append(f"{', '.join(untested)}: {next(iter(results[m]['reason'] for m in untested))}")
+    counts = {(c["seed"], len(c.get("generated") or [])) for c in cells if c["status"] == "ok"}
+    if spec.bootstrap and len(counts) > len({seed for seed, _ in counts}):
         notes.append(
-            f"{', '.join(flat)}: the level-0 band has zero width ({why}, no --bootstrap), so any change "
-            "in the worse direction counts as outside; add --bootstrap (or seeds, with --protocol split)"
+            "a cell lost clips (see results.json: skipped), so its bootstrap draws differ from level 0's: "
+            "its test is conservative (the draws are no longer common)"
         )
-    title = f"{short} ({spec.corruption}), protocol {spec.protocol}, {spec.seeds} seed(s), backbone {spec.backbone}"
-    atomic_write_text(out / "summary.md", markdown(title, results, notes))
-    paths = [out / "figure.png"] + ([out / "figure.pdf"] if spec.pdf else [])
-    if not (unchanged and all(p.exists() for p in paths)):  # a finished sweep rerun redraws nothing
-        figure.plot(parsed, results, info, title, paths)
-    return results
+    return notes

@@ -22,11 +22,12 @@ from audiometric.errors import USER_ERRORS
 from audiometric.metrics import split_request
 from audiometric.runtime.distributed import process_group
 from audiometric.sweep import cells as cellio
-from audiometric.sweep import inputs
-from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, digest, members, prepare
+from audiometric.sweep import inputs, swap
+from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, Reference, digest, members, prepare
 from audiometric.sweep.core import ExtractionOptions, Scorer, lower_is_better, versions
 from audiometric.sweep.output import check_out, write_outputs
 from audiometric.sweep.spec import SweepSpec
+from audiometric.sweep.spread import REPEATS, clean_spread
 
 
 def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite: bool = False) -> dict[str, Any] | None:
@@ -54,20 +55,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
         inputs.check_sizes(spec, len(ref.names))
         embedded = ref_set.extraction
-        common = {
-            "format": CELL_FORMAT,
-            "corruption": spec.corruption,
-            "params": resolved,
-            "protocol": spec.protocol,
-            "backbones": scorer.backbones(),
-            "extraction": scorer.cache_settings(),
-            "reference": ref.content(),
-            "pool": pool_digest,
-            "labels": digest(ref.labels) if ref.labels else None,
-            "metrics": list(spec.metrics),
-            "bootstrap": spec.bootstrap,
-            "confidence": spec.confidence,
-        }
+        common = _common(spec, resolved, scorer, ref, pool_digest)
         grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
         keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
         done = {
@@ -94,8 +82,29 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         warnings.warn(message, stacklevel=2)
     provenance = _provenance(spec, resolved, scorer, ref, ref_set.summary(), pool, pool_digest)
     rows = [row for cell in grid for row in cell_rows(done[cell], spec)]
-    write_outputs(spec, out, rows, [done[cell] for cell in grid], provenance, counters)
+    spread_key = digest({**common, "repeats": REPEATS})
+    spread = clean_spread(scorer, embedded.clips, ref.root, spec.metrics, spread_key, out / "clean_spread.json")
+    write_outputs(spec, out, rows, [done[cell] for cell in grid], provenance, counters, spread)
     return counters
+
+
+def _common(spec: SweepSpec, resolved: dict, scorer: Scorer, ref: Reference, pool_digest: str | None) -> dict:
+    """Everything every cell key holds besides its level and seed."""
+    return {
+        "format": CELL_FORMAT,
+        "corruption": spec.corruption,
+        "params": resolved,
+        "protocol": spec.protocol,
+        "backbones": scorer.backbones(),
+        "extraction": scorer.cache_settings(),
+        "reference": ref.content(),
+        "pool": pool_digest,
+        "labels": digest(ref.labels) if ref.labels else None,
+        "metrics": list(spec.metrics),
+        "bootstrap": spec.bootstrap,
+        "confidence": spec.confidence,
+        "permutations": swap.PERMUTATIONS,
+    }
 
 
 def _run_cells(
@@ -243,13 +252,38 @@ def _score(
             more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, kl, seed)
             values.update(more)
             not_computed.update(why)
+        swaps = _swaps(scorer, spec, gen, ref_clips, chosen, plan.reference, level, seed)
     return {
         **result,
         "status": "ok",
         "metrics": values,
         "not_computed": not_computed,
+        "swaps": swaps,
         "warnings": sorted({str(w.message) for w in caught}),
     }
+
+
+def _swaps(
+    scorer: Scorer,
+    spec: SweepSpec,
+    gen: list,
+    ref_clips: list,
+    chosen: Members,
+    ref: Reference,
+    level: float,
+    seed: int,
+) -> dict[str, dict]:
+    """The paired swap test of every metric entry at this level against level 0 (none at level 0 itself)."""
+    if level == 0:
+        return {}
+    index = {name: i for i, name in enumerate(ref.names)}
+    root = ref.root
+    clean = [ref_clips[index[Path(clip.path).relative_to(root).as_posix()]] for clip in gen]
+    out: dict[str, dict] = {}
+    for metric in spec.metrics:
+        against = chosen.kl_reference if metric == "kl" and spec.protocol == "split" else chosen.reference
+        out.update(scorer.swap_test(clean, gen, [ref_clips[i] for i in against], root, metric, seed))
+    return out
 
 
 def cell_rows(cell: dict, spec: SweepSpec) -> list[dict]:

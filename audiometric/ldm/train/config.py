@@ -25,6 +25,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from audiometric.errors import AudiometricError
 from audiometric.runtime.config import read_options
@@ -59,6 +60,8 @@ class TrainConfig:
     eval_split: str = "test"
     prompt_template: str | None = None
     skip_missing: bool = False
+    file_pattern: str | None = None  # AudioCaps/AudioSet audio file names (the dataset's option)
+    audio_dir: str | None = None  # AudioCaps/AudioSet audio folder (default DATA_DIR/audio)
     eval_every: int = 5000
     eval_size: int | None = None
     eval_steps: int = 200
@@ -68,6 +71,7 @@ class TrainConfig:
     eval_metrics: tuple[str, ...] = ("fd", "is", "kl", "fad")
     eval_backbone: str = "panns-cnn14-16k"
     eval_fad_backbone: str = "vggish"
+    checkpoint: tuple[str, ...] = ()  # NAME=PATH: local weights of the evaluation backbones (as score's)
     checkpoint_every: int = 5000
     keep_checkpoints: int = 3
     resume: str | None = None
@@ -79,6 +83,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.eval_metrics = tuple(self.eval_metrics)
+        self.checkpoint = tuple(self.checkpoint)
         checks = [
             (self.condition in ("text", "audio"), "--condition must be text or audio"),
             (self.precision in ("fp32", "fp16", "bf16"), "--precision must be fp32, fp16 or bf16"),
@@ -104,6 +109,10 @@ class TrainConfig:
     def run(self) -> Path:
         return Path(self.out)
 
+    def dataset_options(self) -> dict[str, Any]:
+        """The dataset's own options that were given (``file_pattern``, ``audio_dir``)."""
+        return {k: v for k, v in {"file_pattern": self.file_pattern, "audio_dir": self.audio_dir}.items() if v}
+
     def training_settings(self) -> dict:
         """The fields that change the trained weights (compared on ``--resume``)."""
         skip = {
@@ -118,6 +127,7 @@ class TrainConfig:
             "eval_candidates",
             "eval_backbone",
             "eval_fad_backbone",
+            "checkpoint",
             "checkpoint_every",
             "keep_checkpoints",
             "resume",
@@ -125,6 +135,7 @@ class TrainConfig:
             "progress",
             "encode_batch_size",
             "data_dir",
+            "audio_dir",
         }
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 

@@ -18,21 +18,75 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiometric.backbones.weights import checkpoint_map
 from audiometric.datasets.export import export, fit, write_pcm16
+from audiometric.errors import AudiometricError, WeightsError
 from audiometric.extraction.clipset import extract_folder
 from audiometric.ldm.generate import clip_seed
 from audiometric.ldm.train.logs import CsvLog
 from audiometric.ldm.train.runfolder import with_unet
-from audiometric.metrics import request_labels
+from audiometric.metrics import get_metric, request_labels
 from audiometric.runtime.atomic import atomic_write
 from audiometric.scoring.compute import Settings, compute, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor
 
 
+def eval_items(cfg) -> list:
+    """The held-out clips scored at each evaluation: ``--eval-split``, ``--eval-size`` (else the seed study's
+    size for us8k/esc50, or the whole split if smaller); every audio file must be present (or skipped)."""
+    from audiometric.datasets import get as get_dataset
+    from audiometric.datasets.base import subset
+    from audiometric.ldm.train.config import DEFAULT_EVAL_SIZE
+
+    items = get_dataset(cfg.dataset).items(
+        cfg.data_dir,
+        split=cfg.eval_split,
+        eval_size=cfg.eval_size,
+        seed=cfg.seed,
+        prompt_template=cfg.prompt_template,
+        skip_missing=cfg.skip_missing,
+        **cfg.dataset_options(),
+    )
+    default = DEFAULT_EVAL_SIZE.get(cfg.dataset)
+    if cfg.eval_size is None and default is not None:
+        items = subset(items, default, cfg.seed)
+    return items
+
+
+def eval_extractor(cfg, device: torch.device):
+    """The evaluation's extractor, made before step 1: its metrics, its backbones and their weights resolved
+    as ``score`` resolves them (``--checkpoint NAME=PATH``, the weights' environment variable, the cache,
+    else a download, none when ``AUDIOMETRIC_OFFLINE`` is set); one line naming the flag that fixes it."""
+    for metric in cfg.eval_metrics:
+        try:
+            get_metric(metric)
+        except AudiometricError as err:
+            raise AudiometricError(f"--eval-metrics: {err}") from None
+    settings = Settings(metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone, fad_backbone=cfg.eval_fad_backbone)
+    # accelerate names a CPU process's device "cpu:0", which the scoring options do not take
+    name = "cpu" if device.type == "cpu" else str(device)
+    try:
+        opts = ExtractionOptions(device=name, workers=0, progress=False, checkpoints=checkpoint_map(cfg.checkpoint))
+        return make_extractor(needed_outputs(settings), opts, progress=False)
+    except WeightsError as err:
+        raise WeightsError(f"evaluation weights: {err}; or train without evaluation: --eval-every 0") from None
+    except AudiometricError as err:
+        raise AudiometricError(f"evaluation (--eval-backbone, --eval-fad-backbone, --eval-metrics): {err}") from None
+
+
 class Evaluator:
     """Generates (every rank its share of the prompts) and scores (rank 0) the evaluation at a given step."""
 
-    def __init__(self, cfg, components, items: list, device: torch.device, tower=None, is_main: bool = True):
+    def __init__(
+        self,
+        cfg,
+        components,
+        items: list,
+        device: torch.device,
+        tower=None,
+        is_main: bool = True,
+        extractor=None,
+    ):
         from audiometric.ldm.clap import clap_text_embeddings, empty_embedding, text_embeddings
 
         self.cfg, self.components, self.items, self.device = cfg, components, items, device
@@ -56,14 +110,11 @@ class Evaluator:
             metrics=tuple(cfg.eval_metrics), backbone=cfg.eval_backbone, fad_backbone=cfg.eval_fad_backbone
         )
         self.log = CsvLog(cfg.run / "eval.csv") if is_main else None
-        self._extractor = None
+        self._extractor = extractor
 
     def extractor(self):
         if self._extractor is None:
-            # accelerate names a CPU process's device "cpu:0", which the scoring options do not take
-            device = "cpu" if self.device.type == "cpu" else str(self.device)
-            opts = ExtractionOptions(device=device, workers=0, progress=False)
-            self._extractor = make_extractor(needed_outputs(self.settings), opts, progress=False)
+            self._extractor = eval_extractor(self.cfg, self.device)
         return self._extractor
 
     def folder(self, step: int) -> Path:

@@ -61,75 +61,72 @@ def encode_latents(
     return dist.mean.float(), dist.std.float()
 
 
-def encode(
-    items: list,
-    components,
-    condition: str,
-    duration: float,
-    seed: int,
-    device: torch.device,
-    clap_audio=None,
-    batch_size: int = 8,
-    progress: bool = True,
-) -> Features:
-    """Features of ``items`` (``datasets.Item``), reading the cache first and encoding only the misses."""
-    from audiometric.ldm.clap import audio_embeddings, empty_embedding, text_embeddings
+def encode(items: list, components, cfg, device: torch.device, clap_audio=None, progress: bool = True) -> Features:
+    """Features of ``items`` (``datasets.Item``) for the run ``cfg`` (``condition``, ``duration``, ``seed``,
+    ``encode_batch_size``), reading the cache first and encoding only the misses."""
+    from audiometric.ldm.clap import empty_embedding
 
-    cache = feature_cache()
-    vae_digest = module_digest(components.vae)
-    cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model)
-    n_mels = components.n_mels
-    # the crop offset (below), not the seed, enters the key: runs with other seeds share every uncropped clip
-    settings = {
-        "duration": duration,
-        "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN, n_mels, mel.FMIN, mel.FMAX],
-        "format": FORMAT,
-    }
-    rows: list[dict | None] = [None] * len(items)
-    hits = misses = 0
-    todo = list(range(len(items)))
+    encoder = _Encoder(components, cfg.condition, cfg.duration, cfg.seed, device, clap_audio)
+    rows: list[dict] = []
+    hits = 0
     bar = tqdm(total=len(items), desc="encoding clips (VAE, CLAP)", unit="clip", disable=not progress)
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        waves, keys = [], []
-        for i in chunk:
-            wave, sha, offset = mel.clip_for_training(items[i].path, duration, seed)
-            cond_input = hashlib.sha256(items[i].prompt.encode()).hexdigest() if condition == "text" else sha
-            key = entry_key(
-                sha,
-                "audioldm-features",
-                vae_digest,
-                {
-                    **settings,
-                    "offset": offset,
-                    "condition": condition,
-                    "cond_input": cond_input,
-                    "cond_digest": cond_digest,
-                },
-            )
-            waves.append(wave)
-            keys.append(key)
-        missing = []
-        for j, (i, key) in enumerate(zip(chunk, keys)):
-            rows[i] = cache.get(key)
-            if rows[i] is None:
-                missing.append(j)
-        hits += len(chunk) - len(missing)
-        misses += len(missing)
-        if missing:
-            batch = torch.from_numpy(np.stack([waves[j] for j in missing])).to(device)
-            means, stds = encode_latents(components.vae, batch, duration, n_mels)
-            if condition == "text":
-                conds = text_embeddings(components, [items[chunk[j]].prompt for j in missing])
-            else:
-                conds = audio_embeddings(clap_audio, [waves[j] for j in missing], mel.SAMPLE_RATE)
-            conds = conds.float().cpu()
-            for k, j in enumerate(missing):
-                row = {"mean": means[k].cpu().numpy(), "std": stds[k].cpu().numpy(), "cond": conds[k].numpy()}
-                cache.put(keys[j], row)
-                rows[chunk[j]] = row
+    for start in range(0, len(items), cfg.encode_batch_size):
+        chunk = items[start : start + cfg.encode_batch_size]
+        found, chunk_hits = encoder.chunk(chunk)
+        rows += found
+        hits += chunk_hits
         bar.update(len(chunk))
     bar.close()
     empty = empty_embedding(components).float().reshape(-1).cpu().clone()  # a plain (not inference) tensor
     stack = lambda name: torch.from_numpy(np.stack([r[name] for r in rows]))  # noqa: E731
-    return Features([it.clip_id for it in items], stack("mean"), stack("std"), stack("cond"), empty, hits, misses)
+    ids = [it.clip_id for it in items]
+    return Features(ids, stack("mean"), stack("std"), stack("cond"), empty, hits, len(items) - hits)
+
+
+class _Encoder:
+    """The frozen encoders of one run, their digests and the cache: one chunk of clips at a time."""
+
+    def __init__(self, components, condition: str, duration: float, seed: int, device: torch.device, clap_audio):
+        self.components, self.condition, self.duration, self.seed = components, condition, duration, seed
+        self.device, self.clap_audio, self.cache = device, clap_audio, feature_cache()
+        self.vae_digest = module_digest(components.vae)
+        self.cond_digest = module_digest(components.text_encoder if condition == "text" else clap_audio.model)
+        # the crop offset (below), not the seed, enters the key: runs with other seeds share every uncropped clip
+        self.settings = {
+            "duration": duration,
+            "mel": [mel.SAMPLE_RATE, mel.N_FFT, mel.HOP, mel.WIN, components.n_mels, mel.FMIN, mel.FMAX],
+            "format": FORMAT,
+            "condition": condition,
+            "cond_digest": self.cond_digest,
+        }
+
+    def key(self, item, sha: str, offset: int) -> str:
+        """The cache key of one clip: its bytes, the crop, the conditioning input and the encoders."""
+        cond_input = hashlib.sha256(item.prompt.encode()).hexdigest() if self.condition == "text" else sha
+        settings = {**self.settings, "offset": offset, "cond_input": cond_input}
+        return entry_key(sha, "audioldm-features", self.vae_digest, settings)
+
+    def chunk(self, items: list) -> tuple[list[dict], int]:
+        """Each item's features (cached or encoded now, then cached) and the number of cache hits."""
+        from audiometric.ldm.clap import audio_embeddings, text_embeddings
+
+        waves, keys = [], []
+        for item in items:
+            wave, sha, offset = mel.clip_for_training(item.path, self.duration, self.seed)
+            waves.append(wave)
+            keys.append(self.key(item, sha, offset))
+        rows = [self.cache.get(key) for key in keys]
+        missing = [j for j, row in enumerate(rows) if row is None]
+        if missing:
+            batch = torch.from_numpy(np.stack([waves[j] for j in missing])).to(self.device)
+            means, stds = encode_latents(self.components.vae, batch, self.duration, self.components.n_mels)
+            if self.condition == "text":
+                conds = text_embeddings(self.components, [items[j].prompt for j in missing])
+            else:
+                conds = audio_embeddings(self.clap_audio, [waves[j] for j in missing], mel.SAMPLE_RATE)
+            conds = conds.float().cpu()
+            for k, j in enumerate(missing):
+                row = {"mean": means[k].cpu().numpy(), "std": stds[k].cpu().numpy(), "cond": conds[k].numpy()}
+                self.cache.put(keys[j], row)
+                rows[j] = row
+        return [row for row in rows if row is not None], len(items) - len(missing)

@@ -20,6 +20,7 @@ from audiometric.errors import AudiometricError
 from audiometric.ldm.train import checkpoint
 from audiometric.ldm.train.config import TrainConfig, differences
 from audiometric.runtime.atomic import atomic_write_text
+from audiometric.runtime.outputs import check_folder, run_folder
 
 
 def check_world_size(expected: int | None, actual: int) -> None:
@@ -40,21 +41,30 @@ def check_world_size(expected: int | None, actual: int) -> None:
         )
 
 
+def inputs(cfg: TrainConfig) -> tuple[str | None, ...]:
+    """What the run reads from disk: the dataset, its audio folder, and the model and CLAP when local."""
+    local = [p for p in (cfg.model, cfg.clap) if p and Path(p).expanduser().exists()]  # not hub ids
+    return (cfg.data_dir, cfg.audio_dir, *local)
+
+
+def check_out(cfg: TrainConfig) -> None:
+    """The output policy's location checks on ``--out`` (writable, not a file, not inside an input, holding
+    none) before anything is read or written; resuming and refusing are :func:`prepare`'s."""
+    check_folder(cfg.out, flag="--out", inputs=inputs(cfg))
+
+
 def recorded(cfg: TrainConfig, world_size: int) -> dict:
     """What ``settings.json`` holds: the training settings and the world size (it changes the data order)."""
     return {**cfg.training_settings(), "world_size": world_size}
 
 
 def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
-    """Check the run folder against this launch; return the checkpoint to resume from (or None)."""
+    """Check the run folder against this launch (the output policy, then the checkpoint to resume); return
+    the checkpoint to resume from (or None). ``--force`` (alias ``--overwrite``) continues a run with other
+    settings, or takes over a folder the policy would refuse."""
     run = cfg.run
-    settings_file = run / "settings.json"
     current = recorded(cfg, world_size)
     if cfg.resume is None:
-        if checkpoint.checkpoints(run) or checkpoint.latest(run):
-            raise AudiometricError(
-                f"{run} already holds checkpoints; continue it with --resume latest, or choose another --out"
-            )
         resume_from = None
     else:
         resume_from = checkpoint.resolve(run, cfg.resume)
@@ -65,9 +75,14 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
                 f"--resume {cfg.resume}: the run was made with other settings "
                 f"({'; '.join(changed)}); pass the same options, or --force to continue anyway"
             )
+    folder = run_folder(run, command="finetune", settings=current, inputs=inputs(cfg), overwrite=cfg.force)
+    if cfg.resume is None and (checkpoint.checkpoints(run) or checkpoint.latest(run)):
+        raise AudiometricError(
+            f"{run} already holds checkpoints; continue it with --resume latest, or choose another --out"
+        )
     if is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(settings_file, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        folder.claim()
+        atomic_write_text(run / "settings.json", json.dumps(current, indent=2, sort_keys=True) + "\n")
     return resume_from
 
 
