@@ -137,3 +137,25 @@ def test_pool_csv_with_a_bom_is_read_and_wrong_columns_are_named(tmp_path):
     table.write_text("filename,category\nx.wav,rain\n", encoding="utf-8-sig")
     with pytest.raises(CorruptionError, match="expected the columns path,label, found filename,category"):
         Pool.from_path(table)
+
+
+def test_finetune_checkpoint_from_flags_and_config(tmp_path, monkeypatch):
+    """``--checkpoint NAME=PATH`` on finetune, as score's; in a --config, a list or a single value."""
+    import audiometric.ldm.train as train_package
+
+    seen = []
+    monkeypatch.setattr(train_package, "train", lambda cfg: seen.append(cfg) or {})
+    base = ["finetune", "--dataset", "us8k", "--data-dir", tmp_path, "--model", "m", "--out", tmp_path / "o"]
+    config = tmp_path / "c.yaml"
+    config.write_text("checkpoint: [vggish=/w/v.pth, panns-cnn14-16k=/w/p.pth]\n")
+    assert _cli(*base, "--config", config).exit_code == 0
+    config.write_text("checkpoint: vggish=/w/v.pth\n")
+    assert _cli(*base, "--config", config).exit_code == 0
+    assert _cli(*base, "--checkpoint", "vggish=/w/x.pth").exit_code == 0
+    assert [cfg.checkpoint for cfg in seen] == [
+        ("vggish=/w/v.pth", "panns-cnn14-16k=/w/p.pth"),
+        ("vggish=/w/v.pth",),
+        ("vggish=/w/x.pth",),
+    ]
+    result = _cli(*base, "--checkpoint", "bogus=/w/x.pth")
+    assert result.exit_code == 2 and "unknown checkpoint name 'bogus'" in result.stderr
