@@ -188,18 +188,18 @@ def test_offline_without_weights_is_one_line(sets):
 
 
 @pytest.mark.parametrize(
-    "make,needle",
+    "make,needle,status",
     [
-        (lambda p: None, "not found"),
-        (lambda p: p.mkdir(), "no audio files"),
+        (lambda p: None, "not found", 2),  # a path to correct: usage
+        (lambda p: p.mkdir(), "no audio files", 1),  # nothing to score: data
     ],
 )
-def test_missing_or_empty_folder(sets, tmp_path, make, needle):
+def test_missing_or_empty_folder(sets, tmp_path, make, needle, status):
     make(tmp_path / "x")
     res = run(
         "score", str(tmp_path / "x"), str(sets / "ref"), "--backbone", "aisfx", "--metrics", "fd", "--no-progress"
     )
-    assert res.exit_code == 2 and needle in res.output and res.output.count("\n") == 1
+    assert res.exit_code == status and needle in res.output and res.output.count("\n") == 1
 
 
 def _bad_folder(folder):
@@ -263,7 +263,7 @@ def test_every_bad_input_is_a_recorded_skip_and_strict_fails(tmp_path):
         "--no-progress",
         "--strict",
     )
-    assert res.exit_code == 2 and "--strict" in res.output and res.output.count("\n") == 1
+    assert res.exit_code == 1 and "--strict" in res.output and res.output.count("\n") == 1  # data, not usage
 
 
 def test_one_file_only_reports_instead_of_crashing(tmp_path):

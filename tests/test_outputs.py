@@ -102,7 +102,14 @@ def test_cli_prints_file_system_errors_on_one_line(monkeypatch):
 
     monkeypatch.setattr("audiometric.api.stats", broken)
     res = CliRunner().invoke(main, ["stats", "ref", "-o", "out.npz"])
-    assert res.exit_code == 2 and res.output == "error: Permission denied (/x/out.npz): choose another path\n"
+    assert res.exit_code == 2 and res.output == "error: Permission denied (/x/out.npz): check the path\n"
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/x/out.npz")
+
+    monkeypatch.setattr("audiometric.api.stats", full)
+    res = CliRunner().invoke(main, ["stats", "ref", "-o", "out.npz"])
+    assert res.exit_code == 2 and "No space left on device (/x/out.npz): free some space" in res.output
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def _closed_port() -> int:
 
 
 def test_registry_names_files_urls_and_env_vars() -> None:
-    assert set(weights.WEIGHTS) == {"panns-cnn14-16k", "panns-cnn14-32k", "vggish", "aisfx"}
+    assert set(weights.WEIGHTS) == {"panns-cnn14-16k", "panns-cnn14-32k", "vggish", "aisfx", "passt"}
     for name, entry in weights.WEIGHTS.items():
         assert entry.name == name
         assert entry.env_var == "AUDIOMETRIC_CHECKPOINT_" + name.upper().replace("-", "_")

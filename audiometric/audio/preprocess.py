@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from audiometric.audio.files import AUDIO_EXTENSIONS, Listing, walk_audio
-from audiometric.errors import AudiometricError
+from audiometric.errors import AudiometricError, DataError
 
 #: How a multichannel file becomes mono: its first channel, or the mean of all channels.
 Channels = Literal["first", "mean"]
@@ -114,7 +114,7 @@ def list_audio_files(directory: str | os.PathLike) -> Listing:
         raise AudiometricError(f"{root}: not a directory; pass a folder of audio files")
     listing = walk_audio(root)
     if not listing.files:
-        raise AudiometricError(
+        raise DataError(
             f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS[:5])}, ...) in this folder or its sub-folders"
         )
     return listing

@@ -92,6 +92,12 @@ WEIGHTS: dict[str, WeightFile] = {
             package="aisfx/models/checkpoint.pth",
             install="pip install --no-deps aisfx==0.1.2",
         ),
+        WeightFile(  # PaSST's v0.0.1-audioset release (Apache-2.0); sha256 pinned alike by several public projects
+            name="passt",
+            filename="passt-s-f128-p16-s10-ap.476-swa.pt",
+            url="https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/passt-s-f128-p16-s10-ap.476-swa.pt",
+            sha256="302903fa8c4aee817b11dc982da0b29aaf8d11a3e722420476d0a12c9db70c2c",
+        ),
     )
 }
 

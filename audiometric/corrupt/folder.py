@@ -38,7 +38,7 @@ from audiometric.corrupt.clip import (
 )
 from audiometric.corrupt.labels import label_of, read_labels
 from audiometric.corrupt.options import check_taken, parse_params, takes
-from audiometric.errors import USER_ERRORS, AudiometricError
+from audiometric.errors import USER_ERRORS, AudiometricError, DataError
 from audiometric.runtime.outputs import RunFolder, check_folder, run_folder
 from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
 from corruptions.pool import Pool, sha256_file
@@ -178,7 +178,7 @@ def corrupt_set(
     }
     names, passed_over, clip_inputs = _set_inputs(entry, in_dir, out_dir, header, pool, labels, target_label, params)
     if not names:
-        raise AudiometricError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        raise DataError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     outputs = [output_name(n) for n in names]
     if len(set(outputs)) != len(outputs):
         raise AudiometricError(f"{in_dir}: two inputs map to the same output name (e.g. a.wav and a.flac); rename one")

@@ -39,7 +39,7 @@ def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str
         item = Item(Path(name).stem, root / name, row["caption"], "", split)
         if item.clip_id not in first or rank < first[item.clip_id][0]:
             first[item.clip_id] = (rank, item)
-    order = {}
+    order: dict[str, int] = {}
     for row in rows:
         order.setdefault(Path(audio_name(file_pattern, row, split)).stem, len(order))
     return [first[clip][1] for clip in sorted(first, key=order.__getitem__)]

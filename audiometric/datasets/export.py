@@ -19,7 +19,7 @@ from audiometric.audio.decode import decode, read_and_hash
 from audiometric.audio.files import WRITTEN_BY
 from audiometric.audio.resample import resample
 from audiometric.datasets.base import Item
-from audiometric.errors import AudioDecodeError, AudiometricError
+from audiometric.errors import AudioDecodeError, DataError
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
 from audiometric.runtime.outputs import RunFolder, run_folder
 
@@ -33,14 +33,14 @@ def read_mono(path: Path) -> tuple[np.ndarray, int]:
         data, sha = read_and_hash(path)
         decoded = decode(data, sha)
     except AudioDecodeError as err:
-        raise AudiometricError(f"{path}: {err}; replace the file or leave it out of the dataset") from None
+        raise DataError(f"{path}: {err}; replace the file or leave it out of the dataset") from None
     return decoded.audio.mean(axis=0, dtype=np.float32), decoded.sample_rate
 
 
 def fit(wave: np.ndarray, rate: int, duration: float | None, target_rate: int = RATE) -> np.ndarray:
     """Resample to ``target_rate`` (windowed sinc) and cut or zero-pad to ``duration`` seconds (None: keep)."""
-    out = resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None], rate, target_rate)[0]
-    out = out.numpy()
+    tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None]
+    out = resample(tensor, rate, target_rate)[0].numpy()
     if duration is None:
         return out
     samples = int(round(duration * target_rate))

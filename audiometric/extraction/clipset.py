@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from audiometric.audio.preprocess import list_audio_files
-from audiometric.errors import AudiometricError
+from audiometric.errors import DataError
 from audiometric.extraction.extract import Clip, Extraction, Extractor
 from audiometric.runtime.distributed import all_gather, shard
 
@@ -84,13 +84,13 @@ def extract_folder(
     result.skipped = [{"file": str(p), "reason": r} for p, r in listing.skipped] + result.skipped
     if strict and result.skipped:
         first = result.skipped[0]
-        raise AudiometricError(
+        raise DataError(
             f"{first['file']}: {first['reason']} (--strict: {len(result.skipped)} unusable "
             "file(s); fix or remove them, or drop --strict to skip them)"
         )
     if not result.clips:
         first = result.skipped[0]
-        raise AudiometricError(
+        raise DataError(
             f"{folder}: none of the {len(files)} audio files could be decoded "
             f"(first: {first['file']}: {first['reason']})"
         )

@@ -94,6 +94,7 @@ def _load_clap(folder: Path, name: str):
 
     try:
         kind = AutoConfig.from_pretrained(str(folder)).model_type
+        model: ClapModel | ClapAudioModelWithProjection
         if kind == "clap":
             model = ClapModel.from_pretrained(str(folder))
         elif kind == "clap_audio_model":

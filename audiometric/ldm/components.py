@@ -235,7 +235,7 @@ def save_pipeline(components: Components, folder: str | os.PathLike) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in LAYOUT:
         getattr(components, name).save_pretrained(str(folder / name))
-    index = {"_class_name": "AudioLDMPipeline", "_diffusers_version": diffusers.__version__}
+    index: dict[str, str | list[str]] = {"_class_name": "AudioLDMPipeline", "_diffusers_version": diffusers.__version__}
     index.update({name: [library, type(getattr(components, name)).__name__] for name, (library, _) in LAYOUT.items()})
     atomic_write_text(folder / "model_index.json", json.dumps(index, indent=2) + "\n")
     return folder

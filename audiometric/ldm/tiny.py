@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import SpeechT5HifiGan
 
 # AudioLDM's DDIM schedule (latent_diffusion config: linear_start 0.0015, linear_end 0.0195, 1000 steps).
 AUDIOLDM_SCHEDULER = dict(
@@ -108,8 +113,8 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
 
     Mel: 16 bins, hop 160 at 16 kHz (vocoder upsampling 160x); VAE downsamples 2x; latent 8 channels.
     """
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import ClapTextModelWithProjection, RobertaTokenizer, SpeechT5HifiGan, SpeechT5HifiGanConfig
+    from diffusers import DDIMScheduler
+    from transformers import ClapTextModelWithProjection, RobertaTokenizer
 
     from audiometric.ldm.components import Components, save_pipeline
 
@@ -118,8 +123,29 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
     projection = 16
     tokenizer = RobertaTokenizer.from_pretrained(str(write_tiny_tokenizer(folder / "tokenizer")))
     text_encoder = ClapTextModelWithProjection(tiny_clap_config(projection, len(tokenizer)).text_config)
+    unet, vae, vocoder = _tiny_unet(projection), _tiny_vae(), _tiny_vocoder()  # built in this order (seeded)
+    scheduler = DDIMScheduler(**AUDIOLDM_SCHEDULER)
+    components = Components(
+        unet=unet.eval(),  # type: ignore[attr-defined]  # diffusers' models are torch Modules its stubs hide
+        vae=vae.eval(),  # type: ignore[attr-defined]
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        vocoder=vocoder.eval(),
+        scheduler=scheduler,
+        noise_scheduler_config=dict(scheduler.config),  # type: ignore[attr-defined]  # ConfigMixin, as above
+        source=str(folder),
+        digest="",
+    )
+    save_pipeline(components, folder)
+    return folder
+
+
+def _tiny_unet(projection: int) -> UNet2DConditionModel:
+    """A 2-level conditional U-Net on 8 latent channels, class-conditioned by a ``projection``-d embedding."""
+    from diffusers import UNet2DConditionModel
+
     channels = (16, 32)
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         sample_size=32,
         in_channels=8,
         out_channels=8,
@@ -134,7 +160,13 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
         projection_class_embeddings_input_dim=projection,
         class_embeddings_concat=True,
     )
-    vae = AutoencoderKL(
+
+
+def _tiny_vae() -> AutoencoderKL:
+    """A 1-channel mel VAE that downsamples 2x into 8 latent channels."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
         in_channels=1,
         out_channels=1,
         latent_channels=8,
@@ -145,7 +177,13 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
         norm_num_groups=4,
         sample_size=64,
     )
-    vocoder = SpeechT5HifiGan(
+
+
+def _tiny_vocoder() -> SpeechT5HifiGan:
+    """A HiFi-GAN from 16 mel bins to 16 kHz audio (upsampling 5 x 4 x 8 = 160, the mel hop)."""
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    return SpeechT5HifiGan(
         SpeechT5HifiGanConfig(
             model_in_dim=16,
             sampling_rate=16000,
@@ -158,20 +196,6 @@ def write_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
             initializer_range=0.2,  # audible (~0.1-1 peak) rather than ~1e-7 output
         )
     )
-    scheduler = DDIMScheduler(**AUDIOLDM_SCHEDULER)
-    components = Components(
-        unet=unet.eval(),
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
-        tokenizer=tokenizer,
-        vocoder=vocoder.eval(),
-        scheduler=scheduler,
-        noise_scheduler_config=dict(scheduler.config),
-        source=str(folder),
-        digest="",
-    )
-    save_pipeline(components, folder)
-    return folder
 
 
 def write_tiny_clap_audio(folder: Path, seed: int = 0, pipeline: Path | None = None, fusion: bool = False) -> Path:

@@ -152,7 +152,10 @@ def _inputs(
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
     if info.reference == "clips" and ref is None:
         raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
-    moments = ref_stats.accumulator(backbone, output) if ref is None and info.reference == "moments" else None
+    moments = None
+    if ref is None and info.reference == "moments":
+        assert ref_stats is not None  # a score has reference clips or reference statistics
+        moments = ref_stats.accumulator(backbone, output)
     for side, count in (
         ("generated", sum(len(c) for c in gen_clips)),
         ("reference", sum(len(c) for c in ref_clips) if ref_clips is not None else None),
@@ -164,6 +167,7 @@ def _inputs(
             )
     notes = []
     if info.paired:
+        assert ref is not None and ref_clips is not None  # paired metrics read clips (refused above without)
         pairs, note = pair_clips(gen.names(backbone), ref.names(backbone))
         gen_clips, ref_clips = [gen_clips[i] for i, _ in pairs], [ref_clips[j] for _, j in pairs]
         notes += [note] if note else []
@@ -188,6 +192,7 @@ def _bootstrap(
     info: MetricInfo, settings: Settings, data: MetricInput, estimates: dict[str, Estimate | str]
 ) -> dict[str, tuple[dict, list[str]]]:
     """Interval fields and notes per entry: the shared clip-resampling draws, then the ``ci_method`` interval."""
+    points = {k: e.value for k, e in estimates.items() if isinstance(e, Estimate)}
     replicates = {k: e.replicate for k, e in estimates.items() if isinstance(e, Estimate) and e.replicate}
     if not settings.bootstrap or not replicates:
         return {}
@@ -211,7 +216,7 @@ def _bootstrap(
         bar.close()
     out = {}
     for key, reps in values.items():
-        point = estimates[key].value
+        point = points[key]
         fields = {
             "ci": list(interval(reps, point, settings.confidence, settings.ci_method)),
             "ci_method": settings.ci_method,

@@ -19,8 +19,9 @@ extracted again, once its checkpoints and preprocessing are checked against the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class StoredClipSet(ClipSet):
     """A clip set read back from an embedding file: the stored names, rows and provenance."""
 
     stored_names: tuple[str, ...] = ()
-    meta: dict | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def names(self, backbone: str | None = None) -> list[str]:
         """The names saved with the rows (what KL pairs on); every stored clip has every stored output."""

@@ -115,6 +115,7 @@ def _reference(ref: ClipSet | None, ref_stats: ReferenceStats | None, backbone: 
         rows = np.concatenate(ref.rows(backbone, output))
         acc = MomentAccumulator(rows.shape[1]).update(rows)
     else:
+        assert ref_stats is not None  # a score has reference clips or reference statistics
         acc = ref_stats.accumulator(backbone, output)
     return ReferenceGaussian(acc.mean, acc.cov())
 

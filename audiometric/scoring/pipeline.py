@@ -22,7 +22,7 @@ import numpy as np
 from audiometric import backbones
 from audiometric._version import __version__
 from audiometric.audio.preprocess import Preprocess, compat_fad
-from audiometric.errors import AudiometricError
+from audiometric.errors import AudiometricError, DataError
 from audiometric.extraction.cache import EmbeddingCache
 from audiometric.extraction.clipset import ClipSet, extract_folder
 from audiometric.extraction.extract import Extractor, backbone_record, preprocessing_record
@@ -36,6 +36,8 @@ from audiometric.scoring.reference import ReferenceStats, check_provenance, load
 
 if TYPE_CHECKING:
     import torch
+
+    from audiometric.backbones import LazyBackbone
 
 
 @dataclass
@@ -80,8 +82,8 @@ def load_models(
     needs: dict[str, set[str]],
     device: torch.device | str,
     checkpoints: dict[str, str] | None = None,
-    held: dict[str, backbones.LazyBackbone] | None = None,
-) -> dict[str, backbones.LazyBackbone]:
+    held: dict[str, LazyBackbone] | None = None,
+) -> dict[str, LazyBackbone]:
     """Each needed backbone with its checkpoint digest, built on ``device`` only when first run on a clip
     the cache lacks; a one-line error if it lacks an output a metric reads.
 
@@ -106,7 +108,7 @@ def make_extractor(
     needs: dict[str, set[str]],
     opts: ExtractionOptions,
     progress: bool = True,
-    held: dict[str, backbones.LazyBackbone] | None = None,
+    held: dict[str, LazyBackbone] | None = None,
 ) -> Extractor:
     """Backbones (built on first use, or ``held`` ones reused) for the chosen device, wrapped in an
     extractor with the default cache."""
@@ -167,7 +169,7 @@ def score(
     settings: Settings,
     opts: ExtractionOptions,
     per_clip_csv: str | None = None,
-    held: dict[str, backbones.LazyBackbone] | None = None,
+    held: dict[str, LazyBackbone] | None = None,
 ) -> dict | None:
     """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
     statistics ``.npz``): a JSON-able result.
@@ -182,12 +184,10 @@ def score(
         opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     with process_group(opts.device) as (rank, size):
         sides = _Sides.load(generated, reference, needs, opts, rank, held)
-        gen: ClipSet = sides.gen_stored or extract_folder(
-            generated, sides.extractor, opts.strict, rank, size, "generated"
-        )
+        gen: ClipSet = sides.gen_stored or sides.extract(generated, opts.strict, rank, size, "generated")
         ref: ClipSet | None = None
         if sides.ref_stats is None:
-            ref = sides.ref_stored or extract_folder(reference, sides.extractor, opts.strict, rank, size, "reference")
+            ref = sides.ref_clips or sides.extract(reference, opts.strict, rank, size, "reference")
     extracted = time.perf_counter()
     if rank != 0:
         return None
@@ -217,6 +217,15 @@ class _Sides:
     def ref_stats(self) -> ReferenceStats | None:
         return self.ref_stored if isinstance(self.ref_stored, ReferenceStats) else None
 
+    @property
+    def ref_clips(self) -> StoredClipSet | None:
+        return self.ref_stored if isinstance(self.ref_stored, StoredClipSet) else None
+
+    def extract(self, folder: str, strict: bool, rank: int, size: int, desc: str) -> ClipSet:
+        """The clips of a side given as a folder (this rank's shard under torchrun)."""
+        assert self.extractor is not None  # made whenever a side is a folder
+        return extract_folder(folder, self.extractor, strict, rank, size, desc)
+
     @classmethod
     def load(
         cls,
@@ -225,10 +234,11 @@ class _Sides:
         needs: dict[str, set[str]],
         opts: ExtractionOptions,
         rank: int,
-        held: dict[str, backbones.LazyBackbone] | None,
+        held: dict[str, LazyBackbone] | None,
     ) -> _Sides:
         """Read stored sides, make the extractor the folders need, and check every stored side's provenance."""
         gen_stored = _stored_side(generated, "generated", needs)
+        assert not isinstance(gen_stored, ReferenceStats)  # _stored_side refuses statistics as the generated side
         ref_stored = _stored_side(reference, "reference", needs)
         stored = [s for s in (gen_stored, ref_stored) if isinstance(s, StoredClipSet)]
         folders = gen_stored is None or ref_stored is None
@@ -244,7 +254,7 @@ class _Sides:
         sides = [s for s in (self.gen_stored, self.ref_stored) if s is not None]
         for stored in [s for s in sides if isinstance(s, StoredClipSet) and strict and s.extraction.skipped]:
             first = stored.extraction.skipped[0]
-            raise AudiometricError(
+            raise DataError(
                 f"{stored.path}: {len(stored.extraction.skipped)} file(s) were skipped when it was "
                 f"exported (first: {first['file']}: {first['reason']}); --strict refuses it"
             )
@@ -275,6 +285,8 @@ def _result(
     extractor = sides.extractor
     extractions = [gen.extraction] + ([ref.extraction] if ref else [])
     cache = extractor.cache if extractor else None
+    reference = ref if ref is not None else sides.ref_stats
+    assert reference is not None  # reference clips, else reference statistics
     return {
         "audiometric": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -282,7 +294,7 @@ def _result(
         "not_computed": not_computed,
         "warnings": messages,
         "generated": gen.summary(),
-        "reference": ref.summary() if ref else sides.ref_stats.summary(),
+        "reference": reference.summary(),
         "backbones": sides.backbones,
         "preprocessing": sides.preprocessing,
         "settings": {**asdict(settings), "metrics": list(settings.metrics)},

@@ -55,7 +55,7 @@ def table(result: dict) -> str:
         )
     ]
     labels = entry_labels()  # display order and labels: the metric registry's
-    order = list(labels) + sorted(set(result["metrics"]) - set(labels))
+    order: list[str] = list(labels) + sorted(set(result["metrics"]) - set(labels))
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:
