@@ -65,7 +65,7 @@ def test_corrupt_skips_a_truncated_file_names_it_and_records_it(clips, tmp_path)
 def test_corrupt_strict_stops_before_writing_anything(clips, tmp_path):
     before = _snapshot(clips)
     result = _cli("corrupt", clips, tmp_path / "out", "-c", "gaussian_noise", "-s", "0.1", "--strict", "--no-progress")
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output  # a data error
     assert "cut.wav: truncated" in result.stderr and "nothing written" in result.stderr
     assert not (tmp_path / "out").exists() and _snapshot(clips) == before
 
@@ -79,7 +79,7 @@ def test_datasets_export_and_check_name_a_truncated_file(tmp_path):
     with open(table, "w", newline="", encoding="utf-8-sig") as handle:  # with a BOM, as spreadsheets save it
         csv.writer(handle).writerows([["path", "caption"], ["a0.wav", "noise"], ["a1.wav", "more noise"]])
     result = _cli("datasets", "export", "--dataset", "csv", "--data-dir", table, "--out", tmp_path / "ref")
-    assert result.exit_code == 2 and "a1.wav: truncated" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 1 and "a1.wav: truncated" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "ref" / "a1.wav").exists()  # never zero-padded into the reference set
     result = _cli("datasets", "check", "--dataset", "csv", "--data-dir", table)
     assert result.exit_code == 0, result.output
