@@ -8,7 +8,7 @@ from audiometric.backbones.weights import WEIGHTS, weights_dir
 from audiometric.errors import WeightsError
 
 
-@pytest.mark.parametrize("name", ["panns-cnn14-16k", "panns-cnn14-32k", "vggish"])
+@pytest.mark.parametrize("name", ["panns-cnn14-16k", "panns-cnn14-32k", "vggish", "passt"])
 def test_cached_checkpoint_with_wrong_sha256_is_rejected(name):
     entry = WEIGHTS[name]
     cached = weights_dir() / entry.filename
@@ -20,7 +20,7 @@ def test_cached_checkpoint_with_wrong_sha256_is_rejected(name):
     assert "\n" not in message and str(cached) in message and "delete" in message
 
 
-@pytest.mark.parametrize("name", ["panns-cnn14-16k", "panns-cnn14-32k", "vggish"])
+@pytest.mark.parametrize("name", ["panns-cnn14-16k", "panns-cnn14-32k", "vggish", "passt"])
 def test_offline_error_names_file_url_and_destination(name):
     entry = WEIGHTS[name]
     with pytest.raises(WeightsError) as err:
