@@ -25,7 +25,7 @@ from audiometric.sweep import inputs, swap
 from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, Reference, digest, members, prepare
 from audiometric.sweep.core import ExtractionOptions, Scorer, lower_is_better, versions
 from audiometric.sweep.output import check_out, write_outputs
-from audiometric.sweep.spec import SweepSpec
+from audiometric.sweep.spec import SweepSpec, required
 from audiometric.sweep.spread import REPEATS, clean_spread
 
 
@@ -47,7 +47,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         inputs.check_sizes(spec, len(names))
         pool, pool_digest = inputs.load_pool(spec, resolved)
         if spec.corruption in ("interference", "interference_fraction"):
-            inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
+            inputs.check_classes(spec, required(pool, "--pool"), inputs.target_labels(names, spec.labels), resolved)
         show = opts.progress and scorer.rank == 0
         if rank == 0:
             folder.claim()

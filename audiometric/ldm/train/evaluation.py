@@ -152,6 +152,7 @@ class Evaluator:
             for row, i in enumerate(chunk):
                 best = 0
                 if k > 1:
+                    assert self.targets is not None  # set whenever eval_candidates > 1
                     emb = audio_embeddings(self.tower, list(waves[row]), rate)
                     best = int(torch.argmax(emb @ self.targets[i].to(emb)))
                 write_pcm16(
@@ -170,6 +171,7 @@ class Evaluator:
         keys = [key for metric in self.settings.metrics for key in METRICS[metric].labels()]
         row = {name: float(values[name]["value"]) for name in keys if name in values}
         row.update({n: float(e["value"]) for n, e in values.items() if n not in row and "value" in e})
+        assert self.log is not None  # scoring runs on the main process, which keeps the log
         self.log.truncate(step - 1)
         self.log.append({"step": step, **row, "clips": len(self.items)})
         plot_curves(self.log.rows, self.cfg.run / "curves.png")
