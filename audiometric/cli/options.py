@@ -97,6 +97,14 @@ def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     return pairs
 
 
+def _flag_value(value: Any, repeatable: bool) -> Any:
+    """A YAML value as click takes it from ``default_map``: a tuple for a repeatable flag, a list joined by
+    commas for any other."""
+    if repeatable:
+        return tuple(map(str, value)) if isinstance(value, (list, tuple)) else (str(value),)
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
 def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
     """``--config FILE``: its options become click's ``default_map``, so a flag given on the command line
     wins, the file comes next and each option's own default last (one merge for every command).
@@ -109,8 +117,10 @@ def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
         if value is not None:
             options = read(value)
             ctx.meta["config_params"] = dict(options.pop("params", None) or {})
-            # a YAML list is what the flag takes comma-separated (click would str() it)
-            flat = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+            # a YAML list is what the flag takes comma-separated (click would str() it); a repeatable flag
+            # (``--checkpoint``) takes the list, or a single value as a list of one
+            repeatable = {p.name for p in ctx.command.params if getattr(p, "multiple", False)}
+            flat = {k: _flag_value(v, k in repeatable) for k, v in options.items()}
             ctx.default_map = {**(ctx.default_map or {}), **flat}
         return value
 
