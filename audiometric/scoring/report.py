@@ -31,9 +31,13 @@ CSV_FIELDS = [
 ]
 
 
-def _num(value: float | None) -> str:
+def format_value(value: float | None, resolution: float = 0.0) -> str:
+    """``value`` to 6 significant digits; exact zeros, and rounding noise (``|value| <= resolution``, the
+    entry's float64 noise floor, see ``metrics.protocol.RESOLUTION``), print as ``0`` without sign."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
+    if abs(value) <= resolution:
+        return "0"
     return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.6e}"
 
 
@@ -69,9 +73,10 @@ def table(result: dict) -> str:
         entry = result["metrics"].get(key)
         if entry is None:
             continue
-        value = _num(entry["value"]) + (f" ± {_num(entry['std'])}" if "std" in entry else "")
+        res = entry.get("resolution", 0.0)
+        value = format_value(entry["value"], res) + (f" ± {format_value(entry['std'], res)}" if "std" in entry else "")
         value += " (untrusted fit)" if entry.get("trusted") is False else ""
-        ci = f"[{_num(entry['ci'][0])}, {_num(entry['ci'][1])}]" if "ci" in entry else ""
+        ci = f"[{format_value(entry['ci'][0], res)}, {format_value(entry['ci'][1], res)}]" if "ci" in entry else ""
         rows.append((labels.get(key, key), value, ci, entry.get("backbone", ""), entry.get("better", "")))
     columns = [i for i in range(5) if i != 2 or any(r[2] for r in rows[1:])]  # no CI column without intervals
     widths = {i: max(len(r[i]) for r in rows) for i in columns}
