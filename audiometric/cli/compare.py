@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
@@ -113,6 +115,7 @@ def compare(
     Per pair and metric: both values, the difference B − A with a bootstrap CI, a permutation p-value
     (clips exchanged between systems; sign flips within name pairs for KL), Holm-adjusted; with three or
     more systems a ranking with compact letters. Each SYSTEM is a folder of audio files or an `embed` .npz.
+    Exits with status 1 when no requested metric could be compared (the reasons are printed).
     """
     from audiometric.api import Scorer
     from audiometric.runtime.outputs import check_file
@@ -144,3 +147,8 @@ def compare(
     if text is not None:
         click.echo(text, nl=False)
     click.echo(summary_table(result), err=text is not None)
+    if not any(pair["metrics"] for pair in result["pairs"]):
+        click.echo(
+            f"error: none of the requested metrics ({', '.join(metrics)}) could be compared; see above", err=True
+        )
+        sys.exit(1)
