@@ -128,8 +128,10 @@ def _conditions(
     """(B, D) conditioning rows: CLAP text of the prompts, or CLAP audio of the references."""
     if settings.condition == "text":
         return clap.text_embeddings(components, [job.prompt for job in jobs])
+    assert tower is not None  # prepare() refuses --condition audio without --clap
     embeds = []
     for job, seed in zip(jobs, seeds):  # one clip at a time: each file keeps its own rate, each crop its seed
+        assert job.reference is not None  # generate() refuses --condition audio without reference clips
         wave, rate = read_mono(job.reference)
         embeds.append(clap.audio_embeddings(tower, [wave], rate, seeds=[seed]))
     return torch.cat(embeds)
