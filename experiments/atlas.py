@@ -30,7 +30,7 @@ import yaml
 
 from audiometric.backbones import spec as backbone_spec
 from audiometric.errors import AudiometricError
-from audiometric.metrics import METRICS
+from audiometric.metrics import get_metric
 from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
@@ -125,7 +125,7 @@ def config_inputs(config: dict) -> dict[str, dict]:
 def metrics_for(encoder: str, metrics: list[str]) -> list[str]:
     """The metrics ``encoder`` can give (the output each reads, from the registries)."""
     outputs = backbone_spec(encoder).outputs
-    return [m for m in metrics if METRICS[m].output in outputs]
+    return [m for m in metrics if get_metric(m).output in outputs]
 
 
 def run_atlas(config: dict, inputs: dict[str, dict], out: Path, opts: ExtractionOptions) -> list[dict]:
