@@ -281,7 +281,8 @@ def _swaps(
     clean = [ref_clips[index[Path(clip.path).relative_to(root).as_posix()]] for clip in gen]
     out: dict[str, dict] = {}
     for metric in spec.metrics:
-        against = chosen.kl_reference if metric == "kl" and spec.protocol == "split" else chosen.reference
+        kl_split = split_request(metric)[0] == "kl" and spec.protocol == "split"
+        against = chosen.kl_reference if kl_split else chosen.reference
         out.update(scorer.swap_test(clean, gen, [ref_clips[i] for i in against], root, metric, seed))
     return out
 
