@@ -7,8 +7,13 @@ import sys
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
-from audiometric.cli.score import metric_list
+from audiometric.cli.options import (
+    backbone_choice,
+    extraction_kwargs,
+    extraction_options,
+    metrics_option,
+    overwrite_option,
+)
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
 EXAMPLES = """\b
@@ -27,13 +32,7 @@ Examples:
     type=click.Path(),
     help="Reference: a folder, an `embed` .npz, or a `stats` .npz (then Fréchet metrics only).",
 )
-@click.option(
-    "--metrics",
-    default=",".join(DEFAULT_METRICS),
-    show_default=True,
-    callback=metric_list,
-    help=f"Comma-separated, any case, from: {', '.join(METRICS)}.",
-)
+@metrics_option(DEFAULT_METRICS, f"Comma-separated, any case, from: {', '.join(METRICS)}.")
 @click.option(
     "--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True, help="Network for FD, IS, KL, KAD."
 )
