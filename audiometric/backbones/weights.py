@@ -137,7 +137,7 @@ WEIGHTS: dict[str, WeightFile] = {
             files=("config.json", "model.safetensors", "preprocessor_config.json"),
             licence="MIT",
         ),
-        WeightFile(  # model card: huggingface.co/microsoft/wavlm-base-plus
+        WeightFile(  # model card: huggingface.co/microsoft/wavlm-base-plus (no licence read from it here)
             name="wavlm-base-plus",
             filename="pytorch_model.bin",
             url="https://huggingface.co/microsoft/wavlm-base-plus",
