@@ -65,7 +65,7 @@ def test_corrupt_skips_a_truncated_file_names_it_and_records_it(clips, tmp_path)
 def test_corrupt_strict_stops_before_writing_anything(clips, tmp_path):
     before = _snapshot(clips)
     result = _cli("corrupt", clips, tmp_path / "out", "-c", "gaussian_noise", "-s", "0.1", "--strict", "--no-progress")
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output  # a data error
     assert "cut.wav: truncated" in result.stderr and "nothing written" in result.stderr
     assert not (tmp_path / "out").exists() and _snapshot(clips) == before
 
@@ -79,7 +79,7 @@ def test_datasets_export_and_check_name_a_truncated_file(tmp_path):
     with open(table, "w", newline="", encoding="utf-8-sig") as handle:  # with a BOM, as spreadsheets save it
         csv.writer(handle).writerows([["path", "caption"], ["a0.wav", "noise"], ["a1.wav", "more noise"]])
     result = _cli("datasets", "export", "--dataset", "csv", "--data-dir", table, "--out", tmp_path / "ref")
-    assert result.exit_code == 2 and "a1.wav: truncated" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 1 and "a1.wav: truncated" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "ref" / "a1.wav").exists()  # never zero-padded into the reference set
     result = _cli("datasets", "check", "--dataset", "csv", "--data-dir", table)
     assert result.exit_code == 0, result.output
@@ -137,3 +137,25 @@ def test_pool_csv_with_a_bom_is_read_and_wrong_columns_are_named(tmp_path):
     table.write_text("filename,category\nx.wav,rain\n", encoding="utf-8-sig")
     with pytest.raises(CorruptionError, match="expected the columns path,label, found filename,category"):
         Pool.from_path(table)
+
+
+def test_finetune_checkpoint_from_flags_and_config(tmp_path, monkeypatch):
+    """``--checkpoint NAME=PATH`` on finetune, as score's; in a --config, a list or a single value."""
+    import audiometric.ldm.train as train_package
+
+    seen = []
+    monkeypatch.setattr(train_package, "train", lambda cfg: seen.append(cfg) or {})
+    base = ["finetune", "--dataset", "us8k", "--data-dir", tmp_path, "--model", "m", "--out", tmp_path / "o"]
+    config = tmp_path / "c.yaml"
+    config.write_text("checkpoint: [vggish=/w/v.pth, panns-cnn14-16k=/w/p.pth]\n")
+    assert _cli(*base, "--config", config).exit_code == 0
+    config.write_text("checkpoint: vggish=/w/v.pth\n")
+    assert _cli(*base, "--config", config).exit_code == 0
+    assert _cli(*base, "--checkpoint", "vggish=/w/x.pth").exit_code == 0
+    assert [cfg.checkpoint for cfg in seen] == [
+        ("vggish=/w/v.pth", "panns-cnn14-16k=/w/p.pth"),
+        ("vggish=/w/v.pth",),
+        ("vggish=/w/x.pth",),
+    ]
+    result = _cli(*base, "--checkpoint", "bogus=/w/x.pth")
+    assert result.exit_code == 2 and "unknown checkpoint name 'bogus'" in result.stderr

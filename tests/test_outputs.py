@@ -24,6 +24,8 @@ def test_check_file_refuses_bad_locations(tmp_path):
         check_file(tmp_path / "plain", "txt", inputs=[tmp_path / "plain"])  # the input file itself
     with pytest.raises(OutputError, match="is a folder"):
         check_file(tmp_path / "inp", "json")
+    with pytest.raises(OutputError, match="names an audio file.*a .npz name"):
+        check_file(tmp_path / "new.WAV", "npz", overwrite=True)
     assert check_file("-", "json", inputs=[tmp_path]).name == "-"
     assert check_file(tmp_path / "new" / "x.json", "json") == (tmp_path / "new" / "x.json").resolve()
     assert not (tmp_path / "new").exists()  # a check writes nothing
@@ -102,7 +104,14 @@ def test_cli_prints_file_system_errors_on_one_line(monkeypatch):
 
     monkeypatch.setattr("audiometric.api.stats", broken)
     res = CliRunner().invoke(main, ["stats", "ref", "-o", "out.npz"])
-    assert res.exit_code == 2 and res.output == "error: Permission denied (/x/out.npz): choose another path\n"
+    assert res.exit_code == 2 and res.output == "error: Permission denied (/x/out.npz): check the path\n"
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/x/out.npz")
+
+    monkeypatch.setattr("audiometric.api.stats", full)
+    res = CliRunner().invoke(main, ["stats", "ref", "-o", "out.npz"])
+    assert res.exit_code == 2 and "No space left on device (/x/out.npz): free some space" in res.output
 
 
 @pytest.mark.parametrize(

@@ -58,4 +58,4 @@ def test_corrupt_outputs_respect_the_umask(mask, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert len(written) == 3 and all(_mode(p) == 0o666 & ~mask for p in written)
+    assert len(written) == 4 and all(_mode(p) == 0o666 & ~mask for p in written)  # 2 clips, manifest, stamp

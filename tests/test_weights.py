@@ -122,10 +122,14 @@ def _closed_port() -> int:
 
 
 def test_registry_names_files_urls_and_env_vars() -> None:
-    assert set(weights.WEIGHTS) == {"panns-cnn14-16k", "panns-cnn14-32k", "vggish", "aisfx", "passt"}
+    assert {"panns-cnn14-16k", "panns-cnn14-32k", "vggish", "aisfx", "passt", "clap-laion"} <= set(weights.WEIGHTS)
     for name, entry in weights.WEIGHTS.items():
         assert entry.name == name
         assert entry.env_var == "AUDIOMETRIC_CHECKPOINT_" + name.upper().replace("-", "_")
+        if entry.hub is not None:  # a transformers save_pretrained folder (backbones/hf.py)
+            assert entry.url == f"https://huggingface.co/{entry.hub}" and "config.json" in entry.files
+            assert entry.filename in entry.files and entry.licence
+            continue
         located = entry.package or urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)
         assert located.endswith("/" + entry.filename)
         assert (entry.url is None) == (entry.package is not None)

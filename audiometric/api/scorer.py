@@ -18,6 +18,7 @@ from audiometric.api.options import (
     check_backbone,
     check_score_options,
     extraction_options,
+    is_stats_metric,
     metric_names,
     stats_metrics,
 )
@@ -149,7 +150,7 @@ class Scorer:
         from audiometric.scoring.reference import accumulate, save
 
         asked = metric_names(stats_metrics() if metrics is None else metrics)
-        frechet = tuple(m for m in asked if m in stats_metrics())
+        frechet = tuple(m for m in asked if is_stats_metric(m))
         if not frechet:
             raise AudiometricError(
                 f"statistics files serve {' and '.join(stats_metrics())} only; got metrics {', '.join(asked)}"

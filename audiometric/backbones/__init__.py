@@ -37,6 +37,7 @@ _REGISTRY: dict[str, Spec] = {
     "panns-cnn14-32k": Spec("panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits")),
     "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",)),
     "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",)),
+    "clap-laion": Spec("clap:load_clap", 48000, 1, ("embedding",)),
     "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits")),
 }
 

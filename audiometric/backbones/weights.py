@@ -42,7 +42,9 @@ class WeightFile:
     ``sha256``/``md5`` are the lowercase hex digests stated publicly for the file (None if unknown);
     ``env_var`` is derived from ``name`` (upper-cased, ``-`` -> ``_``). A checkpoint shipped inside a
     Python distribution names it in ``package`` (``"pkg/relative/path"``, found without importing the
-    package) and the command that installs it in ``install``, instead of a download ``url``.
+    package) and the command that installs it in ``install``, instead of a download ``url``. A
+    transformers model is a ``save_pretrained`` folder: ``hub`` is its Hugging Face id and ``files`` the
+    files that folder holds (``backbones/hf.py`` resolves it). ``licence`` is the one its model card states.
     """
 
     name: str
@@ -52,6 +54,9 @@ class WeightFile:
     md5: str | None = None
     package: str | None = None
     install: str | None = None
+    hub: str | None = None
+    files: tuple[str, ...] = ()
+    licence: str | None = None
     env_var: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +96,15 @@ WEIGHTS: dict[str, WeightFile] = {
             sha256="499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5",
             package="aisfx/models/checkpoint.pth",
             install="pip install --no-deps aisfx==0.1.2",
+        ),
+        WeightFile(  # model card: huggingface.co/laion/clap-htsat-unfused
+            name="clap-laion",
+            filename="model.safetensors",
+            url="https://huggingface.co/laion/clap-htsat-unfused",
+            sha256=None,
+            hub="laion/clap-htsat-unfused",
+            files=("config.json", "model.safetensors", "preprocessor_config.json", "vocab.json", "merges.txt"),
+            licence="Apache-2.0",
         ),
         WeightFile(  # PaSST's v0.0.1-audioset release (Apache-2.0); sha256 pinned alike by several public projects
             name="passt",
@@ -141,8 +155,13 @@ def checkpoint_map(values: Iterable[str] | Mapping[str, str | Path] | None) -> d
 
 
 def sha256_file(path: str | Path) -> str:
-    """Lowercase hex SHA-256 of a file, read in 1 MiB chunks."""
-    return _digests(Path(path))[0]
+    """Lowercase hex SHA-256 of a file, read in 1 MiB chunks; of a ``save_pretrained`` folder, see ``hf.py``."""
+    path = Path(path)
+    if path.is_dir():
+        from audiometric.backbones.hf import folder_digest
+
+        return folder_digest(path, lambda file: _digests(file)[0])
+    return _digests(path)[0]
 
 
 def _memo() -> DigestMemo:
@@ -333,8 +352,16 @@ def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
         (f"--checkpoint {name}=", override),
         (entry.env_var, os.environ.get(entry.env_var)),
     ):
+        if value and entry.hub is not None:
+            from audiometric.backbones.hf import resolve_folder
+
+            return resolve_folder(entry, str(value), source, offline=_offline())
         if value:
             return _user_file(value, source, entry)
+    if entry.hub is not None:
+        from audiometric.backbones.hf import resolve_folder
+
+        return resolve_folder(entry, entry.hub, "the default", offline=_offline())
     if entry.package is not None:
         return _packaged(entry, entry.package)
     dest = weights_dir() / entry.filename

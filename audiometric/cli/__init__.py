@@ -8,6 +8,7 @@ holding a ``click.Command`` and one line in ``COMMANDS`` below: ``"name": "modul
 from __future__ import annotations
 
 import ast
+import errno
 import importlib
 import importlib.util
 import sys
@@ -37,8 +38,8 @@ COMMANDS: dict[str, str] = {
 class _Group(click.Group):
     """Loads subcommands from :data:`COMMANDS` on demand, and turns :class:`AudiometricError` into one
     line on stderr and exit status 2 (usage) or 1 (data, :func:`~audiometric.errors.exit_status`), never
-    a traceback. A file-system error the output checks did not foresee (a folder removed or made
-    read-only while running) is shown the same way."""
+    a traceback. A file-system error the output checks could not foresee (a folder removed, made
+    read-only or filled while running) is shown the same way."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -60,14 +61,24 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except USER_ERRORS as err:
             _exit(f"error: {err}", exit_status(err))
-        except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as err:
-            _exit(f"error: {one_line(err.strerror or str(err), err.filename, 'choose another path')}", 2)
+        except OSError as err:
+            if err.errno not in _FILE_SYSTEM_ERRORS or err.filename is None:
+                raise
+            fix = "free some space or choose another path" if err.errno == errno.ENOSPC else "check the path"
+            _exit(f"error: {one_line(err.strerror or str(err), err.filename, fix)}", 2)
         except KeyboardInterrupt:
             _exit("interrupted: finished clips are cached; run the same command again to resume", 130)
         except click.ClickException as err:  # usage errors: shown once under torchrun, by rank 0
             if world()[0] != 0:
                 _exit(None, err.exit_code)
             raise
+
+
+#: File-system failures the output checks cannot foresee (a folder removed, made read-only or filled while a
+#: command runs): shown as one line naming the path, like a user error.
+_FILE_SYSTEM_ERRORS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
+)
 
 
 def _exit(message: str | None, status: int) -> None:

@@ -27,11 +27,9 @@ def _metrics(ctx, param, value):
 
 
 def _checkpoints(ctx, param, value):
-    """``NAME=PATH`` values, checked as score checks them; a YAML list arrives comma-joined."""
+    """``NAME=PATH`` values, checked as score checks them (``--config``: a list, or one value)."""
     from audiometric.backbones.weights import checkpoint_map
 
-    if isinstance(value, str):
-        value = value.split(",")
     return tuple(f"{name}={path}" for name, path in checkpoint_map(value or ()).items())
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from audiometric import backbones
 from audiometric.backbones.weights import checkpoint_map
+from audiometric.errors import AudiometricError
 
 
 def extraction_options(func: Callable) -> Callable:
@@ -86,6 +87,28 @@ def extraction_kwargs(
 backbone_choice = click.Choice(backbones.available())
 
 
+def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    """Parse ``fd,IS,kl,fd@vggish`` into checked metric requests (metric names in any case)."""
+    from audiometric.api import metric_names
+
+    try:
+        return metric_names(value)
+    except AudiometricError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def metrics_option(default: Sequence[str], help: str) -> Callable:
+    """``--metrics``: comma-separated metric names, each optionally ``METRIC@BACKBONE`` (score, stats, compare)."""
+    return click.option(
+        "--metrics",
+        default=",".join(default),
+        show_default=True,
+        callback=metric_list,
+        help=f"{help} METRIC@BACKBONE computes a metric on another backbone (fd@vggish, kl@panns-cnn14-32k); "
+        "its result key is the same.",
+    )
+
+
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     """Click callback parsing repeated ``KEY=VALUE`` options (``--param``) into a dict."""
     pairs = {}
@@ -95,6 +118,14 @@ def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
             raise click.BadParameter(f"'{value}' is not KEY=VALUE")
         pairs[key.strip()] = text.strip()
     return pairs
+
+
+def _flag_value(value: Any, repeatable: bool) -> Any:
+    """A YAML value as click takes it from ``default_map``: a tuple for a repeatable flag, a list joined by
+    commas for any other."""
+    if repeatable:
+        return tuple(map(str, value)) if isinstance(value, (list, tuple)) else (str(value),)
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
 def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
@@ -109,8 +140,10 @@ def config_option(read: Callable[[str], dict[str, Any]], help: str) -> Callable:
         if value is not None:
             options = read(value)
             ctx.meta["config_params"] = dict(options.pop("params", None) or {})
-            # a YAML list is what the flag takes comma-separated (click would str() it)
-            flat = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+            # a YAML list is what the flag takes comma-separated (click would str() it); a repeatable flag
+            # (``--checkpoint``) takes the list, or a single value as a list of one
+            repeatable = {p.name for p in ctx.command.params if getattr(p, "multiple", False)}
+            flat = {k: _flag_value(v, k in repeatable) for k, v in options.items()}
             ctx.default_map = {**(ctx.default_map or {}), **flat}
         return value
 

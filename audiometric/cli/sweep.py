@@ -74,7 +74,10 @@ Examples:
 )
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
 @click.option(
-    "--metrics", default="fd,is,kl,fad", show_default=True, help=f"Comma-separated, from: {', '.join(METRICS)}."
+    "--metrics",
+    default="fd,is,kl,fad",
+    show_default=True,
+    help=f"Comma-separated, from: {', '.join(METRICS)}; METRIC@BACKBONE for another backbone (fd@vggish).",
 )
 @click.option(
     "--backbone",

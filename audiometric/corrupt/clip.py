@@ -17,7 +17,7 @@ import numpy as np
 
 import corruptions
 from audiometric.audio.decode import decode, read_and_hash
-from audiometric.errors import AudioDecodeError, AudiometricError
+from audiometric.errors import AudioDecodeError, DataError
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
 
 
@@ -110,7 +110,7 @@ def check_decodable(root: Path, names: list[str]) -> None:
         except AudioDecodeError as err:
             bad.append(f"{root / name}: {err}")
     if bad:
-        raise AudiometricError(
+        raise DataError(
             f"{bad[0]} (--strict: {len(bad)} unusable input file(s), nothing written; fix or remove them, "
             "or drop --strict to skip them)"
         )

@@ -199,7 +199,7 @@ def corrupt_set(
                 out, rate, record = _corrupt_named(entry, input_path, name, severity, seed, clip_inputs(name), selected)
             except _FileError as err:
                 if strict:
-                    raise AudiometricError(f"{err} (--strict: stopped; fix or remove the file)") from None
+                    raise DataError(f"{err} (--strict: stopped; fix or remove the file)") from None
                 warnings.warn(f"skipped {err}; listed in the manifest under skipped", stacklevel=2)
                 skipped.append({"name": name, "reason": err.reason})
                 continue
@@ -208,14 +208,14 @@ def corrupt_set(
             previous = run.save(item, out, rate)
         entries.append(previous)
     if not entries:
-        raise AudiometricError(
+        raise DataError(
             f"{in_dir}: none of the {len(names)} audio files could be corrupted (first: "
             f"{skipped[0]['name']}: {skipped[0]['reason']}); fix the files"
         )
     return run.close(entries, passed_over, skipped)
 
 
-class _FileError(AudiometricError):
+class _FileError(DataError):
     """One input file could not be corrupted (the message names it; ``reason`` is why)."""
 
     def __init__(self, path: Path, reason: str) -> None:

@@ -128,8 +128,10 @@ def _conditions(
     """(B, D) conditioning rows: CLAP text of the prompts, or CLAP audio of the references."""
     if settings.condition == "text":
         return clap.text_embeddings(components, [job.prompt for job in jobs])
+    assert tower is not None  # prepare() refuses --condition audio without --clap
     embeds = []
     for job, seed in zip(jobs, seeds):  # one clip at a time: each file keeps its own rate, each crop its seed
+        assert job.reference is not None  # generate() refuses --condition audio without reference clips
         wave, rate = read_mono(job.reference)
         embeds.append(clap.audio_embeddings(tower, [wave], rate, seeds=[seed]))
     return torch.cat(embeds)
@@ -220,7 +222,7 @@ def generate(
     provenance = provenance or {}
     folder = check_out(out, jobs, settings, provenance, overwrite)
     manifest_path = folder.path / "manifest.json"
-    done = json.loads(manifest_path.read_text()).get("clips", {}) if folder.resume and manifest_path.is_file() else {}
+    done = _finished(manifest_path) if folder.resume else {}
     todo = [job for job in jobs if not (job.clip_id in done and (folder.path / f"{job.clip_id}.wav").exists())]
     if not todo:  # a finished run: nothing to load
         return json.loads(manifest_path.read_text())
@@ -242,6 +244,18 @@ def generate(
         bar.update(len(batch))
     bar.close()
     return manifest
+
+
+def _finished(manifest_path: Path) -> dict[str, dict]:
+    """The clips an earlier run of the same settings recorded in its manifest (none when it has none)."""
+    if not manifest_path.is_file():
+        return {}
+    try:
+        return json.loads(manifest_path.read_text()).get("clips", {})
+    except (ValueError, AttributeError):
+        raise AudiometricError(
+            "unreadable manifest", path=manifest_path, fix="remove it (or pass --overwrite) to start the run again"
+        ) from None
 
 
 def _generate_batch(

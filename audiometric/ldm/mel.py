@@ -21,7 +21,7 @@ import torch
 
 from audiometric.audio.decode import decode, read_and_hash
 from audiometric.audio.resample import resample
-from audiometric.errors import AudiometricError
+from audiometric.errors import AudiometricError, DataError
 from corruptions.dsp import mel_filterbank_slaney
 
 SAMPLE_RATE = 16000
@@ -86,7 +86,7 @@ def load_clip(path: str | Path) -> tuple[np.ndarray, str]:
         data, sha = read_and_hash(Path(path))
         decoded = decode(data, sha)
     except AudiometricError as err:
-        raise AudiometricError(f"{path}: {err}; replace the file or remove it from the dataset") from err
+        raise DataError(f"{path}: {err}; replace the file or remove it from the dataset") from err
     wave = torch.from_numpy(decoded.audio[0].copy())
     return resample(wave, decoded.sample_rate, SAMPLE_RATE).numpy(), sha
 

@@ -15,7 +15,15 @@ from tqdm import tqdm
 
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet
-from audiometric.metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
+from audiometric.metrics import (
+    BACKBONE_SEPARATOR,
+    Estimate,
+    MetricInfo,
+    MetricInput,
+    get_metric,
+    pair_clips,
+    split_request,
+)
 from audiometric.metrics.bootstrap import draw_replicates, interval
 from audiometric.metrics.protocol import no_progress
 from audiometric.scoring.reference import ReferenceStats
@@ -43,11 +51,10 @@ class Settings:
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
-    """``(backbone, output)`` that ``metric`` reads under ``settings``."""
-    if metric not in METRICS:
-        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(METRICS)}")
-    info = METRICS[metric]
-    return getattr(settings, info.backbone_option), info.output
+    """``(backbone, output)`` that ``metric`` (a name, or ``METRIC@BACKBONE``) reads under ``settings``."""
+    info = get_metric(metric)
+    backbone = split_request(metric)[1]
+    return backbone or getattr(settings, info.backbone_option), info.output
 
 
 def needed_outputs(settings: Settings) -> dict[str, set[str]]:
@@ -70,11 +77,13 @@ def compute(
     skipped: dict[str, str] = {}
     for metric in settings.metrics:
         try:
-            entries = _one(METRICS[metric], settings, gen, ref, ref_stats, progress)
+            entries = _one(metric, settings, gen, ref, ref_stats, progress)
         except AudiometricError as err:  # a metric's own precondition (too few clips, unpaired names, ...)
             skipped[metric] = str(err)
             continue
-        for key, entry in entries.items():
+        asked_on = split_request(metric)[1]
+        suffix = "" if asked_on is None else f"{BACKBONE_SEPARATOR}{asked_on}"  # fd@passt gives fd@passt, fd_inf@passt
+        for key, entry in ((k + suffix, e) for k, e in entries.items()):
             if isinstance(entry, str):
                 skipped[key] = entry
             else:
@@ -89,19 +98,21 @@ def metric_input(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | N
     where the metric cannot be computed.
     """
     backbone, output = backbone_for(metric, settings)
-    return _inputs(METRICS[metric], settings, gen, ref, None, backbone, output, False)[0]
+    return _inputs(get_metric(metric), settings, gen, ref, None, backbone, output, False)[0]
 
 
 def _one(
-    info: MetricInfo,
+    metric: str,
     settings: Settings,
     gen: ClipSet,
     ref: ClipSet | None,
     ref_stats: ReferenceStats | None,
     progress: bool,
 ) -> dict[str, dict | str]:
-    """The result entries of one metric; raises AudiometricError with why it cannot be computed."""
-    backbone, output = backbone_for(info.name, settings)
+    """The result entries of one metric request (keys without its ``@backbone``); raises AudiometricError
+    with why it cannot be computed."""
+    info = get_metric(metric)
+    backbone, output = backbone_for(metric, settings)
     data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
     estimates = info.run(data)
     intervals = _bootstrap(info, settings, data, estimates)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import corruptions
 from audiometric.corrupt.clip import corrupt_clip, dumps, set_rng, stable_hash, wav_float32_bytes
 from audiometric.errors import USER_ERRORS
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
+from audiometric.sweep.spec import required
 from corruptions.event_permutation import load_events
 from corruptions.pool import Pool
 
@@ -118,7 +120,7 @@ def prepare(plan: Plan, level: float, seed: int, indices: tuple[int, ...], audio
             continue
         try:
             corrupted, rate, record = corrupt_clip(
-                entry, ref.files[i], name, level, seed, lambda _, rate, i=i: _inputs(plan, i, rate)
+                entry, ref.files[i], name, level, seed, partial(_clip_inputs, plan, i)
             )
         except USER_ERRORS as err:
             out.skipped.append({"file": name, "reason": str(err)})
@@ -132,12 +134,15 @@ def prepare(plan: Plan, level: float, seed: int, indices: tuple[int, ...], audio
     return out
 
 
-def _inputs(plan: Plan, index: int, rate: int) -> dict[str, Any]:
+def _clip_inputs(plan: Plan, index: int, _: np.ndarray, rate: int) -> dict[str, Any]:
+    """The corruption's keyword arguments for reference clip ``index`` at ``rate`` Hz (the audio is unused)."""
     kwargs = dict(plan.kwargs)
     if plan.corruption in ("interference", "interference_fraction"):
         kwargs.update(pool=plan.pool, target_label=plan.reference.labels[index])
     if plan.corruption == "event_permutation":
-        kwargs["events"] = load_events(plan.pool, plan.reference.compositions[index]["events"], rate)
+        kwargs["events"] = load_events(
+            required(plan.pool, "--pool"), plan.reference.compositions[index]["events"], rate
+        )
     return kwargs
 
 

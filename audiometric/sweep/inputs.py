@@ -20,7 +20,7 @@ from audiometric.extraction.clipset import ClipSet
 from audiometric.metrics import METRICS
 from audiometric.sweep.cells import Reference, digest
 from audiometric.sweep.core import Scorer, barrier, preview_names
-from audiometric.sweep.spec import SweepSpec
+from audiometric.sweep.spec import SweepSpec, required
 from corruptions.event_permutation import COMPOSE_PARAMS
 from corruptions.pool import Pool
 
@@ -45,7 +45,7 @@ def preview(spec: SweepSpec, resolved: dict[str, Any]) -> list[str]:
     """The names the reference will have, for the checks made before any backbone runs."""
     if spec.corruption == "event_permutation":
         return [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
-    return preview_names(spec.ref)
+    return preview_names(required(spec.ref, "--ref"))
 
 
 def check_sizes(spec: SweepSpec, n: int) -> None:
@@ -73,7 +73,7 @@ def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, s
     """The pool (if the corruption reads one) and a digest of its classes, names and bytes."""
     if not takes(corruptions.get(spec.corruption), "--pool"):
         return None, None
-    pool = Pool.from_path(spec.pool)
+    pool = Pool.from_path(required(spec.pool, "--pool"))
     if spec.corruption == "event_permutation" and len(pool.classes()) < int(resolved["n_events"]):
         raise AudiometricError(
             f"--pool {spec.pool}: {len(pool.classes())} classes, but each composed clip needs "
@@ -103,13 +103,13 @@ def reference(
     the pool (seed 0, by rank 0) under OUT_DIR."""
     records: dict[str, dict] = {}
     if spec.corruption == "event_permutation":
-        folder = out / f"reference-{digest([pool.source, resolved])[:12]}"
+        folder = out / f"reference-{digest([required(pool, '--pool').source, resolved])[:12]}"
         if scorer.rank == 0:
-            compose_set(spec.pool, folder, seed=0, params=resolved, progress=progress)
+            compose_set(required(spec.pool, "--pool"), folder, seed=0, params=resolved, progress=progress)
         barrier()
         records = {e["name"]: e["record"] for e in json.loads((folder / MANIFEST).read_text())["files"]}
     else:
-        folder = Path(spec.ref)
+        folder = Path(required(spec.ref, "--ref"))
     clips = scorer.reference(folder)
     if scorer.rank == 0:
         report_skips(folder, clips.extraction.skipped)

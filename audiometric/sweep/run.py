@@ -19,13 +19,14 @@ from tqdm import tqdm
 
 from audiometric._version import __version__
 from audiometric.errors import USER_ERRORS
+from audiometric.metrics import split_request
 from audiometric.runtime.distributed import process_group
 from audiometric.sweep import cells as cellio
 from audiometric.sweep import inputs, swap
 from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, Reference, digest, members, prepare
 from audiometric.sweep.core import ExtractionOptions, Scorer, lower_is_better, versions
 from audiometric.sweep.output import check_out, write_outputs
-from audiometric.sweep.spec import SweepSpec
+from audiometric.sweep.spec import SweepSpec, required
 from audiometric.sweep.spread import REPEATS, clean_spread
 
 
@@ -47,7 +48,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         inputs.check_sizes(spec, len(names))
         pool, pool_digest = inputs.load_pool(spec, resolved)
         if spec.corruption in ("interference", "interference_fraction"):
-            inputs.check_classes(spec, pool, inputs.target_labels(names, spec.labels), resolved)
+            inputs.check_classes(spec, required(pool, "--pool"), inputs.target_labels(names, spec.labels), resolved)
         show = opts.progress and scorer.rank == 0
         if rank == 0:
             folder.claim()
@@ -241,12 +242,14 @@ def _score(
         }
     if scorer.rank != 0:
         return {**result, "status": "ok", "metrics": {}, "not_computed": {}}
-    main = tuple(m for m in spec.metrics if not (m == "kl" and spec.protocol == "split"))
+    # KL (kl, kl@BACKBONE) under the split protocol pairs each corrupted A clip with its clean original
+    kl = tuple(m for m in spec.metrics if split_request(m)[0] == "kl" and spec.protocol == "split")
+    main = tuple(m for m in spec.metrics if m not in kl)
     with warnings.catch_warnings(record=True) as caught:  # kept in the cell, shown once at the end
         warnings.simplefilter("always")
         values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], root, main, seed)
-        if "kl" in spec.metrics and spec.protocol == "split":  # KL pairs each corrupted A clip with its clean original
-            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, ("kl",), seed)
+        if kl:
+            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, kl, seed)
             values.update(more)
             not_computed.update(why)
         swaps = _swaps(scorer, spec, gen, ref_clips, chosen, plan.reference, level, seed)
@@ -278,7 +281,8 @@ def _swaps(
     clean = [ref_clips[index[Path(clip.path).relative_to(root).as_posix()]] for clip in gen]
     out: dict[str, dict] = {}
     for metric in spec.metrics:
-        against = chosen.kl_reference if metric == "kl" and spec.protocol == "split" else chosen.reference
+        kl_split = split_request(metric)[0] == "kl" and spec.protocol == "split"
+        against = chosen.kl_reference if kl_split else chosen.reference
         out.update(scorer.swap_test(clean, gen, [ref_clips[i] for i in against], root, metric, seed))
     return out
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from audiometric.corrupt.options import check_taken
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
 from audiometric.runtime.config import read_options
 from corruptions.registry import REGISTRY, Corruption
+
+T = TypeVar("T")
 
 #: The paper's short names (and hyphenated spellings) for the registry's corruptions.
 ALIASES: dict[str, str] = {
@@ -74,6 +76,13 @@ CONFIG_KEYS = (
     "batch_size",
     "workers",
 )
+
+
+def required(value: T | None, option: str) -> T:
+    """``value`` of an option the spec's checks require for this corruption (one-line error if absent)."""
+    if value is None:
+        raise AudiometricError(f"{option} is required for this corruption")
+    return value
 
 
 @dataclass(frozen=True)

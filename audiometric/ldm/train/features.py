@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from tqdm import tqdm
 from audiometric.backbones.weights import cache_dir
 from audiometric.extraction.cache import EmbeddingCache, entry_key
 from audiometric.ldm import mel
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL
 
 #: Bump when the numerics feeding cached features change.
 FORMAT = 1
@@ -53,11 +57,11 @@ def feature_cache() -> EmbeddingCache:
 
 @torch.no_grad()
 def encode_latents(
-    vae: torch.nn.Module, waves: torch.Tensor, duration: float, n_mels: int = mel.N_MELS
+    vae: AutoencoderKL, waves: torch.Tensor, duration: float, n_mels: int = mel.N_MELS
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """VAE posterior ``(mean, std)`` of fitted 16 kHz waveforms ``(B, samples)``: each ``(B, C, T/f, n_mels/f)``."""
     logmel = mel.log_mel(waves, duration, n_mels)[:, None]  # (B, 1, frames, n_mels), as AudioLDM feeds its VAE
-    dist = vae.encode(logmel.to(vae.dtype)).latent_dist
+    dist = vae.encode(logmel.to(vae.dtype)).latent_dist  # type: ignore[attr-defined]  # hidden by diffusers' typing
     return dist.mean.float(), dist.std.float()
 
 

@@ -88,7 +88,7 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
 
 def with_unet(components, unet: torch.nn.Module):
     """A shallow copy of ``components`` whose U-Net is ``unet``."""
-    if dataclasses.is_dataclass(components):
+    if dataclasses.is_dataclass(components) and not isinstance(components, type):
         return dataclasses.replace(components, unet=unet)
     out = copy.copy(components)
     out.unet = unet

@@ -1,0 +1,136 @@
+"""Shared loading of transformers encoders: ``save_pretrained`` folders, hub ids, digests, one-line errors.
+
+A transformers backbone's checkpoint is a folder written by ``save_pretrained`` (``config.json``, the
+weights as ``model.safetensors`` or ``pytorch_model.bin``, possibly sharded, and the preprocessor's
+``preprocessor_config.json``). ``--checkpoint NAME=PATH`` takes such a folder (any config of the model's
+class, so tests use tiny ones) or a Hugging Face hub id; without it the registered ``hub`` id is used.
+A hub id is fetched with ``huggingface_hub`` (from its local cache when offline); when that fails the
+error names the files to fetch and where from. ``transformers`` is imported only here, lazily, so a
+missing ``encoders`` extra is one line naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audiometric.errors import AudiometricError, WeightsError
+
+if TYPE_CHECKING:
+    import torch
+
+    from audiometric.backbones.weights import WeightFile
+
+EXTRA = "pip install 'audiometric[encoders]'"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+
+
+def require_transformers(name: str) -> Any:
+    """The ``transformers`` module, or a one-line error naming the ``encoders`` extra."""
+    try:
+        import transformers
+    except ImportError:
+        raise AudiometricError(f"the {name} backbone needs transformers, which is not installed; {EXTRA}") from None
+    return transformers
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The weights files of a ``save_pretrained`` folder (safetensors or pickled, possibly sharded), sorted."""
+    return sorted({p for pattern in _WEIGHT_PATTERNS for p in folder.glob(pattern)})
+
+
+def folder_digest(folder: Path, digest: Callable[[Path], str]) -> str:
+    """SHA-256 over ``"<file> <sha256>\\n"`` lines of ``config.json`` then each weights file (name order).
+
+    The config is included because it fixes what the weights mean (layer count, heads); a folder with one
+    weights file still records that file's own sha256 in this line, the digest the hub lists for it.
+    """
+    files = [folder / "config.json", *weight_files(folder)]
+    lines = "".join(f"{file.name} {digest(file)}\n" for file in files if file.is_file())
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _fetch_hint(entry: WeightFile, repo: str) -> str:
+    return (
+        f"fetch {', '.join(entry.files)} from https://huggingface.co/{repo} into one folder and pass "
+        f"--checkpoint {entry.name}=FOLDER (or set {entry.env_var}=FOLDER)"
+    )
+
+
+def _check_folder(entry: WeightFile, folder: Path, source: str) -> Path:
+    """``folder`` if it holds a config and weights; else a one-line error naming what is missing."""
+    missing = [] if (folder / "config.json").is_file() else ["config.json"]
+    missing += [] if weight_files(folder) else ["model.safetensors (or pytorch_model.bin)"]
+    if missing:
+        raise WeightsError(
+            f"{entry.name} checkpoint folder {folder} (from {source}) lacks {' and '.join(missing)}; "
+            f"pass a folder written by save_pretrained, or {_fetch_hint(entry, entry.hub or '')}"
+        )
+    return folder
+
+
+def resolve_folder(entry: WeightFile, value: str, source: str, offline: bool) -> Path:
+    """The local ``save_pretrained`` folder for ``value`` (a folder, or a hub id fetched or found in the cache)."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return _check_folder(entry, path, source)
+    if path.exists() or not _HUB_ID.match(value):
+        what = "is a file, not a save_pretrained folder" if path.exists() else "does not exist"
+        raise WeightsError(
+            f"{entry.name} checkpoint {path} (from {source}) {what}; {_fetch_hint(entry, entry.hub or '')}"
+        )
+    require_transformers(entry.name)
+    from huggingface_hub import snapshot_download
+
+    offline = offline or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        folder = snapshot_download(
+            value, allow_patterns=[*entry.files, *_WEIGHT_PATTERNS, "*.json"], local_files_only=offline
+        )
+    except Exception as err:  # offline, unknown repo, no network: huggingface_hub raises many kinds
+        reason = " ".join(str(err).split()).split(". ")[0][:200] or type(err).__name__
+        raise WeightsError(f"cannot fetch {value} for {entry.name} ({reason}); {_fetch_hint(entry, value)}") from None
+    return _check_folder(entry, Path(folder), f"hub {value}")
+
+
+def load_model(model_class: Any, folder: Path, name: str) -> torch.nn.Module:
+    """``model_class.from_pretrained(folder)`` in float32, eval mode; a one-line error unless every weight loads.
+
+    transformers initialises missing or wrongly shaped weights at random with only a log message; a
+    metric on such a network would be silently meaningless, so that is an error naming the keys.
+    """
+    import torch
+
+    try:
+        model, info = model_class.from_pretrained(
+            folder, local_files_only=True, output_loading_info=True, dtype=torch.float32
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        reason = " ".join(str(err).split()).split(". ")[0][:200]
+        raise WeightsError(
+            f"{folder} is not a {model_class.__name__} checkpoint for {name} ({reason}); "
+            f"pass a folder that {model_class.__name__}.save_pretrained wrote"
+        ) from None
+    problems = [
+        f"{label} {', '.join(map(str, keys[:4]))}" + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
+        for label, keys in (("missing", list(info["missing_keys"])), ("wrong shapes", info["mismatched_keys"]))
+        if keys
+    ]
+    if problems:
+        raise WeightsError(
+            f"{folder} does not match {model_class.__name__}'s layout for {name}: {'; '.join(problems)}; "
+            f"pass the folder of a {model_class.__name__} checkpoint"
+        )
+    return model.eval()
+
+
+def load_processor(processor_class: Any, folder: Path) -> Any:
+    """The folder's preprocessor (``preprocessor_config.json``), or ``processor_class``'s defaults without one."""
+    if (folder / "preprocessor_config.json").is_file():
+        return processor_class.from_pretrained(folder, local_files_only=True)
+    return processor_class()
