@@ -24,6 +24,8 @@ def test_check_file_refuses_bad_locations(tmp_path):
         check_file(tmp_path / "plain", "txt", inputs=[tmp_path / "plain"])  # the input file itself
     with pytest.raises(OutputError, match="is a folder"):
         check_file(tmp_path / "inp", "json")
+    with pytest.raises(OutputError, match="names an audio file.*a .npz name"):
+        check_file(tmp_path / "new.WAV", "npz", overwrite=True)
     assert check_file("-", "json", inputs=[tmp_path]).name == "-"
     assert check_file(tmp_path / "new" / "x.json", "json") == (tmp_path / "new" / "x.json").resolve()
     assert not (tmp_path / "new").exists()  # a check writes nothing

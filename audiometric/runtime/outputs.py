@@ -134,11 +134,16 @@ def check_file(
     """Check output file ``path`` (of ``kind``, a key of :data:`KINDS`) before any work; return it resolved.
 
     ``flag`` names the option in messages (``"--json"``); ``inputs`` are the paths the command reads.
-    ``-`` (stdout) passes as ``Path("-")``. An existing empty file counts as any kind.
+    ``-`` (stdout) passes as ``Path("-")``. An existing empty file counts as any kind; an audio suffix on
+    an output of another kind is refused.
     """
     if os.fspath(path) == "-":
         return Path("-")
+    from corruptions.pool import AUDIO_EXTENSIONS  # the one list of audio suffixes (imports numpy: lazily)
+
     shown, target = os.fspath(path), _resolved(path)
+    if kind != "wav" and target.suffix.lower() in AUDIO_EXTENSIONS:  # a slip: score would take it for audio
+        raise OutputError(f"{flag} names an audio file", path=shown, fix=f"give the {kind} output a .{kind} name")
     _check_location(target, shown, flag, _inputs(inputs))
     if target.is_dir():
         raise OutputError(f"{flag} is a folder, not a file", path=shown, fix="name a file inside it")
