@@ -69,24 +69,12 @@ def interference(
     for label in rng.permutation(eligible):
         if len(used) == k:
             break
-        for index in rng.permutation(len(pool.clips(str(label)))):
-            clip, info = pool.load(pool.clips(str(label))[int(index)], sample_rate)
-            segment, placement = fit_length(clip, x.shape[-1], rng)
-            segment, channels = match_channels(segment, x.shape[0])
-            info.update(placement, channels=channels)
-            segment_power = mean_power(segment)
-            if segment_power == 0.0:
-                skipped.append({**info, "reason": "silent"})
-                continue
-            gain = float(np.sqrt(target / (segment_power * 10.0 ** (snr_db / 10.0))))
-            scaled = gain * segment
-            mix += scaled
-            rounded = np.asarray(scaled, dtype=np.float32)  # as stored in a float32 output
-            info.update(gain=gain, realised_snr_db=float(10.0 * np.log10(target / mean_power(rounded))))
-            used.append(info)
-            break
-        else:
+        found = _interferer(pool, str(label), x.shape, rng, sample_rate, target, snr_db, skipped)
+        if found is None:
             skipped.append({"class": str(label), "reason": "no non-silent clip"})
+            continue
+        mix += found[0]
+        used.append(found[1])
     if len(used) < k:
         raise PoolError(
             f"pool {pool.source} has only {len(used)} classes other than '{target_label}' with a non-silent clip, "
@@ -102,6 +90,37 @@ def interference(
         "skipped": skipped,
         "realised_total_snr_db": float(10.0 * np.log10(target / mean_power(added))),
     }
+
+
+def _interferer(
+    pool: Pool,
+    label: str,
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    sample_rate: int,
+    target: float,
+    snr_db: float,
+    skipped: list[dict],
+) -> tuple[np.ndarray, dict] | None:
+    """A random non-silent clip of class ``label``, fitted to ``shape`` ``(channels, samples)`` and scaled so
+    that ``target`` power is ``snr_db`` above it, with its record; silent ones go to ``skipped``; ``None``
+    when the class has no non-silent clip."""
+    for index in rng.permutation(len(pool.clips(label))):
+        clip, info = pool.load(pool.clips(label)[int(index)], sample_rate)
+        segment, placement = fit_length(clip, shape[-1], rng)
+        segment, channels = match_channels(segment, shape[0])
+        info.update(placement, channels=channels)
+        segment_power = mean_power(segment)
+        if segment_power == 0.0:
+            skipped.append({**info, "reason": "silent"})
+            continue
+        # SNR = 10 log10(P_target / (g^2 P_segment)) solved for the gain g
+        gain = float(np.sqrt(target / (segment_power * 10.0 ** (snr_db / 10.0))))
+        scaled = gain * segment
+        rounded = np.asarray(scaled, dtype=np.float32)  # as stored in a float32 output
+        info.update(gain=gain, realised_snr_db=float(10.0 * np.log10(target / mean_power(rounded))))
+        return scaled, info
+    return None
 
 
 POOL_INPUTS = (

@@ -4,7 +4,8 @@ One sweep per encoder and corruption (noise, mel masking, interference, event pe
 folder, each ``audiometric.sweep.run_sweep`` in ``OUT/<encoder>/<corruption>/``. The verdicts and
 thresholds are the sweep's paired tests (docs/sweeps.md, docs/statistics.md). Finished cells and the
 embedding cache are reused, so adding an encoder costs only that encoder's passes. Writes
-``OUT/atlas.csv`` (encoder, weights, corruption, metric, rho, threshold, verdict), ``OUT/atlas.png`` (a
+``OUT/atlas.csv`` (encoder, weights, corruption, metric, rho, threshold, verdict, and the lowest level visible
+in a system comparison), ``OUT/atlas.png`` (a
 heatmap of thresholds, cells marked where the metric does not detect) and ``OUT/atlas.md``.
 
     # where the weights are at hand (paths in the YAML)
@@ -29,7 +30,7 @@ import yaml
 
 from audiometric.backbones import spec as backbone_spec
 from audiometric.errors import AudiometricError
-from audiometric.metrics import METRICS
+from audiometric.metrics import get_metric
 from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
@@ -41,7 +42,7 @@ RANDOM_LAYOUTS = {
     "panns-cnn14-32k": ("audiometric.backbones.panns", "Cnn14At32k", "model"),
     "vggish": ("audiometric.backbones.vggish", "VGGish", None),
 }
-COLUMNS = ("encoder", "weights", "corruption", "metric", "rho", "threshold", "verdict")
+COLUMNS = ("encoder", "weights", "corruption", "metric", "rho", "threshold", "verdict", "visible_from")
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def config_inputs(config: dict) -> dict[str, dict]:
 def metrics_for(encoder: str, metrics: list[str]) -> list[str]:
     """The metrics ``encoder`` can give (the output each reads, from the registries)."""
     outputs = backbone_spec(encoder).outputs
-    return [m for m in metrics if METRICS[m].output in outputs]
+    return [m for m in metrics if get_metric(m).output in outputs]
 
 
 def run_atlas(config: dict, inputs: dict[str, dict], out: Path, opts: ExtractionOptions) -> list[dict]:
@@ -173,6 +174,7 @@ def _rows(label: str, weights: str, corruption: str, summary: dict) -> list[dict
             "rho": r["rho"],
             "threshold": r["threshold"],
             "verdict": r["verdict"],
+            "visible_from": next((t["level"] for t in r["levels"] if t["visible"]), None),
             "levels": [0.0] + [t["level"] for t in r["levels"]],
         }
         for metric, r in summary["metrics"].items()
@@ -201,8 +203,9 @@ def _cell_text(row: dict | None) -> str:
     if row is None:
         return "not run"
     rho = f"ρ {row['rho']:.2f}" if row["rho"] is not None else "ρ n/a"
+    visible = f", visible from {row['visible_from']:g}" if row["visible_from"] is not None else ", never visible"
     if row["verdict"] == "detects":
-        return f"**from {row['threshold']:g}** ({rho})"
+        return f"**from {row['threshold']:g}**{visible} ({rho})"
     return f"does not detect ({rho})"
 
 
@@ -221,14 +224,15 @@ def heatmap(rows: list[dict], corruptions: list[str], path: Path) -> None:
 
     names, cells = _grid(rows, corruptions)
     grid = np.full((len(names), len(corruptions)), np.nan)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(corruptions), 0.8 + 0.42 * len(names)))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(corruptions), 1.0 + 0.5 * len(names)))
     for i, name in enumerate(names):
         for j, corruption in enumerate(corruptions):
             row = cells.get((name, corruption))
             if row is not None and row["verdict"] == "detects":
                 above = row["levels"][1:]
                 grid[i, j] = (above.index(row["threshold"]) + 1) / len(above)
-                ax.text(j, i, f"{row['threshold']:g}", ha="center", va="center", fontsize=8)
+                seen = f"\nvisible {row['visible_from']:g}" if row["visible_from"] is not None else "\nnever visible"
+                ax.text(j, i, f"{row['threshold']:g}{seen}", ha="center", va="center", fontsize=7)
             else:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="0.92", hatch="xx", edgecolor="0.7"))
                 ax.text(j, i, "not run" if row is None else "n.d.", ha="center", va="center", fontsize=7, color="0.3")
@@ -237,7 +241,10 @@ def heatmap(rows: list[dict], corruptions: list[str], path: Path) -> None:
     ax.set_yticks(range(len(names)), names, fontsize=8)
     bar = fig.colorbar(image, ax=ax, fraction=0.05)
     bar.set_label("threshold: position among the levels\n(low: detects mild damage)", fontsize=7)
-    ax.set_title("Sensitivity atlas: detection threshold (n.d.: does not detect)", fontsize=9)
+    ax.set_title(
+        "Sensitivity atlas: detection threshold, and the level visible in a system comparison\n(n.d.: does not detect)",
+        fontsize=9,
+    )
     fig.tight_layout()
     save(fig, path)
     plt.close(fig)

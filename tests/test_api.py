@@ -21,6 +21,7 @@ from conftest import tone_set
 import audiometric
 from audiometric import api
 from audiometric.cli import main
+from audiometric.cli.compare import compare as compare_command
 from audiometric.cli.embed import embed as embed_command
 from audiometric.cli.options import extraction_kwargs
 from audiometric.cli.score import score as score_command
@@ -190,9 +191,10 @@ def test_api_defaults_equal_the_cli_defaults():
         (score_command, api.score, {"per_clip_path": "per_clip"}, ["g", "r"]),
         (stats_command, api.stats, {}, ["r", "-o", "r.npz"]),
         (embed_command, api.embed, {"names": "backbones"}, ["g", "-o", "g.npz"]),
+        (compare_command, api.compare, {"report_path": "report"}, ["a", "b", "--ref", "r"]),
     ):
         cli = dict(command.make_context(command.name, args).params)  # every option at its default, parsed
-        for argument in [p.name for p in command.params if isinstance(p, click.Argument)]:
+        for argument in [p.name for p in command.params if isinstance(p, click.Argument) or p.required]:
             cli.pop(argument)
         extraction = {k: cli.pop(k) for k in inspect.signature(extraction_kwargs).parameters}
         cli.update(extraction_kwargs(**extraction))
@@ -203,7 +205,7 @@ def test_api_defaults_equal_the_cli_defaults():
         }
         for name, default in cli.items():
             name = renames.get(name, name)
-            cli_only = ("json_path", "csv_path", "output", "overwrite")  # where to write: checked by the CLI
+            cli_only = ("json_path", "csv_path", "ranking_path", "output", "overwrite")  # where to write: the CLI's
             if name in cli_only or name not in signature:
                 assert name in cli_only, f"{command.name}: --{name} has no API argument"
                 continue

@@ -117,6 +117,8 @@ def test_unequal_sizes_are_subsampled_and_statistics_reference(toy, tmp_path) ->
     assert "subsampled to 10 clips" in " ".join(result["provenance"]["warnings"])
     assert result["provenance"]["systems"]["b"]["compared"] == 10
     assert "kad" in result["provenance"]["not_computed"]
+    code, output = _run(str(tmp_path / "a"), str(tmp_path / "b"), "--ref", str(stats), "--metrics", "kad")
+    assert code == 1 and "kad: not computed: needs per-clip reference data" in output
     assert result["pairs"][0]["metrics"]["fd"]["p_value"] is not None
     code, output = _run(
         str(tmp_path / "a"),

@@ -338,3 +338,12 @@ def test_dropped_reference_files_are_named_and_strict_stops(data, tmp_path, toy)
         run_sweep(strict, dataclasses.replace(OPTS, strict=True))
     assert not (tmp_path / "strict" / "cells").exists()
     assert "--strict" in CliRunner().invoke(main, ["sweep", "--help"]).output
+
+
+def test_metric_at_backbone_requests_get_their_swap_test(data, tmp_path, toy):
+    # fd@toy and kl@toy (split: KL pairs each corrupted A clip with its own clean original) are tested by swaps
+    run_sweep(_spec("mask", tmp_path / "out", data, metrics="fd@toy,kl@toy"), OPTS)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]
+    assert {"fd@toy", "kl_softmax@toy", "kl_sigmoid@toy"} <= set(summary)
+    assert all("swap test" in summary[key]["test"] for key in ("fd@toy", "kl_softmax@toy"))
+    assert summary == recompute(tmp_path / "out")

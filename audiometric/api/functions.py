@@ -31,6 +31,7 @@ def score(
     fd_inf: bool = False,
     seed: int = 0,
     per_clip: str | Path | None = None,
+    prompts: str | Path | None = None,
     strict: bool = False,
     device: str = "auto",
     batch_size: int = 16,
@@ -74,6 +75,7 @@ def score(
         fd_inf=fd_inf,
         seed=seed,
         per_clip=per_clip,
+        prompts=prompts,
     )
 
 
@@ -159,24 +161,52 @@ def compare(
     backbone: str = DEFAULT_BACKBONE,
     *,
     fad_backbone: str = DEFAULT_FAD_BACKBONE,
+    permutations: int = 1000,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    fd_inf: bool = False,
+    seed: int = 0,
+    report: str | Path | None = None,
+    strict: bool = False,
     device: str = "auto",
+    batch_size: int = 16,
+    workers: int = 2,
+    channels: str = "first",
+    max_seconds: float | None = None,
     checkpoints: Mapping[str, str | Path] | None = None,
     cache: bool = True,
+    allow_truncated: bool = False,
     progress: bool = True,
-    **options,
 ) -> dict:
-    """What ``audiometric compare`` computes: per pair of ``systems`` and metric, both values, Δ = m(B) − m(A),
-    its bootstrap CI, a permutation p, Holm-adjusted p and ``significant``; a ranking with compact letters.
-
-    ``options``: ``permutations`` (1000), ``bootstrap`` (200), ``confidence``, ``alpha`` (0.05), ``fd_inf``,
-    ``seed``, ``report`` (an HTML path), and the extraction keywords of :func:`score` (``workers``, ...). A one-call convenience over
-    :meth:`Scorer.compare`."""
-    extraction = {k: options.pop(k) for k in _EXTRACTION_KEYWORDS & set(options)}
+    """What ``audiometric compare`` computes, as its JSON dict: per pair of ``systems`` (folders or ``embed``
+    ``.npz``) and metric, both values, Δ = m(B) − m(A), its bootstrap CI (``bootstrap`` replicates,
+    ``confidence``), a permutation p (``permutations``), the Holm-adjusted p and ``significant`` at ``alpha``;
+    per metric a ranking with compact letters. ``fd_inf`` keeps unequal clip counts and compares FD∞;
+    ``report`` writes the HTML report there. The other keywords are :func:`score`'s. A one-call convenience
+    over :meth:`Scorer.compare`; see docs/statistics.md."""
     scorer = Scorer(
-        (backbone, fad_backbone), device=device, checkpoints=checkpoints, cache=cache, progress=progress, **extraction
+        (backbone, fad_backbone),
+        device=device,
+        checkpoints=checkpoints,
+        cache=cache,
+        batch_size=batch_size,
+        workers=workers,
+        channels=channels,
+        max_seconds=max_seconds,
+        strict=strict,
+        allow_truncated=allow_truncated,
+        progress=progress,
     )
-    return scorer.compare(systems, reference, metrics, **options)
-
-
-#: The keywords of :class:`Scorer` that :func:`compare` passes on from ``**options``.
-_EXTRACTION_KEYWORDS = {"strict", "batch_size", "workers", "channels", "max_seconds", "allow_truncated"}
+    return scorer.compare(
+        systems,
+        reference,
+        metrics,
+        permutations=permutations,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        alpha=alpha,
+        fd_inf=fd_inf,
+        seed=seed,
+        report=report,
+    )

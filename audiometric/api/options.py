@@ -24,16 +24,15 @@ MIN_BOOTSTRAP = 100
 
 
 def metric_names(metrics: str | Sequence[str]) -> tuple[str, ...]:
-    """``"FD,is"`` or ``["fd", "IS"]`` -> ``("fd", "is")``: case-insensitive, duplicates dropped, names checked."""
-    from audiometric.metrics import METRICS
+    """``"FD,is,fd@vggish"`` or ``["fd", "IS"]`` -> ``("fd", "is", "fd@vggish")``: metric names in any case,
+    duplicates dropped, metric and ``@backbone`` names checked (:func:`audiometric.metrics.parse_requests`)."""
+    from audiometric.metrics import parse_requests, split_request
 
-    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
-    names = tuple(dict.fromkeys(str(m).strip().lower() for m in items if str(m).strip()))
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise AudiometricError(
-            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}"
-        )
+    names = parse_requests(metrics)
+    for name in names:
+        backbone = split_request(name)[1]
+        if backbone is not None:
+            check_backbone(backbone, f"metric '{name}'")
     return names
 
 
@@ -42,6 +41,27 @@ def stats_metrics() -> tuple[str, ...]:
     from audiometric.metrics import METRICS
 
     return tuple(name for name, info in METRICS.items() if info.stats_file)
+
+
+def check_captions(names: Sequence[str], prompts: object) -> None:
+    """Captions are given exactly when a requested metric reads them (``clap_score``)."""
+    from audiometric.metrics import get_metric
+
+    readers = [name for name in names if get_metric(name).reference == "captions"]
+    if readers and prompts is None:
+        raise AudiometricError(
+            f"{readers[0]} needs each generated clip's caption: pass --prompts CSV (file,caption) or the "
+            "manifest.json that `audiometric generate` wrote"
+        )
+    if prompts is not None and not readers:
+        raise AudiometricError(f"--prompts {prompts}: only clap_score reads captions; add it to --metrics")
+
+
+def is_stats_metric(request: str) -> bool:
+    """Whether a metric request (``fd``, ``fd@passt``) can be scored against a statistics file."""
+    from audiometric.metrics import get_metric
+
+    return get_metric(request).stats_file
 
 
 def check_backbone(name: str, option: str) -> str:

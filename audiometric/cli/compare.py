@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
-from audiometric.cli.score import metric_list
+from audiometric.cli.options import (
+    backbone_choice,
+    extraction_kwargs,
+    extraction_options,
+    metrics_option,
+    overwrite_option,
+)
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
 EXAMPLES = """\b
@@ -25,13 +32,7 @@ Examples:
     type=click.Path(),
     help="Reference: a folder, an `embed` .npz, or a `stats` .npz (then Fréchet metrics only).",
 )
-@click.option(
-    "--metrics",
-    default=",".join(DEFAULT_METRICS),
-    show_default=True,
-    callback=metric_list,
-    help=f"Comma-separated, any case, from: {', '.join(METRICS)}.",
-)
+@metrics_option(DEFAULT_METRICS, f"Comma-separated, any case, from: {', '.join(METRICS)}.")
 @click.option(
     "--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True, help="Network for FD, IS, KL, KAD."
 )
@@ -113,6 +114,7 @@ def compare(
     Per pair and metric: both values, the difference B − A with a bootstrap CI, a permutation p-value
     (clips exchanged between systems; sign flips within name pairs for KL), Holm-adjusted; with three or
     more systems a ranking with compact letters. Each SYSTEM is a folder of audio files or an `embed` .npz.
+    Exits with status 1 when no requested metric could be compared (the reasons are printed).
     """
     from audiometric.api import Scorer
     from audiometric.runtime.outputs import check_file
@@ -144,3 +146,8 @@ def compare(
     if text is not None:
         click.echo(text, nl=False)
     click.echo(summary_table(result), err=text is not None)
+    if not any(pair["metrics"] for pair in result["pairs"]):
+        click.echo(
+            f"error: none of the requested metrics ({', '.join(metrics)}) could be compared; see above", err=True
+        )
+        sys.exit(1)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from audiometric import backbones
 from audiometric.backbones.weights import checkpoint_map
+from audiometric.errors import AudiometricError
 
 
 def extraction_options(func: Callable) -> Callable:
@@ -84,6 +85,28 @@ def extraction_kwargs(
 
 
 backbone_choice = click.Choice(backbones.available())
+
+
+def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    """Parse ``fd,IS,kl,fd@vggish`` into checked metric requests (metric names in any case)."""
+    from audiometric.api import metric_names
+
+    try:
+        return metric_names(value)
+    except AudiometricError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def metrics_option(default: Sequence[str], help: str) -> Callable:
+    """``--metrics``: comma-separated metric names, each optionally ``METRIC@BACKBONE`` (score, stats, compare)."""
+    return click.option(
+        "--metrics",
+        default=",".join(default),
+        show_default=True,
+        callback=metric_list,
+        help=f"{help} METRIC@BACKBONE computes a metric on another backbone (fd@vggish, kl@panns-cnn14-32k); "
+        "its result key is the same.",
+    )
 
 
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

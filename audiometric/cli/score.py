@@ -6,35 +6,31 @@ import sys
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP, metric_names
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
-from audiometric.errors import AudiometricError
+from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP
+from audiometric.cli.options import (
+    backbone_choice,
+    extraction_kwargs,
+    extraction_options,
+    metrics_option,
+    overwrite_option,
+)
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
 EXAMPLES = """\b
 Examples:
   audiometric score gen/ ref/ --json result.json --csv result.csv
   audiometric score gen/ ref.npz --metrics FD,IS --json - > result.json
-  audiometric score gen.npz ref.npz --metrics fd,kad --backbone aisfx --bootstrap 1000"""
-
-
-def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    """Parse ``fd,IS,kl`` into known metric names (case-insensitive)."""
-    try:
-        return metric_names(value)
-    except AudiometricError as err:
-        raise click.BadParameter(str(err)) from None
+  audiometric score gen.npz ref.npz --metrics fd,kad --backbone aisfx --bootstrap 1000
+  audiometric score gen/ ref/ --metrics fd,kl,fd@vggish,kad@aisfx --json result.json
+  audiometric score gen/ ref/ --metrics fd,clap_score,clap_pair --prompts captions.csv"""
 
 
 @click.command("score", epilog=EXAMPLES)
 @click.argument("generated", type=click.Path())
 @click.argument("reference", type=click.Path())
-@click.option(
-    "--metrics",
-    default=",".join(DEFAULT_METRICS),
-    show_default=True,
-    callback=metric_list,
-    help=f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).",
+@metrics_option(
+    DEFAULT_METRICS,
+    f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).",
 )
 @click.option(
     "--backbone",
@@ -87,6 +83,12 @@ def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
     "its KL to its paired reference clip, its top classes.",
 )
 @click.option(
+    "--prompts",
+    type=click.Path(dir_okay=False),
+    metavar="CSV",
+    help="Each generated clip's caption, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
+)
+@click.option(
     "--ci-method",
     type=click.Choice(["percentile", "basic"]),
     default="percentile",
@@ -110,6 +112,7 @@ def score(
     json_path,
     csv_path,
     per_clip_path,
+    prompts,
     ci_method,
     overwrite,
     **extraction,
@@ -144,6 +147,7 @@ def score(
         seed=seed,
         strict=strict,
         per_clip=per_clip_path,
+        prompts=prompts,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports

@@ -5,8 +5,13 @@ from __future__ import annotations
 import click
 
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
-from audiometric.cli.score import metric_list
+from audiometric.cli.options import (
+    backbone_choice,
+    extraction_kwargs,
+    extraction_options,
+    metrics_option,
+    overwrite_option,
+)
 
 EXAMPLES = """Examples:
 
@@ -20,13 +25,7 @@ EXAMPLES = """Examples:
 @click.command("stats", epilog=EXAMPLES)
 @click.argument("reference", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
-@click.option(
-    "--metrics",
-    default=",".join(stats_metrics()),
-    show_default=True,
-    callback=metric_list,
-    help="Fréchet metrics whose reference statistics to store (fd, fad).",
-)
+@metrics_option(stats_metrics(), "Fréchet metrics whose reference statistics to store (fd, fad).")
 @click.option(
     "--backbone",
     type=backbone_choice,

@@ -222,7 +222,7 @@ def generate(
     provenance = provenance or {}
     folder = check_out(out, jobs, settings, provenance, overwrite)
     manifest_path = folder.path / "manifest.json"
-    done = json.loads(manifest_path.read_text()).get("clips", {}) if folder.resume and manifest_path.is_file() else {}
+    done = _finished(manifest_path) if folder.resume else {}
     todo = [job for job in jobs if not (job.clip_id in done and (folder.path / f"{job.clip_id}.wav").exists())]
     if not todo:  # a finished run: nothing to load
         return json.loads(manifest_path.read_text())
@@ -244,6 +244,18 @@ def generate(
         bar.update(len(batch))
     bar.close()
     return manifest
+
+
+def _finished(manifest_path: Path) -> dict[str, dict]:
+    """The clips an earlier run of the same settings recorded in its manifest (none when it has none)."""
+    if not manifest_path.is_file():
+        return {}
+    try:
+        return json.loads(manifest_path.read_text()).get("clips", {})
+    except (ValueError, AttributeError):
+        raise AudiometricError(
+            "unreadable manifest", path=manifest_path, fix="remove it (or pass --overwrite) to start the run again"
+        ) from None
 
 
 def _generate_batch(

@@ -11,7 +11,7 @@ shared not-computable and bootstrap rules. See ``docs/metrics.md`` for formulas,
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from audiometric.metrics.kl import kl_sigmoid, kl_softmax, pair_clips, pairing
 from audiometric.metrics.protocol import Estimate, MetricInput
 
 PANNS = ("panns-cnn14-16k", "panns-cnn14-32k")
+CLAP = "clap-laion"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +49,9 @@ class MetricInfo:
 
     ``compute`` is the set-level function as ``"module:function"`` in this package (or
     ``"pkg.module:function"`` elsewhere). ``backbone_option`` names the ``Settings`` field choosing its
-    backbone. ``reference``: ``"none"`` (IS), ``"moments"`` (a statistics file will do) or ``"clips"``.
+    backbone, unless ``backbone`` fixes one (``clap_score`` reads ``clap-laion``); ``METRIC@BACKBONE``
+    overrides both. ``reference``: ``"none"`` (IS), ``"moments"`` (a statistics file will do), ``"clips"``
+    or ``"captions"`` (each generated clip's caption, embedded by the backbone's text tower).
     ``paired``: clips are paired by name first. ``per_clip``: ``--per-clip`` ranks clips by it.
     ``resample_reference``: the bootstrap also resamples reference clips. ``estimator``: ``"plug-in"``
     (biased at small N) or ``"unbiased"`` (may be negative). ``min_rows``: rows per set. ``defaults``: the
@@ -65,6 +68,7 @@ class MetricInfo:
     source: str
     compute: str = ""
     backbone_option: str = "backbone"
+    backbone: str = ""
     reference: str = "clips"
     paired: bool = False
     per_clip: bool = False
@@ -190,6 +194,33 @@ METRICS: dict[str, MetricInfo] = {
             resample_reference=False,
             defaults={"k": DEFAULT_K},
         ),
+        MetricInfo(
+            name="clap_score",
+            label="CLAP score",
+            unit="cosine, -1 to 1 (some papers print it ×100)",
+            output="embedding",
+            lower_is_better=False,
+            defined_on=(CLAP,),
+            source="audio-text cosine of LAION CLAP (Wu et al. 2023), as AudioLDM 2 and audiocraft report it",
+            compute="clap_score:compute",
+            backbone=CLAP,
+            reference="captions",
+            paired=True,
+            min_rows=1,
+        ),
+        MetricInfo(
+            name="clap_pair",
+            label="CLAP pair",
+            unit="cosine, -1 to 1",
+            output="embedding",
+            lower_is_better=False,
+            defined_on=(CLAP,),
+            source="audio-audio cosine of LAION CLAP embeddings (Wu et al. 2023), name-paired as audioldm_eval's KL",
+            compute="clap_score:compute",
+            backbone=CLAP,
+            paired=True,
+            min_rows=1,
+        ),
     )
 }
 
@@ -202,14 +233,76 @@ def entry_labels() -> dict[str, str]:
     return {key: label for info in METRICS.values() for key, label in info.labels().items()}
 
 
+#: Separates a metric from the backbone it is asked on: ``fd@passt`` is FD on PaSST embeddings.
+BACKBONE_SEPARATOR = "@"
+
+
+def split_request(request: str) -> tuple[str, str | None]:
+    """``"FD@passt"`` -> ``("fd", "passt")``; ``"fd"`` -> ``("fd", None)`` (the metric's usual backbone).
+
+    Also splits result keys (``"kl_softmax@passt"`` -> ``("kl_softmax", "passt")``)."""
+    name, sep, backbone = request.strip().partition(BACKBONE_SEPARATOR)
+    if sep and (not backbone.strip() or BACKBONE_SEPARATOR in backbone):
+        raise AudiometricError(f"metric request '{request}' is not METRIC@BACKBONE (for example fd@vggish)")
+    return name.strip().lower(), backbone.strip() or None
+
+
 def get_metric(name: str) -> MetricInfo:
-    """The registry entry for ``name``; raises ``AudiometricError`` listing the known names."""
-    if name.lower() not in METRICS:
+    """The registry entry for ``name`` (a metric, or a ``METRIC@BACKBONE`` request); raises
+    ``AudiometricError`` listing the known names."""
+    metric, _ = split_request(name)
+    if metric not in METRICS:
         raise AudiometricError(f"unknown metric '{name}'; choose from: {', '.join(METRICS)}")
-    return METRICS[name.lower()]
+    return METRICS[metric]
+
+
+def parse_requests(metrics: str | Sequence[str]) -> tuple[str, ...]:
+    """``"FD,is,fd@vggish"`` or a list -> ``("fd", "is", "fd@vggish")``: metric names lower-cased, backbone
+    names kept, duplicates dropped, metric names checked (backbone names are checked by the API, which knows
+    the backbones). The one parse of ``--metrics`` for score, stats, compare and sweep."""
+    items = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    requests: list[str] = []
+    unknown: list[str] = []
+    for item in (str(m).strip() for m in items if str(m).strip()):
+        name, backbone = split_request(item)
+        (requests if name in METRICS else unknown).append(
+            name + (f"{BACKBONE_SEPARATOR}{backbone}" if backbone else "")
+        )
+    if unknown or not requests:
+        raise AudiometricError(
+            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)} "
+            f"(optionally as METRIC{BACKBONE_SEPARATOR}BACKBONE, e.g. fd{BACKBONE_SEPARATOR}vggish)"
+        )
+    return tuple(dict.fromkeys(requests))
+
+
+def request_labels(request: str) -> dict[str, str]:
+    """Result key -> display label for every entry of a request (``kl@passt`` gives ``kl_softmax@passt``
+    labelled ``KL (softmax)@passt``)."""
+    info = get_metric(request)
+    _, backbone = split_request(request)
+    suffix = f"{BACKBONE_SEPARATOR}{backbone}" if backbone else ""
+    return {key + suffix: label + suffix for key, label in info.labels().items()}
+
+
+def entry_metric(key: str) -> MetricInfo:
+    """The registry entry that gives result key ``key`` (``"kl_softmax@passt"`` -> KL's)."""
+    entry, _ = split_request(key)
+    for info in METRICS.values():
+        if entry in info.labels():
+            return info
+    raise AudiometricError(f"'{key}' is not a result entry of any metric; choose from {', '.join(entry_labels())}")
+
+
+def entry_label(key: str) -> str:
+    """The display label of result key ``key``, with its ``@backbone`` kept (``fd@passt`` -> ``FD@passt``)."""
+    entry, backbone = split_request(key)
+    label = entry_metric(key).labels()[entry]
+    return label + (f"{BACKBONE_SEPARATOR}{backbone}" if backbone else "")
 
 
 __all__ = [
+    "BACKBONE_SEPARATOR",
     "DEFAULT_METRICS",
     "KAD_SCALE",
     "METRICS",
@@ -219,7 +312,9 @@ __all__ = [
     "MetricInput",
     "MetricWarning",
     "compat_statistics",
+    "entry_label",
     "entry_labels",
+    "entry_metric",
     "extrapolate",
     "fd_infinity",
     "frechet_distance",
@@ -234,4 +329,7 @@ __all__ = [
     "median_pairwise_distance",
     "pair_clips",
     "pairing",
+    "parse_requests",
+    "request_labels",
+    "split_request",
 ]

@@ -15,7 +15,7 @@ from audiometric.metrics.bootstrap import ClipRows, frechet_replicate
 from audiometric.metrics.extrapolated import MIN_R2, fd_infinity, fit_problem, subset_sizes
 from audiometric.metrics.frechet import ReferenceGaussian, frechet_from_features, warn_few_rows
 from audiometric.metrics.moments import MomentAccumulator
-from audiometric.metrics.protocol import Estimate, MetricInput
+from audiometric.metrics.protocol import RESOLUTION, Estimate, MetricInput
 
 
 def compute(data: MetricInput) -> dict[str, Estimate | str]:
@@ -25,6 +25,7 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
     if data.ref is not None:
         ref = ClipRows(data.ref, "reference")
         value = frechet_from_features(gen.rows, ref.rows, compat=data.compat)
+        terms = _trace(gen.rows) + _trace(ref.rows)
         n_reference = len(ref.rows)
         replicate = frechet_replicate(gen, ref)
 
@@ -49,13 +50,24 @@ def compute(data: MetricInput) -> dict[str, Estimate | str]:
         reference = ReferenceGaussian(ref_acc.mean, ref_acc.cov())  # one factorisation for all that follows
         warn_few_rows(d, len(gen.rows), ref_acc.count)
         value = reference.distance(gen.rows)
+        terms = _trace(gen.rows) + reference.trace
         replicate = _fixed_reference_replicate(gen, reference)
         factored = lambda: reference  # noqa: E731
-    fields = {"rows_generated": int(gen.rows.shape[0]), "rows_reference": int(n_reference), "compat": data.compat}
+    fields = {
+        "rows_generated": int(gen.rows.shape[0]),
+        "rows_reference": int(n_reference),
+        "compat": data.compat,
+        "resolution": RESOLUTION * terms,  # FD = |mu_g - mu_r|^2 + tr S_g + tr S_r - 2 tr (S_g S_r)^1/2
+    }
     out: dict[str, Estimate | str] = {data.name: Estimate(value, fields, replicate)}
     if data.fd_inf:
         out[f"{data.name}_inf"] = _infinity(data, factored)
     return out
+
+
+def _trace(rows: np.ndarray) -> float:
+    """tr of the covariance of ``rows`` ``(n, d)``: the sum of the per-dimension variances."""
+    return float(np.var(rows, axis=0).sum())
 
 
 def _fixed_reference_replicate(gen: ClipRows, reference: ReferenceGaussian):

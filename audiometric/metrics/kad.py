@@ -12,7 +12,7 @@ import numpy as np
 
 from audiometric.errors import AudiometricError
 from audiometric.metrics.arrays import feature_rows
-from audiometric.metrics.protocol import Estimate, MetricInput, gather
+from audiometric.metrics.protocol import RESOLUTION, Estimate, MetricInput, gather
 
 #: kadtk multiplies MMD^2 by 100 so typical values read like FAD numbers (Chung et al. 2025, kadtk SCALE_FACTOR).
 KAD_SCALE = 100.0
@@ -143,7 +143,9 @@ def compute(data: MetricInput) -> dict[str, Estimate]:
             gather(data.gen, g_idx), gather(data.ref_clips, r_idx), scale=data.params["scale"], bandwidth=sigma
         )
 
-    return {data.name: Estimate(kad(None, None), {"bandwidth": sigma}, kad)}
+    # KAD = scale * (mean k_xx + mean k_yy - 2 mean k_xy), Gaussian 0 < k <= 1: terms of size <= 4 * scale
+    fields = {"bandwidth": sigma, "resolution": RESOLUTION * 4.0 * data.params["scale"]}
+    return {data.name: Estimate(kad(None, None), fields, kad)}
 
 
 __all__ = ["KAD_SCALE", "compute", "kernel_audio_distance", "median_pairwise_distance"]

@@ -30,6 +30,11 @@ import numpy as np
 from audiometric.errors import AudiometricError
 from audiometric.metrics.moments import MomentAccumulator
 
+#: Float64 rounding noise relative to the size of the terms a metric subtracts (FD: the two covariance traces;
+#: KID, KAD: the kernel values): far above eps (2.2e-16) times any accumulation length here, far below any
+#: real difference. An entry's ``resolution`` field is this times that size; tables print smaller values as 0.
+RESOLUTION = 1e-9
+
 
 class Progress(Protocol):
     """What a progress factory returns (a ``tqdm`` bar fits): ``update()`` per step, ``close()`` at the end."""
@@ -111,4 +116,4 @@ def gather(clips: list[np.ndarray], idx: np.ndarray | None = None) -> np.ndarray
     return np.concatenate(chosen, axis=0)
 
 
-__all__ = ["Estimate", "MetricInput", "Progress", "gather", "no_progress"]
+__all__ = ["RESOLUTION", "Estimate", "MetricInput", "Progress", "gather", "no_progress"]

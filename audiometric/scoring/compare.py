@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -26,11 +27,27 @@ from audiometric import backbones
 from audiometric._version import __version__
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet, extract_folder
-from audiometric.metrics import METRICS, Estimate, entry_labels, pair_clips
+from audiometric.metrics import (
+    BACKBONE_SEPARATOR,
+    Estimate,
+    entry_labels,
+    entry_metric,
+    get_metric,
+    pair_clips,
+    split_request,
+)
 from audiometric.metrics.significance import holm
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.compare_letters import letters, ranking_csv, ranking_markdown
-from audiometric.scoring.compare_stats import Plan, SystemInput, draw_indices, pair_test, replicates, system_ci
+from audiometric.scoring.compare_stats import (
+    PairTest,
+    Plan,
+    SystemInput,
+    draw_indices,
+    pair_test,
+    replicates,
+    system_ci,
+)
 from audiometric.scoring.compute import Settings, _inputs, backbone_for, needed_outputs
 from audiometric.scoring.export import StoredClipSet
 from audiometric.scoring.pipeline import ExtractionOptions, _Sides, versions
@@ -120,7 +137,7 @@ def equal_sizes(systems: dict[str, ClipSet], seed: int) -> tuple[dict[str, ClipS
 
 def _system_input(settings: Settings, metric: str, clips: ClipSet, sets: Sets) -> SystemInput:
     """One system's metric input and estimates; keys are clip names, or paired reference indices."""
-    info = METRICS[metric]
+    info = get_metric(metric)
     backbone, output = backbone_for(metric, settings)
     data, _ = _inputs(info, settings, clips, sets.ref, sets.ref_stats, backbone, output, False)
     if info.paired:
@@ -133,7 +150,7 @@ def _system_input(settings: Settings, metric: str, clips: ClipSet, sets: Sets) -
 
 def _metric(settings: Settings, metric: str, sets: Sets, plan: Plan) -> tuple[dict, dict, str | None]:
     """``({key: per-system values and CIs}, {(a, b, key): PairTest}, why not computed)`` for one metric."""
-    info = METRICS[metric]
+    info = get_metric(metric)
     labels = list(sets.systems)
     try:
         inputs = [_system_input(settings, metric, sets.systems[label], sets) for label in labels]
@@ -144,12 +161,12 @@ def _metric(settings: Settings, metric: str, sets: Sets, plan: Plan) -> tuple[di
     draws = draw_indices(inputs, info.paired, len(first.ref) if resample_ref and first.ref else None, plan)
     keys = [k for k, e in inputs[0].estimates.items() if all(isinstance(i.estimates.get(k), Estimate) for i in inputs)]
     values: dict[str, dict] = {}
-    tests: dict[tuple[str, str, str], object] = {}
+    tests: dict[tuple[str, str, str], PairTest] = {}
     for key in keys:
         reps = replicates(inputs, key, draws, info.paired)
+        points = [cast(Estimate, i.estimates[key]).value for i in inputs]
         values[key] = {
-            label: {"value": i.estimates[key].value, "ci": system_ci(i.estimates[key].value, r, plan.confidence)}  # type: ignore[union-attr]
-            for label, i, r in zip(labels, inputs, reps)
+            label: {"value": v, "ci": system_ci(v, r, plan.confidence)} for label, v, r in zip(labels, points, reps)
         }
         for x in range(len(labels)):
             for y in range(x + 1, len(labels)):
@@ -185,8 +202,10 @@ def compare(
             metric_values, metric_tests, why = _metric(settings, metric, sets, plan)
             if why:
                 not_computed[metric] = why
-            values.update(metric_values)
-            tests.update(metric_tests)
+            asked_on = split_request(metric)[1]
+            suffix = "" if asked_on is None else f"{BACKBONE_SEPARATOR}{asked_on}"  # fd@passt's entry is fd@passt
+            values.update({key + suffix: v for key, v in metric_values.items()})
+            tests.update({(a, b, key + suffix): t for (a, b, key), t in metric_tests.items()})
     messages = sorted({str(w.message) for w in caught} | set(notes))
     for message in sorted({str(w.message) for w in caught}):
         warnings.warn(message, stacklevel=2)
@@ -243,8 +262,7 @@ def _ranking(values: dict, pairs: list[dict]) -> dict[str, list[dict]]:
     """Per metric entry: systems best first, with value, CI, rank and compact letters."""
     out = {}
     for key, by_system in values.items():
-        metric = key if key in METRICS else next(m for m, info in METRICS.items() if key in info.labels())
-        sign = 1.0 if METRICS[metric].lower_is_better else -1.0
+        sign = 1.0 if entry_metric(key).lower_is_better else -1.0
         order = sorted(by_system, key=lambda s: sign * by_system[s]["value"])
         different = [(p["a"], p["b"]) for p in pairs if key in p["metrics"] and p["metrics"][key]["significant"]]
         cld = letters(order, different)

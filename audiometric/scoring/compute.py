@@ -15,9 +15,18 @@ from tqdm import tqdm
 
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet
-from audiometric.metrics import METRICS, Estimate, MetricInfo, MetricInput, pair_clips
+from audiometric.metrics import (
+    BACKBONE_SEPARATOR,
+    Estimate,
+    MetricInfo,
+    MetricInput,
+    get_metric,
+    pair_clips,
+    split_request,
+)
 from audiometric.metrics.bootstrap import draw_replicates, interval
 from audiometric.metrics.protocol import no_progress
+from audiometric.scoring.captions import TEXT
 from audiometric.scoring.reference import ReferenceStats
 
 
@@ -43,11 +52,10 @@ class Settings:
 
 
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
-    """``(backbone, output)`` that ``metric`` reads under ``settings``."""
-    if metric not in METRICS:
-        raise AudiometricError(f"unknown metric '{metric}'; choose from: {', '.join(METRICS)}")
-    info = METRICS[metric]
-    return getattr(settings, info.backbone_option), info.output
+    """``(backbone, output)`` that ``metric`` (a name, or ``METRIC@BACKBONE``) reads under ``settings``."""
+    info = get_metric(metric)
+    backbone = split_request(metric)[1] or info.backbone or getattr(settings, info.backbone_option)
+    return backbone, info.output
 
 
 def needed_outputs(settings: Settings) -> dict[str, set[str]]:
@@ -70,11 +78,13 @@ def compute(
     skipped: dict[str, str] = {}
     for metric in settings.metrics:
         try:
-            entries = _one(METRICS[metric], settings, gen, ref, ref_stats, progress)
+            entries = _one(metric, settings, gen, ref, ref_stats, progress)
         except AudiometricError as err:  # a metric's own precondition (too few clips, unpaired names, ...)
             skipped[metric] = str(err)
             continue
-        for key, entry in entries.items():
+        asked_on = split_request(metric)[1]
+        suffix = "" if asked_on is None else f"{BACKBONE_SEPARATOR}{asked_on}"  # fd@passt gives fd@passt, fd_inf@passt
+        for key, entry in ((k + suffix, e) for k, e in entries.items()):
             if isinstance(entry, str):
                 skipped[key] = entry
             else:
@@ -89,19 +99,21 @@ def metric_input(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | N
     where the metric cannot be computed.
     """
     backbone, output = backbone_for(metric, settings)
-    return _inputs(METRICS[metric], settings, gen, ref, None, backbone, output, False)[0]
+    return _inputs(get_metric(metric), settings, gen, ref, None, backbone, output, False)[0]
 
 
 def _one(
-    info: MetricInfo,
+    metric: str,
     settings: Settings,
     gen: ClipSet,
     ref: ClipSet | None,
     ref_stats: ReferenceStats | None,
     progress: bool,
 ) -> dict[str, dict | str]:
-    """The result entries of one metric; raises AudiometricError with why it cannot be computed."""
-    backbone, output = backbone_for(info.name, settings)
+    """The result entries of one metric request (keys without its ``@backbone``); raises AudiometricError
+    with why it cannot be computed."""
+    info = get_metric(metric)
+    backbone, output = backbone_for(metric, settings)
     data, notes = _inputs(info, settings, gen, ref, ref_stats, backbone, output, progress)
     estimates = info.run(data)
     intervals = _bootstrap(info, settings, data, estimates)
@@ -149,6 +161,8 @@ def _inputs(
 ) -> tuple[MetricInput, list[str]]:
     """The shared not-computable rules, then the metric's input (paired clips index-aligned)."""
     gen_clips = gen.rows(backbone, output)
+    if info.reference == "captions":  # each clip's caption embedding, index-aligned (see scoring/captions.py)
+        return _caption_inputs(info, settings, gen, backbone, output)
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
     if info.reference == "clips" and ref is None:
         raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
@@ -186,6 +200,21 @@ def _inputs(
         params=info.defaults,
     )
     return data, notes
+
+
+def _caption_inputs(
+    info: MetricInfo, settings: Settings, gen: ClipSet, backbone: str, output: str
+) -> tuple[MetricInput, list[str]]:
+    """Generated rows against the text rows the pipeline stored beside them (one caption per clip)."""
+    gen_clips, text = gen.rows(backbone, output), gen.rows(backbone, TEXT)
+    if not gen_clips or len(text) != len(gen_clips):
+        raise AudiometricError(
+            "needs a caption per generated clip: pass --prompts CSV (file,caption) or generate's manifest.json"
+        )
+    data = MetricInput(
+        name=info.name, gen=gen_clips, ref=text, ref_moments=None, n_reference=len(text), seed=settings.seed
+    )
+    return data, []
 
 
 def _bootstrap(

@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from audiometric.metrics import entry_labels
+from audiometric.metrics import entry_label, entry_labels, split_request
 from audiometric.runtime.atomic import atomic_write_text
 
 #: CSV columns: one row per result entry, then one per metric that was not computed (with its reason).
@@ -31,10 +31,23 @@ CSV_FIELDS = [
 ]
 
 
-def _num(value: float | None) -> str:
+def format_value(value: float | None, resolution: float = 0.0) -> str:
+    """``value`` to 6 significant digits; exact zeros, and rounding noise (``|value| <= resolution``, the
+    entry's float64 noise floor, see ``metrics.protocol.RESOLUTION``), print as ``0`` without sign."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
+    if abs(value) <= resolution:
+        return "0"
     return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.6e}"
+
+
+def result_labels(result: dict) -> dict[str, str]:
+    """Display label of every key of ``result`` (entries and not computed): registry order first, then
+    ``METRIC@BACKBONE`` keys in the order they were asked for."""
+    labels = entry_labels()
+    keys = [*result["metrics"], *result["not_computed"]]
+    asked = {key: entry_label(key) for key in keys if key not in labels and split_request(key)[0] in labels}
+    return {**labels, **asked}
 
 
 def table(result: dict) -> str:
@@ -54,15 +67,16 @@ def table(result: dict) -> str:
             "better",
         )
     ]
-    labels = entry_labels()  # display order and labels: the metric registry's
-    order: list[str] = list(labels) + sorted(set(result["metrics"]) - set(labels))
+    labels = result_labels(result)
+    order: list[str] = list(labels) + [key for key in result["metrics"] if key not in labels]
     for key in order:
         entry = result["metrics"].get(key)
         if entry is None:
             continue
-        value = _num(entry["value"]) + (f" ± {_num(entry['std'])}" if "std" in entry else "")
+        res = entry.get("resolution", 0.0)
+        value = format_value(entry["value"], res) + (f" ± {format_value(entry['std'], res)}" if "std" in entry else "")
         value += " (untrusted fit)" if entry.get("trusted") is False else ""
-        ci = f"[{_num(entry['ci'][0])}, {_num(entry['ci'][1])}]" if "ci" in entry else ""
+        ci = f"[{format_value(entry['ci'][0], res)}, {format_value(entry['ci'][1], res)}]" if "ci" in entry else ""
         rows.append((labels.get(key, key), value, ci, entry.get("backbone", ""), entry.get("better", "")))
     columns = [i for i in range(5) if i != 2 or any(r[2] for r in rows[1:])]  # no CI column without intervals
     widths = {i: max(len(r[i]) for r in rows) for i in columns}

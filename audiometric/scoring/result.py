@@ -61,7 +61,11 @@ class Result(Mapping[str, MetricValue]):
         return len(self._data["metrics"])
 
     def __repr__(self) -> str:
-        values = ", ".join(f"{k}={e['value']:.6g}" for k, e in self._data["metrics"].items())
+        from audiometric.scoring.report import format_value
+
+        values = ", ".join(
+            f"{k}={format_value(e['value'], e.get('resolution', 0.0))}" for k, e in self._data["metrics"].items()
+        )
         return f"Result({values})"
 
     @property

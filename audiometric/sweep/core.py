@@ -20,7 +20,7 @@ from audiometric.corrupt.clip import stable_hash
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet, extract_folder, gather
 from audiometric.extraction.extract import Clip, Extraction, Extractor
-from audiometric.metrics import get_metric
+from audiometric.metrics import BACKBONE_SEPARATOR, get_metric, split_request
 from audiometric.runtime.distributed import shard
 from audiometric.scoring.compute import Settings, compute, metric_input, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor, versions
@@ -155,9 +155,9 @@ class Scorer:
         except AudiometricError:
             return {}
         seed_seq = np.random.SeedSequence([seed, stable_hash("\0sweep-swap")])
-        return swap.swap_deltas(
-            get_metric(metric), before, after, swap.PERMUTATIONS, int(seed_seq.generate_state(1)[0])
-        )
+        out = swap.swap_deltas(get_metric(metric), before, after, swap.PERMUTATIONS, int(seed_seq.generate_state(1)[0]))
+        asked_on = split_request(metric)[1]  # fd@passt's entries are fd@passt, as compute files them
+        return {name if asked_on is None else f"{name}{BACKBONE_SEPARATOR}{asked_on}": v for name, v in out.items()}
 
 
 def clip_set(root: Path, clips: list[Clip]) -> ClipSet:

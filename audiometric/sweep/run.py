@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from audiometric._version import __version__
 from audiometric.errors import USER_ERRORS
+from audiometric.metrics import split_request
 from audiometric.runtime.distributed import process_group
 from audiometric.sweep import cells as cellio
 from audiometric.sweep import inputs, swap
@@ -241,18 +242,26 @@ def _score(
         }
     if scorer.rank != 0:
         return {**result, "status": "ok", "metrics": {}, "not_computed": {}}
-    main = tuple(m for m in spec.metrics if not (m == "kl" and spec.protocol == "split"))
-    with warnings.catch_warnings(record=True) as caught:  # kept in the cell, shown once at the end
+    return {**result, "status": "ok", **_metrics(scorer, spec, gen, ref_clips, chosen, plan.reference, cell)}
+
+
+def _metrics(
+    scorer: Scorer, spec: SweepSpec, gen: list, ref_clips: list, chosen: Members, ref: Reference, cell: tuple
+) -> dict[str, Any]:
+    """A cell's metric entries, reasons, swap tests and warnings (kept in the cell, shown once at the end)."""
+    level, seed = cell
+    # KL (kl, kl@BACKBONE) under the split protocol pairs each corrupted A clip with its clean original
+    kl = tuple(m for m in spec.metrics if split_request(m)[0] == "kl" and spec.protocol == "split")
+    main = tuple(m for m in spec.metrics if m not in kl)
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], root, main, seed)
-        if "kl" in spec.metrics and spec.protocol == "split":  # KL pairs each corrupted A clip with its clean original
-            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, ("kl",), seed)
+        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], ref.root, main, seed)
+        if kl:
+            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], ref.root, kl, seed)
             values.update(more)
             not_computed.update(why)
-        swaps = _swaps(scorer, spec, gen, ref_clips, chosen, plan.reference, level, seed)
+        swaps = _swaps(scorer, spec, gen, ref_clips, chosen, ref, level, seed)
     return {
-        **result,
-        "status": "ok",
         "metrics": values,
         "not_computed": not_computed,
         "swaps": swaps,
@@ -278,7 +287,8 @@ def _swaps(
     clean = [ref_clips[index[Path(clip.path).relative_to(root).as_posix()]] for clip in gen]
     out: dict[str, dict] = {}
     for metric in spec.metrics:
-        against = chosen.kl_reference if metric == "kl" and spec.protocol == "split" else chosen.reference
+        kl_split = split_request(metric)[0] == "kl" and spec.protocol == "split"
+        against = chosen.kl_reference if kl_split else chosen.reference
         out.update(scorer.swap_test(clean, gen, [ref_clips[i] for i in against], root, metric, seed))
     return out
 

@@ -242,19 +242,19 @@ def markdown(title: str, results: dict[str, dict], notes: list[str]) -> str:
         rho = f"{r['rho']:.2f}" if r["rho"] is not None else "n/a"
         threshold = f"{r['threshold']:g}" if r["threshold"] is not None else "none"
         lines.append(f"| {metric} | {r['better']} | {rho} | {change} | {threshold} | **{r['verdict']}** |")
-    lines += ["", "| metric | level | Δ | CI | p | p (Holm) | Δ / clean spread | visible in a system comparison |"]
+    n = next((r["clean_spread"]["n"] for r in results.values() if r.get("clean_spread")), None)
+    visible_at = f"visible in a system comparison at {n} clips" if n else "visible in a system comparison"
+    lines += ["", f"| metric | level | Δ | CI | p | p (Holm) | Δ / clean spread | {visible_at} |"]
     lines += ["|---|---|---|---|---|---|---|---|"]
     for metric, r in results.items():
-        n = (r.get("clean_spread") or {}).get("n")
         for t in r["levels"]:
             ci = f"[{t['ci'][0]:.4g}, {t['ci'][1]:.4g}]" if t["ci"] else "n/a"
             p = f"{t['p_value']:.3g}" if t["p_value"] is not None else "n/a"
             q = f"{t['p_adjusted']:.3g}" if t["p_adjusted"] is not None else "n/a"
             effect = f"{t['effect_vs_clean_spread']:+.2f}" if t["effect_vs_clean_spread"] is not None else "n/a"
-            visible = "n/a" if t["visible"] is None else f"{'yes' if t['visible'] else 'no'} at {n} clips"
-            lines.append(
-                f"| {metric} | {t['level']:g} | {t['difference']:+.4g} | {ci} | {p} | {q} | {effect} | {visible} |"
-            )
+            visible = "n/a" if t["visible"] is None else "yes" if t["visible"] else "no"
+            row = f"| {metric} | {t['level']:g} | {t['difference']:+.4g} | {ci} | {p} | {q} | {effect} | {visible} |"
+            lines.append(row)
     tests = sorted({r["test"] for r in results.values() if r.get("test")})
     lines += [
         "",
@@ -263,7 +263,7 @@ def markdown(title: str, results: dict[str, dict], notes: list[str]) -> str:
         f"Holm over levels; `detects`: Spearman ρ ≥ {RHO_MIN} and the highest level detected. Relative change "
         "only where level 0 is positive beyond its noise. Visible: |Δ| ≥ 1.96·√2 × the spread of the metric "
         "between two disjoint clean draws. All numbers are recomputed from results.csv and the cells' "
-        "bootstrap values (`audiometric.sweep.summary.recompute`).",
+        "bootstrap values and swap nulls (`audiometric.sweep.summary.recompute`).",
     ]
     lines += [""] + [f"- {note}" for note in notes] if notes else []
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from audiometric.extraction.clipset import extract_folder
 from audiometric.ldm.generate import clip_seed
 from audiometric.ldm.train.logs import CsvLog
 from audiometric.ldm.train.runfolder import with_unet
-from audiometric.metrics import METRICS, get_metric
+from audiometric.metrics import get_metric, request_labels
 from audiometric.runtime.atomic import atomic_write
 from audiometric.scoring.compute import Settings, compute, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor
@@ -168,7 +168,7 @@ class Evaluator:
         for name, why in not_computed.items():
             warnings.warn(f"evaluation at step {step}: {name} not computed ({why})", stacklevel=2)
         # eval.csv columns: each requested metric's result entries, in the order the metrics were asked for
-        keys = [key for metric in self.settings.metrics for key in METRICS[metric].labels()]
+        keys = [key for metric in self.settings.metrics for key in request_labels(metric)]
         row = {name: float(values[name]["value"]) for name in keys if name in values}
         row.update({n: float(e["value"]) for n, e in values.items() if n not in row and "value" in e})
         assert self.log is not None  # scoring runs on the main process, which keeps the log
