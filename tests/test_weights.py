@@ -107,7 +107,13 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 @pytest.fixture
 def tiny_entry(server: FileServer, monkeypatch: pytest.MonkeyPatch) -> WeightFile:
     """Registry entry 'vggish' pointed at the local server's payload."""
-    entry = WeightFile("vggish", "tiny.pth", f"{server.url}/files/tiny.pth?download=1", PAYLOAD_SHA256, PAYLOAD_MD5)
+    entry = WeightFile(
+        name="vggish",
+        filename="tiny.pth",
+        url=f"{server.url}/files/tiny.pth?download=1",
+        sha256=PAYLOAD_SHA256,
+        md5=PAYLOAD_MD5,
+    )
     monkeypatch.setitem(weights.WEIGHTS, "vggish", entry)
     return entry
 
@@ -150,10 +156,10 @@ def test_packaged_checkpoint_is_found_verified_and_overridable(tmp_path: Path, m
     own.write_bytes(b"not checked")
     assert weights.resolve_checkpoint("aisfx", own) == own
     tampered = WeightFile(
-        "aisfx",
-        "checkpoint.pth",
-        None,
-        "0" * 64,
+        name="aisfx",
+        filename="checkpoint.pth",
+        url=None,
+        sha256="0" * 64,
         package="aisfx/models/checkpoint.pth",
         install="pip install --no-deps aisfx==0.1.2",
     )
@@ -266,7 +272,9 @@ def test_interrupted_download_keeps_part_then_resumes(server: FileServer, tmp_pa
 
 def test_offline_error_is_one_line_naming_file_url_and_target(monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/files/tiny.pth"
-    monkeypatch.setitem(weights.WEIGHTS, "vggish", WeightFile("vggish", "tiny.pth", url, PAYLOAD_SHA256))
+    monkeypatch.setitem(
+        weights.WEIGHTS, "vggish", WeightFile(name="vggish", filename="tiny.pth", url=url, sha256=PAYLOAD_SHA256)
+    )
     with pytest.raises(WeightsError) as info:
         weights.resolve_checkpoint("vggish")
     message = str(info.value)
@@ -549,7 +557,9 @@ def test_digest_is_remembered_across_runs_until_the_file_changes(tmp_path: Path,
 
 def test_verified_cached_checkpoint_is_not_rehashed(monkeypatch) -> None:
     data = b"a verified checkpoint"
-    entry = weights.WeightFile("panns-cnn14-16k", "x.pth", "file:///nowhere", hashlib.sha256(data).hexdigest())
+    entry = weights.WeightFile(
+        name="panns-cnn14-16k", filename="x.pth", url="file:///nowhere", sha256=hashlib.sha256(data).hexdigest()
+    )
     monkeypatch.setitem(weights.WEIGHTS, entry.name, entry)
     (weights.weights_dir()).mkdir(parents=True, exist_ok=True)
     (weights.weights_dir() / "x.pth").write_bytes(data)

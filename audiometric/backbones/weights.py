@@ -35,7 +35,7 @@ _CHUNK_BYTES = 1 << 20
 _TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class WeightFile:
     """One published checkpoint: where it comes from and how to recognise it.
 

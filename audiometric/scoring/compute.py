@@ -29,7 +29,7 @@ from audiometric.metrics.protocol import no_progress
 from audiometric.scoring.reference import ReferenceStats
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Settings:
     """The options that change metric values (a subset of the score options).
 
