@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -38,7 +39,15 @@ from audiometric.metrics import (
 from audiometric.metrics.significance import holm
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.compare_letters import letters, ranking_csv, ranking_markdown
-from audiometric.scoring.compare_stats import Plan, SystemInput, draw_indices, pair_test, replicates, system_ci
+from audiometric.scoring.compare_stats import (
+    PairTest,
+    Plan,
+    SystemInput,
+    draw_indices,
+    pair_test,
+    replicates,
+    system_ci,
+)
 from audiometric.scoring.compute import Settings, _inputs, backbone_for, needed_outputs
 from audiometric.scoring.export import StoredClipSet
 from audiometric.scoring.pipeline import ExtractionOptions, _Sides, versions
@@ -154,12 +163,12 @@ def _metric(settings: Settings, metric: str, sets: Sets, plan: Plan) -> tuple[di
     draws = draw_indices(inputs, info.paired, len(first.ref) if resample_ref and first.ref else None, plan)
     keys = [k for k, e in inputs[0].estimates.items() if all(isinstance(i.estimates.get(k), Estimate) for i in inputs)]
     values: dict[str, dict] = {}
-    tests: dict[tuple[str, str, str], object] = {}
+    tests: dict[tuple[str, str, str], PairTest] = {}
     for key in keys:
         reps = replicates(inputs, key, draws, info.paired)
+        points = [cast(Estimate, i.estimates[key]).value for i in inputs]
         values[key] = {
-            label: {"value": i.estimates[key].value, "ci": system_ci(i.estimates[key].value, r, plan.confidence)}  # type: ignore[union-attr]
-            for label, i, r in zip(labels, inputs, reps)
+            label: {"value": v, "ci": system_ci(v, r, plan.confidence)} for label, v, r in zip(labels, points, reps)
         }
         for x in range(len(labels)):
             for y in range(x + 1, len(labels)):
