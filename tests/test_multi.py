@@ -151,3 +151,13 @@ def test_cli_score_and_compare_take_the_syntax(sets, weights, tmp_path):
     ranking = json.loads((tmp_path / "c.json").read_text())["ranking"]
     assert list(ranking) == ["kad@vggish"] and ranking["kad@vggish"][0]["system"] == Path(ref).name
     assert np.isfinite(ranking["kad@vggish"][1]["value"])
+
+
+def test_sweep_spec_takes_the_same_syntax(tmp_path):
+    from audiometric.sweep.spec import make_spec
+
+    options = {"corruption": "noise", "out": str(tmp_path / "out"), "ref": str(tmp_path), "levels": "0,10"}
+    spec = make_spec({**options, "metrics": "FD,kad@aisfx,kl@vggish"})
+    assert spec.metrics == ("fd", "kad@aisfx", "kl@vggish")
+    with pytest.raises(AudiometricError, match="METRIC@BACKBONE"):
+        make_spec({**options, "metrics": "fd@"})

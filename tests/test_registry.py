@@ -67,7 +67,7 @@ def test_every_entry_has_metadata_and_a_compute_function() -> None:
         assert isinstance(info.lower_is_better, bool) and isinstance(info.defined_on, tuple)
         module, func = info.compute.split(":")
         assert callable(getattr(importlib.import_module(f"audiometric.metrics.{module}"), func))
-        assert info.reference in ("none", "moments", "clips") and info.estimator in ("plug-in", "unbiased")
+        assert info.reference in ("none", "moments", "clips", "captions") and info.estimator in ("plug-in", "unbiased")
 
 
 def test_evaluate_has_no_per_metric_branches() -> None:

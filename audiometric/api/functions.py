@@ -31,6 +31,7 @@ def score(
     fd_inf: bool = False,
     seed: int = 0,
     per_clip: str | Path | None = None,
+    prompts: str | Path | None = None,
     strict: bool = False,
     device: str = "auto",
     batch_size: int = 16,
@@ -74,6 +75,7 @@ def score(
         fd_inf=fd_inf,
         seed=seed,
         per_clip=per_clip,
+        prompts=prompts,
     )
 
 

@@ -16,6 +16,7 @@ from audiometric.api.options import (
     DEFAULT_BACKBONE,
     DEFAULT_FAD_BACKBONE,
     check_backbone,
+    check_captions,
     check_score_options,
     extraction_options,
     is_stats_metric,
@@ -89,6 +90,7 @@ class Scorer:
         fd_inf: bool = False,
         seed: int = 0,
         per_clip: str | Path | None = None,
+        prompts: str | Path | None = None,
     ) -> Result | None:
         """Score ``generated`` against ``reference`` as a :class:`Result`; ``None`` on torchrun ranks > 0.
 
@@ -97,7 +99,8 @@ class Scorer:
         fd, is, kl, fad, kad, kid, ...; any case, a list or ``"fd,is"``). ``bootstrap`` replicates give
         ``confidence`` intervals (``ci_method`` ``"percentile"`` or the bias-correcting ``"basic"``); ``fd_inf``
         adds FD∞/FAD∞; ``per_clip`` writes the per-clip outlier ranking CSV there. Metrics that cannot be
-        computed are listed in ``result.not_computed`` with the reason.
+        computed are listed in ``result.not_computed`` with the reason. ``prompts``: each generated clip's
+        caption, for ``clap_score`` (a ``file,caption`` CSV or the ``manifest.json`` of ``generate``).
         """
         from audiometric.scoring.compute import Settings
         from audiometric.scoring.per_clip import per_clip_metrics
@@ -109,6 +112,7 @@ class Scorer:
             raise AudiometricError(
                 f"--per-clip ranks clips by {', '.join(per_clip_metrics())}: add one of them to the metrics"
             )
+        check_captions(names, prompts)
         settings = Settings(
             metrics=names,
             backbone=self.backbone,
@@ -121,7 +125,8 @@ class Scorer:
             ci_method=ci_method,
         )
         clips_csv = None if per_clip is None else str(per_clip)
-        data = run(str(generated), str(reference), settings, self.options, clips_csv, held=self.loaded)
+        captions = None if prompts is None else str(prompts)
+        data = run(str(generated), str(reference), settings, self.options, clips_csv, self.loaded, captions)
         if data is None:
             return None
         if few:  # recorded with the result it qualifies

@@ -21,7 +21,8 @@ Examples:
   audiometric score gen/ ref/ --json result.json --csv result.csv
   audiometric score gen/ ref.npz --metrics FD,IS --json - > result.json
   audiometric score gen.npz ref.npz --metrics fd,kad --backbone aisfx --bootstrap 1000
-  audiometric score gen/ ref/ --metrics fd,kl,fd@vggish,kad@aisfx --json result.json"""
+  audiometric score gen/ ref/ --metrics fd,kl,fd@vggish,kad@aisfx --json result.json
+  audiometric score gen/ ref/ --metrics fd,clap_score,clap_pair --prompts captions.csv"""
 
 
 @click.command("score", epilog=EXAMPLES)
@@ -82,6 +83,12 @@ Examples:
     "its KL to its paired reference clip, its top classes.",
 )
 @click.option(
+    "--prompts",
+    type=click.Path(dir_okay=False),
+    metavar="CSV",
+    help="Each generated clip's caption, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
+)
+@click.option(
     "--ci-method",
     type=click.Choice(["percentile", "basic"]),
     default="percentile",
@@ -105,6 +112,7 @@ def score(
     json_path,
     csv_path,
     per_clip_path,
+    prompts,
     ci_method,
     overwrite,
     **extraction,
@@ -139,6 +147,7 @@ def score(
         seed=seed,
         strict=strict,
         per_clip=per_clip_path,
+        prompts=prompts,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports

@@ -105,14 +105,15 @@ Examples:
     default=0,
     show_default=True,
     type=click.IntRange(0),
-    help="Bootstrap replicates for each cell's percentile CI.",
+    help="Bootstrap replicates for each cell's CI and the paired CI of each level's change (0: the CI "
+    "over seeds). Detection does not depend on it (a within-pair swap test).",
 )
 @click.option(
     "--confidence",
     default=0.95,
     show_default=True,
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Level of the bootstrap CIs.",
+    help="Level of the CIs; the detection tests run at alpha = 1 - confidence.",
 )
 @click.option(
     "--protocol",

@@ -33,6 +33,7 @@ from audiometric.metrics.kl import kl_sigmoid, kl_softmax, pair_clips, pairing
 from audiometric.metrics.protocol import Estimate, MetricInput
 
 PANNS = ("panns-cnn14-16k", "panns-cnn14-32k")
+CLAP = "clap-laion"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +49,9 @@ class MetricInfo:
 
     ``compute`` is the set-level function as ``"module:function"`` in this package (or
     ``"pkg.module:function"`` elsewhere). ``backbone_option`` names the ``Settings`` field choosing its
-    backbone. ``reference``: ``"none"`` (IS), ``"moments"`` (a statistics file will do) or ``"clips"``.
+    backbone, unless ``backbone`` fixes one (``clap_score`` reads ``clap-laion``); ``METRIC@BACKBONE``
+    overrides both. ``reference``: ``"none"`` (IS), ``"moments"`` (a statistics file will do), ``"clips"``
+    or ``"captions"`` (each generated clip's caption, embedded by the backbone's text tower).
     ``paired``: clips are paired by name first. ``per_clip``: ``--per-clip`` ranks clips by it.
     ``resample_reference``: the bootstrap also resamples reference clips. ``estimator``: ``"plug-in"``
     (biased at small N) or ``"unbiased"`` (may be negative). ``min_rows``: rows per set. ``defaults``: the
@@ -65,6 +68,7 @@ class MetricInfo:
     source: str
     compute: str = ""
     backbone_option: str = "backbone"
+    backbone: str = ""
     reference: str = "clips"
     paired: bool = False
     per_clip: bool = False
@@ -189,6 +193,33 @@ METRICS: dict[str, MetricInfo] = {
             compute="density:compute",
             resample_reference=False,
             defaults={"k": DEFAULT_K},
+        ),
+        MetricInfo(
+            name="clap_score",
+            label="CLAP score",
+            unit="cosine, -1 to 1 (some papers print it ×100)",
+            output="embedding",
+            lower_is_better=False,
+            defined_on=(CLAP,),
+            source="audio-text cosine of LAION CLAP (Wu et al. 2023), as AudioLDM 2 and audiocraft report it",
+            compute="clap_score:compute",
+            backbone=CLAP,
+            reference="captions",
+            paired=True,
+            min_rows=1,
+        ),
+        MetricInfo(
+            name="clap_pair",
+            label="CLAP pair",
+            unit="cosine, -1 to 1",
+            output="embedding",
+            lower_is_better=False,
+            defined_on=(CLAP,),
+            source="audio-audio cosine of LAION CLAP embeddings (Wu et al. 2023), name-paired as audioldm_eval's KL",
+            compute="clap_score:compute",
+            backbone=CLAP,
+            paired=True,
+            min_rows=1,
         ),
     )
 }

@@ -26,6 +26,7 @@ from audiometric.metrics import (
 )
 from audiometric.metrics.bootstrap import draw_replicates, interval
 from audiometric.metrics.protocol import no_progress
+from audiometric.scoring.captions import TEXT
 from audiometric.scoring.reference import ReferenceStats
 
 
@@ -53,8 +54,8 @@ class Settings:
 def backbone_for(metric: str, settings: Settings) -> tuple[str, str]:
     """``(backbone, output)`` that ``metric`` (a name, or ``METRIC@BACKBONE``) reads under ``settings``."""
     info = get_metric(metric)
-    backbone = split_request(metric)[1]
-    return backbone or getattr(settings, info.backbone_option), info.output
+    backbone = split_request(metric)[1] or info.backbone or getattr(settings, info.backbone_option)
+    return backbone, info.output
 
 
 def needed_outputs(settings: Settings) -> dict[str, set[str]]:
@@ -160,6 +161,8 @@ def _inputs(
 ) -> tuple[MetricInput, list[str]]:
     """The shared not-computable rules, then the metric's input (paired clips index-aligned)."""
     gen_clips = gen.rows(backbone, output)
+    if info.reference == "captions":  # each clip's caption embedding, index-aligned (see scoring/captions.py)
+        return _caption_inputs(info, settings, gen, backbone, output)
     ref_clips = ref.rows(backbone, output) if ref is not None and info.reference != "none" else None
     if info.reference == "clips" and ref is None:
         raise AudiometricError("needs per-clip reference data; pass the reference folder instead of a statistics file")
@@ -197,6 +200,21 @@ def _inputs(
         params=info.defaults,
     )
     return data, notes
+
+
+def _caption_inputs(
+    info: MetricInfo, settings: Settings, gen: ClipSet, backbone: str, output: str
+) -> tuple[MetricInput, list[str]]:
+    """Generated rows against the text rows the pipeline stored beside them (one caption per clip)."""
+    gen_clips, text = gen.rows(backbone, output), gen.rows(backbone, TEXT)
+    if not gen_clips or len(text) != len(gen_clips):
+        raise AudiometricError(
+            "needs a caption per generated clip: pass --prompts CSV (file,caption) or generate's manifest.json"
+        )
+    data = MetricInput(
+        name=info.name, gen=gen_clips, ref=text, ref_moments=None, n_reference=len(text), seed=settings.seed
+    )
+    return data, []
 
 
 def _bootstrap(

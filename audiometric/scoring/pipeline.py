@@ -26,10 +26,11 @@ from audiometric.errors import AudiometricError, DataError
 from audiometric.extraction.cache import EmbeddingCache
 from audiometric.extraction.clipset import ClipSet, extract_folder
 from audiometric.extraction.extract import Extractor, backbone_record, preprocessing_record
-from audiometric.metrics import METRICS
+from audiometric.metrics import METRICS, get_metric
 from audiometric.runtime.device import checked_device
 from audiometric.runtime.distributed import process_group
-from audiometric.scoring.compute import Settings, compute, needed_outputs
+from audiometric.scoring.captions import Captions, add_text_rows, read_captions
+from audiometric.scoring.compute import Settings, backbone_for, compute, needed_outputs
 from audiometric.scoring.export import StoredClipSet, is_embedding_file, load_embeddings
 from audiometric.scoring.per_clip import per_clip, write_per_clip_csv
 from audiometric.scoring.reference import ReferenceStats, check_provenance, load_reference
@@ -170,16 +171,21 @@ def score(
     opts: ExtractionOptions,
     per_clip_csv: str | None = None,
     held: dict[str, LazyBackbone] | None = None,
+    captions: str | None = None,
 ) -> dict | None:
     """Score ``generated`` (folder or embedding ``.npz``) against ``reference`` (folder, embedding or
     statistics ``.npz``): a JSON-able result.
 
     ``per_clip_csv``: also write the per-clip outlier ranking there (:mod:`audiometric.scoring.per_clip`).
+    ``captions``: the generated clips' captions (:mod:`audiometric.scoring.captions`), for ``clap_score``.
     ``held``: backbones already loaded by a :class:`~audiometric.api.Scorer` (reused and extended).
     Under ``torchrun`` every rank extracts its shard; rank 0 computes and returns the result, others ``None``.
     """
     start = time.perf_counter()
     needs = needed_outputs(settings)
+    caps = read_captions(captions) if captions else None
+    if caps is not None and not Path(generated).is_file():
+        caps.check_folder(generated)  # a clip without a caption fails before any decode
     if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
         opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     with process_group(opts.device) as (rank, size):
@@ -191,6 +197,8 @@ def score(
     extracted = time.perf_counter()
     if rank != 0:
         return None
+    if caps is not None:
+        _add_captions(caps, settings, gen, sides, opts, held)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         values, not_computed = compute(settings, gen, ref, sides.ref_stats, progress=opts.progress)
@@ -200,7 +208,31 @@ def score(
     for message in messages:
         warnings.warn(message, stacklevel=2)
     timings = (start, extracted, time.perf_counter())
-    return _result(settings, opts, sides, gen, ref, values, not_computed, messages, size, timings)
+    result = _result(settings, opts, sides, gen, ref, values, not_computed, messages, size, timings)
+    if caps is not None:
+        result["captions"] = caps.summary()
+    return result
+
+
+def _add_captions(
+    caps: Captions,
+    settings: Settings,
+    gen: ClipSet,
+    sides: _Sides,
+    opts: ExtractionOptions,
+    held: dict[str, LazyBackbone] | None,
+) -> None:
+    """Each generated clip's caption embedding, by the text tower of every backbone a captions metric reads."""
+    for metric in settings.metrics:
+        if get_metric(metric).reference != "captions":
+            continue
+        backbone, output = backbone_for(metric, settings)
+        models = sides.extractor.backbones if sides.extractor else {}
+        model = (
+            models.get(backbone)
+            or load_models({backbone: {output}}, checked_device(opts.device), opts.checkpoints, held)[backbone]
+        )
+        add_text_rows(caps, gen, model)
 
 
 @dataclass(kw_only=True)

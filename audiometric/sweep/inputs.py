@@ -17,7 +17,7 @@ from audiometric.corrupt.labels import read_labels
 from audiometric.corrupt.options import parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
-from audiometric.metrics import METRICS
+from audiometric.metrics import METRICS, split_request
 from audiometric.sweep.cells import Reference, digest
 from audiometric.sweep.core import Scorer, barrier, preview_names
 from audiometric.sweep.spec import SweepSpec, required
@@ -54,7 +54,7 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
     ref = n if spec.protocol == "paired" else n - n // 2
     where = "" if spec.protocol == "paired" else f" (--protocol split corrupts half of the {n} reference clips)"
     splits = METRICS["is"].defaults["splits"]  # IS needs a clip per split
-    if "is" in spec.metrics and gen < splits:
+    if any(split_request(m)[0] == "is" for m in spec.metrics) and gen < splits:  # is, is@BACKBONE
         need = splits if spec.protocol == "paired" else 2 * splits
         raise AudiometricError(
             f"--metrics is: IS uses {splits} splits, so each level needs >= {splits} "

@@ -242,20 +242,26 @@ def _score(
         }
     if scorer.rank != 0:
         return {**result, "status": "ok", "metrics": {}, "not_computed": {}}
+    return {**result, "status": "ok", **_metrics(scorer, spec, gen, ref_clips, chosen, plan.reference, cell)}
+
+
+def _metrics(
+    scorer: Scorer, spec: SweepSpec, gen: list, ref_clips: list, chosen: Members, ref: Reference, cell: tuple
+) -> dict[str, Any]:
+    """A cell's metric entries, reasons, swap tests and warnings (kept in the cell, shown once at the end)."""
+    level, seed = cell
     # KL (kl, kl@BACKBONE) under the split protocol pairs each corrupted A clip with its clean original
     kl = tuple(m for m in spec.metrics if split_request(m)[0] == "kl" and spec.protocol == "split")
     main = tuple(m for m in spec.metrics if m not in kl)
-    with warnings.catch_warnings(record=True) as caught:  # kept in the cell, shown once at the end
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], root, main, seed)
+        values, not_computed = scorer.compute(gen, [ref_clips[i] for i in chosen.reference], ref.root, main, seed)
         if kl:
-            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], root, kl, seed)
+            more, why = scorer.compute(gen, [ref_clips[i] for i in chosen.kl_reference], ref.root, kl, seed)
             values.update(more)
             not_computed.update(why)
-        swaps = _swaps(scorer, spec, gen, ref_clips, chosen, plan.reference, level, seed)
+        swaps = _swaps(scorer, spec, gen, ref_clips, chosen, ref, level, seed)
     return {
-        **result,
-        "status": "ok",
         "metrics": values,
         "not_computed": not_computed,
         "swaps": swaps,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from audiometric.corrupt.options import check_taken
 from audiometric.errors import AudiometricError
-from audiometric.metrics import get_metric
+from audiometric.metrics import parse_requests
 from audiometric.runtime.config import read_options
 from corruptions.registry import REGISTRY, Corruption
 
@@ -206,9 +206,7 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
             f"--corruption {options['corruption']} needs --pool (interferers: a folder per class or a path,label CSV)"
         )
     check_taken(REGISTRY[corruption], {key: _opt(options.get(key[2:])) for key in ("--ref", "--pool", "--labels")})
-    metrics = tuple(dict.fromkeys(m.lower() for m in parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics")))
-    for metric in metrics:
-        get_metric(metric)
+    metrics = parse_requests(parse_list(options.get("metrics") or "fd,is,kl,fad", "metrics"))  # as score's --metrics
     spec = SweepSpec(
         corruption=corruption,
         out=str(options["out"]),

@@ -1,0 +1,125 @@
+"""Captions for ``clap_score``: a ``file,caption`` CSV, or the ``manifest.json`` that ``audiometric generate`` writes.
+
+A generated clip finds its caption by name, as KL pairs clips: its path relative to the generated folder
+(``dog/001.wav``), or that path without its extension (``dog/001``, generate's clip ids). Every generated
+clip must have one; the first that lacks one is named in a one-line error before any clip is embedded.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from audiometric.audio.preprocess import list_audio_files
+from audiometric.errors import AudiometricError
+
+if TYPE_CHECKING:
+    from audiometric.backbones import LazyBackbone
+    from audiometric.extraction.clipset import ClipSet
+
+#: The columns of a captions CSV.
+COLUMNS = ("file", "caption")
+#: The output name under which a generated clip holds its caption's text embedding ``(1, dim)``.
+TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Captions:
+    """Caption text by clip name (as written in the file), the file it came from and its sha256."""
+
+    path: str
+    by_name: dict[str, str]
+    sha256: str
+
+    def lookup(self, names: list[str]) -> list[str]:
+        """The caption of each clip name (exact, else without extension); one-line error naming a clip without one."""
+        stems = {os.path.splitext(name)[0]: text for name, text in self.by_name.items()}
+        found = {name: self.by_name.get(name, stems.get(os.path.splitext(name)[0])) for name in names}
+        missing = [name for name, text in found.items() if text is None]
+        if missing:
+            raise AudiometricError(
+                f"{self.path}: no caption for generated clip '{missing[0]}' ({len(missing)} of {len(names)} clips "
+                f"lack one); add a row '{missing[0]},CAPTION' (columns {','.join(COLUMNS)}) or drop clap_score"
+            )
+        return [str(found[name]) for name in names]
+
+    def check_folder(self, folder: str) -> None:
+        """Fail before any work when an audio file under ``folder`` has no caption."""
+        root = Path(folder)
+        self.lookup([Path(f).relative_to(root).as_posix() for f in list_audio_files(folder).files])
+
+    def summary(self) -> dict:
+        """Provenance of the captions a result was computed with."""
+        return {"path": self.path, "sha256": self.sha256, "captions": len(self.by_name)}
+
+
+def read_captions(path: str | Path) -> Captions:
+    """A ``file,caption`` CSV (UTF-8, header row) or generate's ``manifest.json`` (``clips.ID.prompt``)."""
+    path = Path(path)
+    where = f"--prompts {path}"
+    if not path.is_file():
+        raise AudiometricError(f"{where}: file not found; give a file,caption CSV or generate's manifest.json")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a spreadsheet's byte-order mark is dropped
+    except UnicodeDecodeError:
+        raise AudiometricError(f"{where}: not UTF-8 text; save it as UTF-8") from None
+    pairs = _manifest(text, where) if path.suffix.lower() == ".json" else _csv(text, where)
+    if not pairs:
+        raise AudiometricError(f"{where}: no captions in the file; write one {','.join(COLUMNS)} row per clip")
+    return Captions(str(path), pairs, hashlib.sha256(raw).hexdigest())
+
+
+def _csv(text: str, where: str) -> dict[str, str]:
+    reader = csv.DictReader(text.splitlines())
+    found = [field.strip() for field in reader.fieldnames or []]
+    if not set(COLUMNS) <= set(found):
+        raise AudiometricError(
+            f"{where}: expected the columns {','.join(COLUMNS)}, found {','.join(found) or 'none'}; "
+            f"start the CSV with the header row {','.join(COLUMNS)}"
+        )
+    reader.fieldnames = found
+    pairs: dict[str, str] = {}
+    for row in reader:
+        name, caption = (row["file"] or "").strip(), (row["caption"] or "").strip()
+        if not name and not caption:
+            continue
+        if not name or not caption or name in pairs:
+            why = "repeats an earlier file" if name in pairs else "has an empty file or caption"
+            raise AudiometricError(f"{where}: row {reader.line_num} {why}; give each clip one row file,caption")
+        pairs[name] = caption
+    return pairs
+
+
+def _manifest(text: str, where: str) -> dict[str, str]:
+    try:
+        clips = json.loads(text)["clips"]
+        return {str(clip_id): str(entry["prompt"]) for clip_id, entry in clips.items() if entry.get("prompt")}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise AudiometricError(
+            f"{where}: not a manifest written by `audiometric generate` (no clips with prompts); "
+            f"give it, or a {','.join(COLUMNS)} CSV"
+        ) from None
+
+
+def add_text_rows(captions: Captions, gen: ClipSet, model: LazyBackbone) -> None:
+    """Store each generated clip's caption embedding ``(1, dim)`` (``model``'s text tower, ``embed_text``) as
+    its output :data:`TEXT`, beside the audio outputs ``clap_score`` pairs it with."""
+    network = model.build()
+    embed = getattr(network, "embed_text", None)
+    if embed is None:
+        raise AudiometricError(
+            f"backbone '{model.name}' has no text tower, so it cannot embed captions; ask clap_score on clap-laion"
+        )
+    clips = [clip for clip in gen.extraction.clips if model.name in clip.outputs]
+    root = Path(gen.path)
+    rows = np.asarray(embed(captions.lookup([Path(c.path).relative_to(root).as_posix() for c in clips])), np.float32)
+    for i, clip in enumerate(clips):
+        clip.outputs[model.name][TEXT] = rows[i : i + 1]
