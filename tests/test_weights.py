@@ -134,7 +134,7 @@ def test_registry_names_files_urls_and_env_vars() -> None:
         assert entry.env_var == "AUDIOMETRIC_CHECKPOINT_" + name.upper().replace("-", "_")
         if entry.hub is not None:  # a transformers save_pretrained folder (backbones/hf.py)
             assert entry.url == f"https://huggingface.co/{entry.hub}" and "config.json" in entry.files
-            assert entry.filename in entry.files and entry.licence
+            assert entry.filename in entry.files
             continue
         located = entry.package or urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)
         assert located.endswith("/" + entry.filename)
