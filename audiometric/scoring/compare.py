@@ -344,7 +344,7 @@ def write_outputs(result: dict, json_path: str | None, csv_path: str | None, ran
     if csv_path:
         write_text(csv_path, pairs_csv(result))
     if ranking_path:
-        write_text(ranking_path, ranking_csv(result["ranking"], entry_labels()))
+        write_text(ranking_path, ranking_csv(result["ranking"]))
     return text if json_path == "-" else None
 
 
