@@ -74,7 +74,88 @@ def tiny_clap(folder: Path) -> Path:
     return folder
 
 
-TINY = {"clap-laion": tiny_clap}
+def tiny_ast(folder: Path) -> Path:
+    """A random ASTForAudioClassification over 16 mel bands x 32 frames (0.32 s windows), 527 labels."""
+    torch.manual_seed(0)
+    config = transformers.ASTConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_mel_bins=16,
+        max_length=32,
+        num_labels=527,
+    )
+    transformers.ASTForAudioClassification(config).save_pretrained(folder)
+    transformers.ASTFeatureExtractor(num_mel_bins=16, max_length=32).save_pretrained(folder)
+    return folder
+
+
+def tiny_encodec(folder: Path) -> Path:
+    """A random 24 kHz EncodecModel with an 8-d latent every 320 samples (the official hop)."""
+    torch.manual_seed(0)
+    config = transformers.EncodecConfig(
+        hidden_size=8,
+        num_filters=2,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 2],
+        codebook_size=16,
+        codebook_dim=8,
+        target_bandwidths=[1.5],
+        num_lstm_layers=1,
+    )
+    transformers.EncodecModel(config).save_pretrained(folder)
+    transformers.EncodecFeatureExtractor().save_pretrained(folder)
+    return folder
+
+
+def tiny_dac(folder: Path) -> Path:
+    """A random 44.1 kHz DacModel with a 16-d latent every 512 samples (the official hop)."""
+    torch.manual_seed(0)
+    config = transformers.DacConfig(
+        encoder_hidden_size=1,
+        downsampling_ratios=[2, 4, 8, 8],
+        decoder_hidden_size=8,
+        upsampling_ratios=[8, 8, 4, 2],
+        n_codebooks=2,
+        codebook_size=16,
+        codebook_dim=4,
+        hidden_size=16,
+        hop_length=512,
+    )
+    transformers.DacModel(config).save_pretrained(folder)
+    transformers.DacFeatureExtractor(hop_length=512, sampling_rate=44100).save_pretrained(folder)
+    return folder
+
+
+def tiny_wavlm(folder: Path) -> Path:
+    """A random 2-block WavLMModel with the official 320-sample frame hop (strides 5, 4, 4, 4)."""
+    torch.manual_seed(0)
+    config = transformers.WavLMConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8, 8, 8, 8),
+        conv_stride=(5, 4, 4, 4),
+        conv_kernel=(10, 4, 4, 4),
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
+        num_buckets=8,
+        max_bucket_distance=20,
+    )
+    transformers.WavLMModel(config).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(folder)
+    return folder
+
+
+TINY = {
+    "clap-laion": tiny_clap,
+    "ast-audioset": tiny_ast,
+    "encodec-24k": tiny_encodec,
+    "dac-44k": tiny_dac,
+    "wavlm-base-plus": tiny_wavlm,
+}
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +167,8 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sets")
-    tone_set(root / "gen", 4, rate=16000, seconds=1.0, seed=1, noise=0.3)
-    tone_set(root / "ref", 4, rate=16000, seconds=1.0, seed=2, noise=0.05)
+    tone_set(root / "gen", 10, rate=16000, seconds=1.0, seed=1, noise=0.3)  # 10: IS's default splits
+    tone_set(root / "ref", 10, rate=16000, seconds=1.0, seed=2, noise=0.05)
     return root
 
 
@@ -139,6 +220,78 @@ def test_clap_text_embeddings(folders) -> None:
     assert model.embed_text([]).shape == (0, 12)
 
 
+# -------------------------------------------------------------------------------------------- AST
+def test_ast_equals_the_transformers_model_and_averages_chunks(folders) -> None:
+    """Within one window: the classifier's pooled output and logits; longer: the means over 0.32 s windows."""
+    model = load("ast-audioset", str(folders["ast-audioset"]))
+    reference = transformers.ASTForAudioClassification.from_pretrained(folders["ast-audioset"]).eval()
+    features = transformers.ASTFeatureExtractor.from_pretrained(folders["ast-audioset"])
+    wav = torch.randn(2, 12000, generator=torch.Generator().manual_seed(0)) * 0.1  # 2.3 windows of 5120
+    with torch.no_grad():
+        ours = model(wav)
+        parts = [row[i * 5120 : (i + 1) * 5120] for row in wav.numpy() for i in range(3)]
+        inputs = features(parts, sampling_rate=16000, return_tensors="pt")
+        pooled = reference.audio_spectrogram_transformer(**inputs).pooler_output.reshape(2, 3, -1)
+        logits = reference(**inputs).logits.reshape(2, 3, -1)
+    assert ours["embedding"].shape == (2, 1, 16) and ours["logits"].shape == (2, 1, 527)
+    np.testing.assert_allclose(ours["embedding"][:, 0].numpy(), pooled.mean(1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(ours["logits"][:, 0].numpy(), logits.mean(1).numpy(), atol=1e-5)
+
+
+def test_ast_runs_is_and_kl(folders, sets, tmp_path) -> None:
+    """IS and KL read the 527 logits; KL pairs clips by name."""
+    out = tmp_path / "r.json"
+    res = cli(
+        "score", str(sets / "gen"), str(sets / "ref"), "--metrics", "is,kl", "--backbone", "ast-audioset",
+        "--checkpoint", f"ast-audioset={folders['ast-audioset']}", "--workers", "0", "--no-progress",
+        "--json", str(out),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["is"]["value"] >= 1.0 and np.isfinite(metrics["kl_softmax"]["value"])
+    assert metrics["kl_sigmoid"]["value"] >= 0.0
+
+
+# ------------------------------------------------------------------------------------------ codecs
+@pytest.mark.parametrize(("name", "model_class", "features_class", "rate", "hop"), [
+    ("encodec-24k", "EncodecModel", "EncodecFeatureExtractor", 24000, 320),
+    ("dac-44k", "DacModel", "DacFeatureExtractor", 44100, 512),
+])  # fmt: skip
+def test_codec_frames_equal_the_transformers_encoder(folders, name, model_class, features_class, rate, hop) -> None:
+    """One row per hop: the encoder's latents of the feature extractor's input, transposed to frames x dim."""
+    model = load(name, str(folders[name]))
+    reference = getattr(transformers, model_class).from_pretrained(folders[name]).eval()
+    features = getattr(transformers, features_class).from_pretrained(folders[name])
+    wav = torch.randn(2, rate // 4 + 3, generator=torch.Generator().manual_seed(0)) * 0.1
+    with torch.no_grad():
+        ours = model(wav)["embedding"]
+        inputs = features(list(wav.numpy()), sampling_rate=rate, return_tensors="pt")
+        direct = reference.encoder(inputs["input_values"]).transpose(1, 2)
+    assert ours.shape == (2, -(-wav.shape[1] // hop), direct.shape[-1])
+    np.testing.assert_allclose(ours.numpy(), direct.numpy(), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ WavLM
+def test_wavlm_layers_equal_the_transformers_hidden_states(folders) -> None:
+    """Default: the last block's hidden states (fadtk's choice); ``layer=N``: hidden_states[N]; bad N: one line."""
+    from audiometric.backbones import loader
+
+    folder = str(folders["wavlm-base-plus"])
+    reference = transformers.WavLMModel.from_pretrained(folder).eval()
+    features = transformers.Wav2Vec2FeatureExtractor.from_pretrained(folder)
+    wav = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0)) * 0.1
+    with torch.no_grad():
+        hidden = reference(features(list(wav.numpy()), sampling_rate=16000, return_tensors="pt")["input_values"],
+                           output_hidden_states=True).hidden_states  # fmt: skip
+        default = load("wavlm-base-plus", folder)(wav)["embedding"]
+        first = loader("wavlm-base-plus")(folder, "cpu", layer=1)(wav)["embedding"]
+    assert default.shape == (2, 49, 16)
+    np.testing.assert_allclose(default.numpy(), hidden[2].numpy(), atol=1e-5)
+    np.testing.assert_allclose(first.numpy(), hidden[1].numpy(), atol=1e-5)
+    with pytest.raises(AudiometricError, match="out of range.*0..2"):
+        loader("wavlm-base-plus")(folder, "cpu", layer=3)
+
+
 # ------------------------------------------------------------------------------ every backbone, end to end
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_score_fd_and_kad_end_to_end_with_cache_and_stats(name, folders, sets, tmp_path) -> None:
@@ -151,7 +304,7 @@ def test_score_fd_and_kad_end_to_end_with_cache_and_stats(name, folders, sets, t
     cli("score", str(sets / "gen"), str(sets / "ref"), "--metrics", "fd,kad", "--json", str(second), *opts)
     a, b = json.loads(first.read_text()), json.loads(second.read_text())
     assert np.isfinite(a["metrics"]["fd"]["value"]) and np.isfinite(a["metrics"]["kad"]["value"])
-    assert a["cache"]["misses"] == 8 and b["cache"]["hits"] == 8 and b["cache"]["misses"] == 0
+    assert a["cache"]["misses"] == 20 and b["cache"]["hits"] == 20 and b["cache"]["misses"] == 0
     assert a["metrics"]["fd"]["value"] == b["metrics"]["fd"]["value"]
     assert a["backbones"][name]["checkpoint_sha256"] == load(name, str(folders[name])).checkpoint_sha256
     stats = tmp_path / "ref.npz"
@@ -208,3 +361,78 @@ def test_official_clap_config_has_the_layout_our_loader_reads() -> None:
     assert not model.config.audio_config.enable_fusion
     features = transformers.ClapFeatureExtractor(**official["preprocessor"])
     assert (features.sampling_rate, features.nb_max_samples, features.feature_size) == (48000, 480000, 64)
+
+
+def test_official_ast_config_gives_768_d_and_527_logits_on_10_24_s() -> None:
+    """MIT/ast-finetuned-audioset-10-10-0.4593: 1212 patches + 2 tokens; our chunk is its 1024-frame window."""
+    from audiometric.backbones.ast import HOP
+
+    official = OFFICIAL["ast-audioset"]
+    with torch.device("meta"):
+        model = transformers.ASTForAudioClassification(transformers.ASTConfig(**official["config"]))
+        pooled = model.audio_spectrogram_transformer(torch.zeros(1, 1024, 128)).pooler_output
+        logits = model.classifier(pooled)
+    assert tuple(model.state_dict()["audio_spectrogram_transformer.embeddings.position_embeddings"].shape) == (
+        1,
+        1214,
+        768,
+    )
+    assert pooled.shape == (1, 768) and logits.shape == (1, 527)
+    features = transformers.ASTFeatureExtractor(**official["preprocessor"])
+    assert features.max_length * HOP == 163840 and features.sampling_rate == 16000
+
+
+@pytest.mark.parametrize(("name", "model_class", "samples", "shape", "device"), [
+    ("encodec-24k", "EncodecModel", 24000, (1, 128, 75), "cpu"),  # its padding reads a value: 15 M parameters on CPU
+    ("dac-44k", "DacModel", 44544, (1, 1024, 87), "meta"),
+])  # fmt: skip
+def test_official_codec_configs_give_the_frames_we_document(name, model_class, samples, shape, device) -> None:
+    """facebook/encodec_24khz: 128-d every 320 samples; descript/dac_44khz: 1024-d every 512 samples."""
+    import importlib
+
+    official = OFFICIAL[name]
+    config = getattr(transformers, model_class.replace("Model", "Config"))(**official["config"])
+    with torch.device(device), torch.no_grad():
+        model = getattr(transformers, model_class)(config)
+        latents = model.encoder(torch.zeros(1, 1, samples))
+    assert tuple(latents.shape) == shape
+    module = importlib.import_module(f"audiometric.backbones.{name.split('-')[0]}")
+    assert samples // shape[-1] == module.HOP and official["config"]["sampling_rate"] == module.SAMPLE_RATE
+
+
+def test_official_wavlm_config_has_13_hidden_states_of_768_every_320_samples() -> None:
+    """microsoft/wavlm-base-plus: 12 blocks (+ the CNN projection = 13 hidden states), 768-d, 20 ms frames."""
+    official = OFFICIAL["wavlm-base-plus"]
+    with torch.device("meta"):
+        model = transformers.WavLMModel(transformers.WavLMConfig(**official["config"]))
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes["feature_projection.projection.weight"] == (768, 512)
+    assert shapes["encoder.layers.0.attention.rel_attn_embed.weight"] == (320, 12)
+    assert sum(k.endswith("final_layer_norm.weight") for k in shapes) == 12
+    lengths = model._get_feat_extract_output_lengths(torch.tensor([400, 16000]))
+    assert lengths.tolist() == [1, 49]  # min_samples gives one frame; 1 s gives 49
+
+
+# ------------------------------------------------------------------------------------ audiometric backbones
+def test_backbones_command_lists_every_backbone_without_torch() -> None:
+    """Rate, outputs with widths, checkpoint files, source and licence for each; listing imports no torch."""
+    import subprocess
+
+    from audiometric import backbones
+
+    res = cli("backbones", "--json")
+    assert res.exit_code == 0, res.output
+    records = {r["name"]: r for r in json.loads(res.output)}
+    assert set(records) == set(backbones.available())
+    clap = records["clap-laion"]
+    assert clap["sample_rate"] == 48000 and clap["outputs"] == {"embedding": 512} and clap["rows"] == "per clip"
+    assert "config.json" in clap["checkpoint"] and clap["source"] == "https://huggingface.co/laion/clap-htsat-unfused"
+    assert records["ast-audioset"]["outputs"] == {"embedding": 768, "logits": 527}
+    assert records["encodec-24k"]["rows"] == "per frame" and records["vggish"]["licence"] == "Apache-2.0"
+    for name, record in records.items():
+        assert len(record["outputs"]) == len(backbones.spec(name).outputs) and record["checkpoint"]
+    table = cli("backbones").output
+    assert all(name in table for name in records) and "licence:" in table
+    code = "import sys; from audiometric.cli.backbones import describe; describe(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -166,6 +166,18 @@ def test_score_fd_kad_is_kl_end_to_end(tiny, tiny_file, tmp_path):
     fd = frechet_from_features(stored["passt:embedding"], np.load(ref)["passt:embedding"])
     assert result["metrics"]["fd"]["value"] == pytest.approx(fd, rel=1e-6)
 
+    # the embedding cache serves a second run; a statistics file of the reference gives the same FD
+    stats, again = tmp_path / "ref_stats.npz", tmp_path / "again.json"
+    res = CliRunner().invoke(main, ["stats", str(tmp_path / "ref"), "-o", str(stats), "--metrics", "fd", *common])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(
+        main, ["score", str(tmp_path / "gen"), str(stats), "--metrics", "fd", "--json", str(again), *common]
+    )
+    assert res.exit_code == 0, res.output
+    second = json.loads(again.read_text())
+    assert second["cache"]["misses"] == 0 and second["cache"]["hits"] == 10
+    assert second["metrics"]["fd"]["value"] == pytest.approx(result["metrics"]["fd"]["value"], rel=1e-9)
+
 
 def _read(path: Path) -> np.ndarray:
     import soundfile as sf

@@ -45,13 +45,13 @@ def toy(monkeypatch) -> list[ToyBackbone]:
             return real(needs, opts, progress)
         made.append(ToyBackbone())
         return Extractor(
-            {"toy": made[-1]},
-            torch.device("cpu"),
-            opts.preprocess,
-            EmbeddingCache.default(opts.use_cache),
-            opts.batch_size,
-            opts.workers,
-            False,
+            backbones={"toy": made[-1]},
+            device=torch.device("cpu"),
+            pre=opts.preprocess,
+            cache=EmbeddingCache.default(opts.use_cache),
+            batch_size=opts.batch_size,
+            workers=opts.workers,
+            progress=False,
         )
 
     monkeypatch.setattr(sweep_core, "make_extractor", make_extractor)

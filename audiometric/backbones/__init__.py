@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from audiometric.errors import AudiometricError
@@ -24,21 +24,31 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Spec:
-    """A registered backbone as the pipeline sees it before building it (the class attributes, Hz/samples)."""
+    """A registered backbone as the pipeline sees it before building it (the class attributes, Hz/samples).
+
+    ``dims`` gives each output's width with the default checkpoint (the ``audiometric backbones`` listing);
+    ``per_frame`` says whether a clip yields one row per frame (else one row per clip).
+    """
 
     loader: str
     sample_rate: int
     min_samples: int
     outputs: tuple[str, ...]
+    dims: tuple[int, ...] = field(default=(), kw_only=True)
+    per_frame: bool = field(default=False, kw_only=True)
 
 
 _REGISTRY: dict[str, Spec] = {
-    "panns-cnn14-16k": Spec("panns:load_cnn14_16k", 16000, 32000, ("embedding", "logits")),
-    "panns-cnn14-32k": Spec("panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits")),
-    "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",)),
-    "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",)),
-    "clap-laion": Spec("clap:load_clap", 48000, 1, ("embedding",)),
-    "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits")),
+    "panns-cnn14-16k": Spec("panns:load_cnn14_16k", 16000, 32000, ("embedding", "logits"), dims=(2048, 527)),
+    "panns-cnn14-32k": Spec("panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits"), dims=(2048, 527)),
+    "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",), dims=(128,), per_frame=True),
+    "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",), dims=(512,), per_frame=True),
+    "clap-laion": Spec("clap:load_clap", 48000, 1, ("embedding",), dims=(512,)),
+    "ast-audioset": Spec("ast:load_ast", 16000, 400, ("embedding", "logits"), dims=(768, 527)),
+    "encodec-24k": Spec("encodec:load_encodec", 24000, 320, ("embedding",), dims=(128,), per_frame=True),
+    "dac-44k": Spec("dac:load_dac", 44100, 512, ("embedding",), dims=(1024,), per_frame=True),
+    "wavlm-base-plus": Spec("wavlm:load_wavlm", 16000, 400, ("embedding",), dims=(768,), per_frame=True),
+    "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits"), dims=(768, 527)),
 }
 
 

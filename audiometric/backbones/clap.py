@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from audiometric.backbones.base import Backbone
-from audiometric.backbones.hf import load_model, load_processor, require_transformers
-from audiometric.backbones.weights import resolve_checkpoint, sha256_file
+from audiometric.backbones.hf import chunk_rows, load_parts, require_transformers, to_device
 
 SAMPLE_RATE = 48000  # Hz: ClapFeatureExtractor.sampling_rate of laion/clap-htsat-unfused
 CHUNK = 480000  # samples: 10 s, ClapFeatureExtractor.nb_max_samples
@@ -53,13 +52,11 @@ class ClapBackbone(Backbone):
 
     def audio_features(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
         """The feature extractor's inputs for ``wav`` ``(batch, samples)``: one row per 10 s chunk, chunk-major per clip."""
-        n_chunks = max(1, -(-wav.shape[-1] // CHUNK))
-        rows = wav.detach().float().cpu().numpy()
-        chunks = [row[i * CHUNK : (i + 1) * CHUNK] for row in rows for i in range(n_chunks)]
+        chunks, _ = chunk_rows(wav, CHUNK)
         inputs = self.features(
             chunks, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="repeatpad", truncation=self.truncation
         )
-        return {key: value.to(self.device) for key, value in inputs.items()}
+        return to_device(inputs, self.device)
 
     def forward(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"embedding": (batch, 1, dim)}``: normalised mean of the normalised 10 s chunk embeddings."""
@@ -94,9 +91,7 @@ class ClapBackbone(Backbone):
 
 def load_clap(checkpoint: str | None, device: str | torch.device) -> ClapBackbone:
     """CLAP from a ``save_pretrained`` folder or hub id (default ``laion/clap-htsat-unfused``) on ``device``."""
-    transformers = require_transformers(ClapBackbone.name)
-    folder = resolve_checkpoint(ClapBackbone.name, checkpoint)
-    model = load_model(transformers.ClapModel, folder, ClapBackbone.name)
-    backbone = ClapBackbone(model, load_processor(transformers.ClapFeatureExtractor, folder), folder)
-    backbone.checkpoint_sha256 = sha256_file(folder)
+    model, features, folder, digest = load_parts(ClapBackbone.name, checkpoint, "ClapModel", "ClapFeatureExtractor")
+    backbone = ClapBackbone(model, features, folder)
+    backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from audiometric.errors import AudiometricError, WeightsError
 
 if TYPE_CHECKING:
@@ -134,3 +136,27 @@ def load_processor(processor_class: Any, folder: Path) -> Any:
     if (folder / "preprocessor_config.json").is_file():
         return processor_class.from_pretrained(folder, local_files_only=True)
     return processor_class()
+
+
+def load_parts(name: str, checkpoint: str | None, model_class: str, processor_class: str) -> tuple[Any, Any, Path, str]:
+    """``(model, preprocessor, folder, digest)`` of backbone ``name``: the transformers classes named, from
+    ``checkpoint`` (folder or hub id; default the registered hub id), float32, eval mode, on the CPU."""
+    from audiometric.backbones.weights import resolve_checkpoint, sha256_file
+
+    transformers = require_transformers(name)
+    folder = resolve_checkpoint(name, checkpoint)
+    model = load_model(getattr(transformers, model_class), folder, name)
+    return model, load_processor(getattr(transformers, processor_class), folder), folder, sha256_file(folder)
+
+
+def chunk_rows(wav: torch.Tensor, size: int) -> tuple[list[np.ndarray], int]:
+    """``wav`` ``(batch, samples)`` cut into ``ceil(samples / size)`` chunks per clip (the last one shorter):
+    float32 numpy rows, clip-major, for a feature extractor, and the number of chunks per clip."""
+    n_chunks = max(1, -(-wav.shape[-1] // size))
+    rows = wav.detach().float().cpu().numpy()
+    return [row[i * size : (i + 1) * size] for row in rows for i in range(n_chunks)], n_chunks
+
+
+def to_device(inputs: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    """A feature extractor's ``BatchFeature`` as a dict of tensors on ``device``."""
+    return {key: value.to(device) for key, value in inputs.items()}

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "finetune:finetune",
     "sweep": "sweep:sweep",
     "compare": "compare:compare",
+    "backbones": "backbones:backbones",
 }
 
 

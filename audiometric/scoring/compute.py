@@ -30,7 +30,7 @@ from audiometric.scoring.captions import TEXT
 from audiometric.scoring.reference import ReferenceStats
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Settings:
     """The options that change metric values (a subset of the score options).
 
