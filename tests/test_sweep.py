@@ -237,7 +237,7 @@ def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path, toy):
         ({"corruption": "permute", "ref": None, "pool": "POOL", "levels": "0,1"}, "exactly 1 event"),
         ({"corruption": "permute", "pool": "POOL"}, "--ref: event_permutation uses no reference folder"),
         ({"params": {"bogus": "1"}}, "unknown parameter 'bogus'"),
-        ({"metrics": "fd,bogus"}, "unknown metric 'bogus'"),
+        ({"metrics": "fd,bogus"}, r"unknown metric\(s\) bogus"),
         ({"out": "REF/sweep"}, "--out is inside the input"),
         ({"metrics": "fd,kl", "backbone": "aisfx", "protocol": "paired"}, "no 'logits' output"),
         ({"metrics": "fd,is", "backbone": "aisfx"}, "no 'logits' output"),  # named before IS's clip count
