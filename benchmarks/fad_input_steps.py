@@ -86,7 +86,15 @@ class FrontEndProjection(VGGish):
 
 def fad(gen: Path, ref: Path, model: VGGish, view: Preprocess) -> tuple[float, int]:
     """FAD of ``gen`` against ``ref`` with VGGish fed ``view``; also the clips left out of the generated set."""
-    ex = Extractor({"vggish": model}, torch.device("cpu"), view, EmbeddingCache(None), 8, 0, False)
+    ex = Extractor(
+        backbones={"vggish": model},
+        device=torch.device("cpu"),
+        pre=view,
+        cache=EmbeddingCache(None),
+        batch_size=8,
+        workers=0,
+        progress=False,
+    )
     sets = [extract_folder(str(folder), ex) for folder in (gen, ref)]
     rows = [np.concatenate(s.rows("vggish", "embedding")) for s in sets]
     return frechet_from_features(rows[0], rows[1], compat=True), len(sets[0].excluded().get("vggish", []))

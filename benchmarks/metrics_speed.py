@@ -41,9 +41,18 @@ from audiometric.scoring.reference import ReferenceStats
 
 def clip_set(rows: np.ndarray) -> ClipSet:
     clips = [
-        Clip(i, f"/b/{i}.wav", "x", 16000, 1, 1.0, {"bench": {"embedding": r[None, :]}}) for i, r in enumerate(rows)
+        Clip(
+            index=i,
+            path=f"/b/{i}.wav",
+            sha256="x",
+            sample_rate=16000,
+            channels=1,
+            seconds=1.0,
+            outputs={"bench": {"embedding": r[None, :]}},
+        )
+        for i, r in enumerate(rows)
     ]
-    return ClipSet("/b", len(clips), Extraction(clips, []))
+    return ClipSet("/b", len(clips), Extraction(clips=clips, skipped=[]))
 
 
 def timed(func):
@@ -82,7 +91,14 @@ def main() -> None:
     )
 
     def pipeline(ref_side, **kw) -> tuple[float, dict]:
-        return timed(lambda: compute(Settings(("fd",), "bench", "bench", **kw), gen_set, *ref_side, progress=False)[0])
+        return timed(
+            lambda: compute(
+                Settings(metrics=("fd",), backbone="bench", fad_backbone="bench", **kw),
+                gen_set,
+                *ref_side,
+                progress=False,
+            )[0]
+        )
 
     clips_side, stats_side = (ref_set, None), (None, stats)
     with warnings.catch_warnings():

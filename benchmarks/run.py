@@ -255,10 +255,10 @@ def extraction(sizes: Sizes, device: torch.device, work: Path, floor: Row) -> tu
             bare = forward_rate(model, batch, sizes.forward_clips, device)
         cache_root = work / f"cache-b{batch}"
         extractor = Extractor(
-            {BACKBONE: model},
-            device,
-            Preprocess(),
-            EmbeddingCache(cache_root),
+            backbones={BACKBONE: model},
+            device=device,
+            pre=Preprocess(),
+            cache=EmbeddingCache(cache_root),
             batch_size=batch,
             workers=WORKERS,
             progress=False,
@@ -302,10 +302,10 @@ def extraction(sizes: Sizes, device: torch.device, work: Path, floor: Row) -> tu
     batch, extractor, cold, cold_seconds, cold_other = cold_run
     with CpuMeter() as warm_meter:
         warm = Extractor(
-            {BACKBONE: model},
-            device,
-            Preprocess(),
-            EmbeddingCache(extractor.cache.root),
+            backbones={BACKBONE: model},
+            device=device,
+            pre=Preprocess(),
+            cache=EmbeddingCache(extractor.cache.root),
             batch_size=batch,
             workers=WORKERS,
             progress=False,

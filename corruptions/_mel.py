@@ -22,7 +22,7 @@ from .errors import ClipTooShortError, CorruptionError
 AMIN = 1e-10
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class MelConfig:
     """Mel analysis grid: FFT size and hop in samples, number of mel bands, band edges in Hz."""
 

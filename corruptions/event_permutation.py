@@ -146,19 +146,43 @@ def load_events(pool: Pool, infos: Sequence[dict], sample_rate: int) -> list[np.
 
 
 GAP_PARAMS = (
-    Param("gap_s", "s", 0.0, ">= 0", "silence between consecutive events"),
-    Param("crossfade_s", "s", 0.0, ">= 0 (not with gap_s)", "overlap of consecutive events with linear fades"),
+    Param(name="gap_s", unit="s", default=0.0, range=">= 0", doc="silence between consecutive events"),
+    Param(
+        name="crossfade_s",
+        unit="s",
+        default=0.0,
+        range=">= 0 (not with gap_s)",
+        doc="overlap of consecutive events with linear fades",
+    ),
 )
 
 # Parameters of a composed reference set (``audiometric corrupt POOL REF_DIR --compose``).
 COMPOSE_PARAMS = (
-    Param("n_clips", "count", 10, ">= 1", "reference clips to compose", int),
-    Param("n_events", "count", 4, "2..pool classes", "events per clip, each from a different class", int),
+    Param(name="n_clips", unit="count", default=10, range=">= 1", doc="reference clips to compose", type=int),
     Param(
-        "event_max_s", "s", 2.0, ">= 0", "longest event; longer pool clips are cropped at a random offset (0: no crop)"
+        name="n_events",
+        unit="count",
+        default=4,
+        range="2..pool classes",
+        doc="events per clip, each from a different class",
+        type=int,
+    ),
+    Param(
+        name="event_max_s",
+        unit="s",
+        default=2.0,
+        range=">= 0",
+        doc="longest event; longer pool clips are cropped at a random offset (0: no crop)",
     ),
     *GAP_PARAMS,
-    Param("sample_rate", "Hz", 16000, ">= 1", "sample rate of the composed clips (events resampled with soxr)", int),
+    Param(
+        name="sample_rate",
+        unit="Hz",
+        default=16000,
+        range=">= 1",
+        doc="sample rate of the composed clips (events resampled with soxr)",
+        type=int,
+    ),
 )
 
 CORRUPTION = Corruption(
@@ -166,12 +190,12 @@ CORRUPTION = Corruption(
     summary="clips composed of events from distinct classes, recomposed with exactly k events out of place",
     apply=event_permutation,
     severity=Param(
-        "severity",
-        "count",
-        0,
-        "0 or 2..n_events",
-        "number of events displaced from their original position",
-        int,
+        name="severity",
+        unit="count",
+        default=0,
+        range="0 or 2..n_events",
+        doc="number of events displaced from their original position",
+        type=int,
         bounds=(0, 10),
     ),
     levels=(0, 2, 3, 4),  # 1 is impossible: a lone displaced event has nowhere else to go
@@ -179,12 +203,12 @@ CORRUPTION = Corruption(
     params=GAP_PARAMS,
     inputs=(
         Param(
-            "events",
-            "-",
-            None,
-            "list of arrays",
-            "the events in their original order (CLI: the reference set's manifest)",
-            list,
+            name="events",
+            unit="-",
+            default=None,
+            range="list of arrays",
+            doc="the events in their original order (CLI: the reference set's manifest)",
+            type=list,
         ),
     ),
 )

@@ -57,11 +57,11 @@ CORRUPTION = Corruption(
     summary="white Gaussian noise added to the waveform at an exact SNR (all channels together)",
     apply=gaussian_noise,
     severity=Param(
-        "severity",
-        "ratio",
-        0.0,
-        "",
-        "noise-to-signal power ratio; target SNR = -10*log10(severity) dB (0.1 -> 10 dB, 1 -> 0 dB)",
+        name="severity",
+        unit="ratio",
+        default=0.0,
+        range="",
+        doc="noise-to-signal power ratio; target SNR = -10*log10(severity) dB (0.1 -> 10 dB, 1 -> 0 dB)",
         bounds=(0.0, 1e6),
     ),
     levels=(0, 0.01, 0.03, 0.1, 0.3, 1.0),  # SNR inf, 20, 15, 10, 5, 0 dB

@@ -124,14 +124,21 @@ def _interferer(
 
 
 POOL_INPUTS = (
-    Param("pool", "-", None, "Pool", "labelled clips: a folder per class or a path,label CSV (CLI: --pool)", Pool),
     Param(
-        "target_label",
-        "-",
-        None,
-        "class name",
-        "the target's own class, never drawn (CLI: --labels or --target-label)",
-        str,
+        name="pool",
+        unit="-",
+        default=None,
+        range="Pool",
+        doc="labelled clips: a folder per class or a path,label CSV (CLI: --pool)",
+        type=Pool,
+    ),
+    Param(
+        name="target_label",
+        unit="-",
+        default=None,
+        range="class name",
+        doc="the target's own class, never drawn (CLI: --labels or --target-label)",
+        type=str,
     ),
 )
 
@@ -140,16 +147,24 @@ CORRUPTION = Corruption(
     summary="k clips from k distinct other classes mixed into each target, each at the same SNR",
     apply=interference,
     severity=Param(
-        "severity",
-        "count",
-        0,
-        "<= classes other than the target's",
-        "number k of interfering clips",
-        int,
+        name="severity",
+        unit="count",
+        default=0,
+        range="<= classes other than the target's",
+        doc="number k of interfering clips",
+        type=int,
         bounds=(0, 10),
     ),
     levels=(0, 1, 2, 3),
     axis="interferers per clip",
-    params=(Param("snr_db", "dB", 0.0, "any", "target-to-interferer power ratio, the same for every interferer"),),
+    params=(
+        Param(
+            name="snr_db",
+            unit="dB",
+            default=0.0,
+            range="any",
+            doc="target-to-interferer power ratio, the same for every interferer",
+        ),
+    ),
     inputs=POOL_INPUTS,
 )

@@ -16,17 +16,36 @@ from ._mel import MelConfig, apply_mel_gains, check_length, n_frames
 from .registry import Corruption, Param
 
 MEL_PARAMS: tuple[Param, ...] = (
-    Param("n_fft", "samples", 1024, ">= 16", "STFT frame length (periodic Hann window)", int),
-    Param("hop_length", "samples", 256, "[1, n_fft/2]", "STFT hop", int),
-    Param("n_mels", "count", 64, ">= 1", "number of Slaney mel bands", int),
-    Param("fmin", "Hz", 0.0, "[0, fmax)", "lowest mel band edge"),
-    Param("fmax", "Hz", 0.0, "[0, sample_rate/2]", "highest mel band edge; 0 means sample_rate / 2"),
+    Param(
+        name="n_fft",
+        unit="samples",
+        default=1024,
+        range=">= 16",
+        doc="STFT frame length (periodic Hann window)",
+        type=int,
+    ),
+    Param(name="hop_length", unit="samples", default=256, range="[1, n_fft/2]", doc="STFT hop", type=int),
+    Param(name="n_mels", unit="count", default=64, range=">= 1", doc="number of Slaney mel bands", type=int),
+    Param(name="fmin", unit="Hz", default=0.0, range="[0, fmax)", doc="lowest mel band edge"),
+    Param(
+        name="fmax",
+        unit="Hz",
+        default=0.0,
+        range="[0, sample_rate/2]",
+        doc="highest mel band edge; 0 means sample_rate / 2",
+    ),
 )
 
 
 def mel_config(n_fft: int, hop_length: int, n_mels: int, fmin: float, fmax: float, sample_rate: int) -> MelConfig:
     """A validated :class:`MelConfig` from the registry's mel parameters (``fmax == 0`` means Nyquist)."""
-    cfg = MelConfig(int(n_fft), int(hop_length), int(n_mels), float(fmin), float(fmax) if fmax else None)
+    cfg = MelConfig(
+        n_fft=int(n_fft),
+        hop_length=int(hop_length),
+        n_mels=int(n_mels),
+        fmin=float(fmin),
+        fmax=float(fmax) if fmax else None,
+    )
     cfg.validate(sample_rate)
     return cfg
 
@@ -69,7 +88,12 @@ CORRUPTION = Corruption(
     summary="Gaussian noise added to the log-mel spectrogram, resynthesised with the original phase",
     apply=mel_noise,
     severity=Param(
-        "severity", "dB", 0.0, "", "standard deviation of the noise added to the log-mel (dB)", bounds=(0.0, 100.0)
+        name="severity",
+        unit="dB",
+        default=0.0,
+        range="",
+        doc="standard deviation of the noise added to the log-mel (dB)",
+        bounds=(0.0, 100.0),
     ),
     params=MEL_PARAMS,
     levels=(0, 1, 2, 4, 8),

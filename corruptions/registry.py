@@ -35,7 +35,7 @@ MODULES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Param:
     """One parameter: name, unit (dB, fraction, count, s, Hz, samples, ...), default, valid range, meaning."""
 
@@ -85,7 +85,7 @@ class Param:
         return v
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Corruption:
     """A registered corruption: its function, severity, other parameters and (set-level) clip selector."""
 

@@ -108,14 +108,14 @@ def run_cell(
     }
     ref, gen = out / "ref" / dataset, out / "gen" / f"{dataset}-{condition}"
     export(items, ref, gen_cfg.get("duration", 10.24), provenance, progress)
-    settings = GenerateSettings(config["model"], condition, clap=config.get("clap"), **gen_cfg)
+    settings = GenerateSettings(model=config["model"], condition=condition, clap=config.get("clap"), **gen_cfg)
     generate(jobs_from_items(items), settings, gen, batch_size, device, provenance, progress)
     score_path = out / "scores" / f"{dataset}-{condition}.json"
     score_cfg = config.get("score", {})
     metric_settings = Settings(
-        tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
-        score_cfg.get("backbone", "panns-cnn14-16k"),
-        score_cfg.get("fad_backbone", "vggish"),
+        metrics=tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
+        backbone=score_cfg.get("backbone", "panns-cnn14-16k"),
+        fad_backbone=score_cfg.get("fad_backbone", "vggish"),
     )
     if score_path.exists():
         old = json.loads(score_path.read_text())
@@ -142,9 +142,9 @@ def compare_conditions(
 
     score_cfg, compare_cfg = config.get("score", {}), config.get("compare", {})
     settings = Settings(
-        tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
-        score_cfg.get("backbone", "panns-cnn14-16k"),
-        score_cfg.get("fad_backbone", "vggish"),
+        metrics=tuple(score_cfg.get("metrics", ["fd", "is", "kl", "fad"])),
+        backbone=score_cfg.get("backbone", "panns-cnn14-16k"),
+        fad_backbone=score_cfg.get("fad_backbone", "vggish"),
     )
     plan = Plan(**{k: compare_cfg[k] for k in ("permutations", "bootstrap", "seed") if k in compare_cfg})
     opts = ExtractionOptions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import warnings
 
@@ -79,7 +80,10 @@ def test_cli_json_on_halves_of_one_folder_and_on_a_noisy_system(toy, tmp_path) -
     tone_set(tmp_path / "ref", 12, seed=4)
     out = tmp_path / "out.json"
     systems = [str(tmp_path / s) for s in ("half_a", "half_b", "noisy")]
-    code, output = _run(*systems, "--ref", str(tmp_path / "ref"), "--metrics", "fd,kad,kl", "--json", str(out))
+    rank = tmp_path / "ranking.csv"
+    code, output = _run(
+        *systems, "--ref", str(tmp_path / "ref"), "--metrics", "fd,kad,kl", "--json", str(out), "--ranking", str(rank)
+    )
     assert code == 0, output
     result = json.loads(out.read_text())
     assert set(result) == {"systems", "reference", "pairs", "ranking", "provenance"}
@@ -95,6 +99,10 @@ def test_cli_json_on_halves_of_one_folder_and_on_a_noisy_system(toy, tmp_path) -
     ranking = result["ranking"]["fd"]
     assert ranking[-1]["system"] == "noisy" and ranking[-1]["letters"] not in ranking[0]["letters"]
     assert "Ranking" in output
+    rows = [r for r in csv.DictReader(rank.open()) if r["metric"] == "fd"]
+    assert [(r["system"], float(r["value"]), r["letters"]) for r in rows] == [
+        (e["system"], e["value"], e["letters"]) for e in ranking
+    ]
 
 
 def test_unequal_sizes_are_subsampled_and_statistics_reference(toy, tmp_path) -> None:

@@ -100,7 +100,16 @@ def model():
 
 def _extract(folder, views, model, cache=None):
     models = {"toy": ToyBackbone(), "vggish": model}
-    ex = Extractor(models, torch.device("cpu"), Preprocess(), EmbeddingCache(cache), 4, 0, False, views=views)
+    ex = Extractor(
+        backbones=models,
+        device=torch.device("cpu"),
+        pre=Preprocess(),
+        cache=EmbeddingCache(cache),
+        batch_size=4,
+        workers=0,
+        progress=False,
+        views=views,
+    )
     return extract_folder(str(folder), ex)
 
 
@@ -116,7 +125,7 @@ def test_compat_fad_equals_audioldm_eval_input_path(sets, model, tmp_path):
     ref_rows, ref_dropped = _audioldm_eval_rows(ref_dir, model)
     expected = _frechet(gen_rows, ref_rows)
     views = {"vggish": compat_fad(Preprocess())}
-    settings = Settings(("fad", "fd"), "toy", "vggish", compat=True)
+    settings = Settings(metrics=("fad", "fd"), backbone="toy", fad_backbone="vggish", compat=True)
     gen, ref = _extract(gen_dir, views, model, tmp_path / "cache"), _extract(ref_dir, views, model, tmp_path / "cache")
     values, not_computed = compute(settings, gen, ref, None)
     assert not not_computed
@@ -174,10 +183,10 @@ def test_missing_resampy_is_a_one_line_error(monkeypatch, model):
     try:
         with pytest.raises(AudiometricError, match=r"pip install 'audiometric\[compat\]'"):
             Extractor(
-                {"vggish": model},
-                torch.device("cpu"),
-                Preprocess(),
-                EmbeddingCache(None),
+                backbones={"vggish": model},
+                device=torch.device("cpu"),
+                pre=Preprocess(),
+                cache=EmbeddingCache(None),
                 views={"vggish": compat_fad(Preprocess())},
             )
     finally:

@@ -284,7 +284,15 @@ def test_corrupted_set_scores_strictly_with_the_manifest_ignored(in_dir, tmp_pat
     (in_dir / "sub").mkdir()
     _write(in_dir / "sub" / "deep.flac", 7)
     corrupt_set(in_dir, tmp_path / "out", "gaussian_noise", 0.1)
-    extractor = Extractor({"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), EmbeddingCache(None), 4, 0, False)
+    extractor = Extractor(
+        backbones={"toy": ToyBackbone()},
+        device=torch.device("cpu"),
+        pre=Preprocess(),
+        cache=EmbeddingCache(None),
+        batch_size=4,
+        workers=0,
+        progress=False,
+    )
     clips = extract_folder(str(tmp_path / "out"), extractor, strict=True)
     summary = clips.summary()
     assert summary["skipped"] == [] and summary["scored"] == 6 and "sub/deep.wav" in clips.names()

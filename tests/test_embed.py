@@ -36,7 +36,15 @@ def _mixed_set(folder):
 
 def _run(files, cache_root, batch_size=4, workers=0, model=None, pre=Preprocess()):
     model = model or ToyBackbone()
-    ex = Extractor({"toy": model}, torch.device("cpu"), pre, EmbeddingCache(cache_root), batch_size, workers, False)
+    ex = Extractor(
+        backbones={"toy": model},
+        device=torch.device("cpu"),
+        pre=pre,
+        cache=EmbeddingCache(cache_root),
+        batch_size=batch_size,
+        workers=workers,
+        progress=False,
+    )
     return ex.run(files), model
 
 
@@ -159,7 +167,14 @@ def test_frame_level_outputs_keep_frames(tmp_path):
 
 def _toy_extractor(cache=None, **kwargs):
     return Extractor(
-        {"toy": ToyBackbone()}, torch.device("cpu"), Preprocess(), cache or EmbeddingCache(None), 4, 0, False, **kwargs
+        backbones={"toy": ToyBackbone()},
+        device=torch.device("cpu"),
+        pre=Preprocess(),
+        cache=cache or EmbeddingCache(None),
+        batch_size=4,
+        workers=0,
+        progress=False,
+        **kwargs,
     )
 
 
@@ -173,7 +188,7 @@ def test_sub_folders_are_clips_named_by_relative_path_and_kl_pairs_them(tmp_path
     gen, ref = (extract_folder(str(tmp_path / side), _toy_extractor()) for side in ("gen", "ref"))
     expected = ["a/x000.wav", "a/x001.wav", "b/x000.wav", "b/x001.wav", "x000.wav", "x001.wav"]
     assert gen.names() == ref.names() == expected
-    values, not_computed = compute(Settings(("kl",), "toy", "toy"), gen, ref, None)
+    values, not_computed = compute(Settings(metrics=("kl",), backbone="toy", fad_backbone="toy"), gen, ref, None)
     assert not not_computed and values["kl_softmax"]["n_pairs"] == 6
 
 

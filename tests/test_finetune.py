@@ -359,11 +359,11 @@ def test_periodic_evaluation_and_final_pipeline(assets, tmp_path, monkeypatch):
     cfg = config(assets, tmp_path / "shard", eval_steps=2, eval_candidates=2, clap=str(assets["clap"]))
     final = load_components(run / "final")
     evaluator = Evaluator(
-        cfg,
-        final,
-        get("us8k").items(assets["us8k"], split="fold9,10"),
-        torch.device("cpu"),
-        load_clap_audio(assets["clap"]),
+        cfg=cfg,
+        components=final,
+        items=get("us8k").items(assets["us8k"], split="fold9,10"),
+        device=torch.device("cpu"),
+        tower=load_clap_audio(assets["clap"]),
         is_main=False,
     )
     evaluator.generate(2, final.unet, rank=1, world_size=2)

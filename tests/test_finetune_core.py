@@ -132,7 +132,7 @@ def test_csv_log_appends_widens_and_truncates(tmp_path):
 
 def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(AudiometricError, match="--condition"):
-        TrainConfig("us8k", "d", "m", "o", condition="video")
+        TrainConfig(dataset="us8k", data_dir="d", model="m", out="o", condition="video")
     with pytest.raises(AudiometricError, match="fewer than one batch per rank"):
         check_size(3, 2, 2)
     with pytest.raises(AudiometricError, match="--world-size 2 was asked but this launch runs 1"):
@@ -148,8 +148,8 @@ def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch):
         load_yaml(tmp_path / "c.yaml")
     (tmp_path / "d.yaml").write_text("dataset: us8k\nmax-steps: 7\n")
     assert load_yaml(tmp_path / "d.yaml") == {"dataset": "us8k", "max_steps": 7}
-    a = TrainConfig("us8k", "d", "m", "o").training_settings()
-    b = TrainConfig("us8k", "d", "m", "o", lr=1e-4, max_steps=9).training_settings()
+    a = TrainConfig(dataset="us8k", data_dir="d", model="m", out="o").training_settings()
+    b = TrainConfig(dataset="us8k", data_dir="d", model="m", out="o", lr=1e-4, max_steps=9).training_settings()
     assert differences(a, b) == ["lr: 3e-05 -> 0.0001"]  # max_steps may change on resume
 
 

@@ -110,10 +110,10 @@ def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
     assert {"diffusers", "transformers", "torch"} <= set(manifest["versions"])
 
     extractor = Extractor(
-        {"toy": ToyBackbone()},
-        torch.device("cpu"),
-        Preprocess(),
-        EmbeddingCache(tmp_path / "c"),
+        backbones={"toy": ToyBackbone()},
+        device=torch.device("cpu"),
+        pre=Preprocess(),
+        cache=EmbeddingCache(tmp_path / "c"),
         batch_size=4,
         workers=0,
         progress=False,
@@ -122,7 +122,7 @@ def test_generated_set_pairs_with_exported_reference(models, esc50, tmp_path):
     for clip_set, record in zip(sets, ("manifest.json", "export.json")):
         summary = clip_set.summary()
         assert summary["skipped"] == [] and [Path(i["file"]).name for i in summary["ignored"]] == [STAMP, record]
-    values, skipped = compute(Settings(("kl",), "toy", "toy"), sets[0], sets[1], None)
+    values, skipped = compute(Settings(metrics=("kl",), backbone="toy", fad_backbone="toy"), sets[0], sets[1], None)
     assert "kl" not in skipped and values["kl_softmax"]["n_pairs"] == 4
 
 

@@ -49,7 +49,9 @@ def test_outlier_ranks_first_with_pair_kl_and_top_classes(tmp_path) -> None:
     ref_logits = [rng.standard_normal((1, 5)) for _ in range(12)]
     gen = clip_set(emb, logits=logits)
     ref = clip_set([rng.standard_normal((2, 4)) for _ in range(12)], logits=ref_logits)
-    rows = per_clip(Settings(("fd", "kl"), "toy", "toy"), gen, ref, None, labels=list("ABCDE"))
+    rows = per_clip(
+        Settings(metrics=("fd", "kl"), backbone="toy", fad_backbone="toy"), gen, ref, None, labels=list("ABCDE")
+    )
     assert rows[0]["clip"] == "c005.wav" and [r["fd_clip"] for r in rows] == sorted(
         (r["fd_clip"] for r in rows), reverse=True
     )
@@ -62,7 +64,12 @@ def test_outlier_ranks_first_with_pair_kl_and_top_classes(tmp_path) -> None:
     out = write_per_clip_csv(rows, tmp_path / "clips.csv")
     table = list(csv.DictReader(out.open()))
     assert table[0]["clip"] == "c005.wav" and list(table[0])[:2] == ["clip", "fd_clip"] and len(table) == 12
-    same = per_clip(Settings(("fd",), "toy", "toy"), gen, None, stats_file(ref.rows("toy", "embedding")))
+    same = per_clip(
+        Settings(metrics=("fd",), backbone="toy", fad_backbone="toy"),
+        gen,
+        None,
+        stats_file(ref.rows("toy", "embedding")),
+    )
     assert [r["fd_clip"] for r in same] == pytest.approx(sorted((r["fd_clip"] for r in rows), reverse=True), rel=1e-12)
     assert same[0]["top_classes"].startswith("class ")  # no label list: class indices, never invented names
 

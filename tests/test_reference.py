@@ -67,10 +67,10 @@ def test_accumulate_streams_clips_without_keeping_outputs(tmp_path):
 
     tone_set(tmp_path / "ref", 7, seconds=0.5)
     extractor = Extractor(
-        {"toy": ToyBackbone(frame_level=True)},
-        torch.device("cpu"),
-        Preprocess(),
-        EmbeddingCache(tmp_path / "cache"),
+        backbones={"toy": ToyBackbone(frame_level=True)},
+        device=torch.device("cpu"),
+        pre=Preprocess(),
+        cache=EmbeddingCache(tmp_path / "cache"),
         batch_size=3,
         workers=0,
         progress=False,

@@ -31,12 +31,22 @@ def clip_set(
     clips = []
     for i, emb in enumerate(arrays):
         outputs = {"embedding": emb, "logits": logits[i] if logits is not None else emb[:, :3]}
-        clips.append(Clip(i, f"/set/{names[i] if names else f'c{i:03d}.wav'}", "x", 16000, 1, 1.0, {"toy": outputs}))
-    return ClipSet("/set", len(clips), Extraction(clips, []))
+        clips.append(
+            Clip(
+                index=i,
+                path=f"/set/{names[i] if names else f'c{i:03d}.wav'}",
+                sha256="x",
+                sample_rate=16000,
+                channels=1,
+                seconds=1.0,
+                outputs={"toy": outputs},
+            )
+        )
+    return ClipSet("/set", len(clips), Extraction(clips=clips, skipped=[]))
 
 
 def settings(*metrics: str, **kw) -> evaluate.Settings:
-    return evaluate.Settings(tuple(metrics), "toy", "toy", **kw)
+    return evaluate.Settings(metrics=tuple(metrics), backbone="toy", fad_backbone="toy", **kw)
 
 
 def rows(rng: np.random.Generator, n: int, d: int, shift: float = 0.0, frames: int = 1) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from audiometric.backbones import checkpoint, weights
+from audiometric.backbones import checkpoint, fetch, weights
 from audiometric.backbones.weights import WeightFile
 from audiometric.errors import AudiometricError, WeightsError
 
@@ -107,7 +107,13 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 @pytest.fixture
 def tiny_entry(server: FileServer, monkeypatch: pytest.MonkeyPatch) -> WeightFile:
     """Registry entry 'vggish' pointed at the local server's payload."""
-    entry = WeightFile("vggish", "tiny.pth", f"{server.url}/files/tiny.pth?download=1", PAYLOAD_SHA256, PAYLOAD_MD5)
+    entry = WeightFile(
+        name="vggish",
+        filename="tiny.pth",
+        url=f"{server.url}/files/tiny.pth?download=1",
+        sha256=PAYLOAD_SHA256,
+        md5=PAYLOAD_MD5,
+    )
     monkeypatch.setitem(weights.WEIGHTS, "vggish", entry)
     return entry
 
@@ -150,10 +156,10 @@ def test_packaged_checkpoint_is_found_verified_and_overridable(tmp_path: Path, m
     own.write_bytes(b"not checked")
     assert weights.resolve_checkpoint("aisfx", own) == own
     tampered = WeightFile(
-        "aisfx",
-        "checkpoint.pth",
-        None,
-        "0" * 64,
+        name="aisfx",
+        filename="checkpoint.pth",
+        url=None,
+        sha256="0" * 64,
         package="aisfx/models/checkpoint.pth",
         install="pip install --no-deps aisfx==0.1.2",
     )
@@ -182,7 +188,7 @@ def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
 
 def test_download_verifies_and_moves_into_place(server: FileServer, tmp_path: Path) -> None:
     dest = tmp_path / "out" / "tiny.pth"
-    digest = weights.download(
+    digest = fetch.download(
         f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, md5=PAYLOAD_MD5, progress=False
     )
     assert digest == PAYLOAD_SHA256
@@ -193,7 +199,7 @@ def test_download_verifies_and_moves_into_place(server: FileServer, tmp_path: Pa
 
 def test_download_accepts_hub_style_sha256_prefix(server: FileServer, tmp_path: Path) -> None:
     dest = tmp_path / "tiny.pth"
-    weights.download(f"{server.url}/files/tiny.pth", dest, prefix=PAYLOAD_SHA256[:8], progress=False)
+    fetch.download(f"{server.url}/files/tiny.pth", dest, prefix=PAYLOAD_SHA256[:8], progress=False)
     assert dest.read_bytes() == PAYLOAD
 
 
@@ -210,7 +216,7 @@ def test_download_checksum_mismatch_leaves_nothing(
 ) -> None:
     dest = tmp_path / "dl" / "tiny.pth"
     with pytest.raises(WeightsError) as info:
-        weights.download(f"{server.url}/files/tiny.pth", dest, progress=False, **kwargs)
+        fetch.download(f"{server.url}/files/tiny.pth", dest, progress=False, **kwargs)
     message = str(info.value)
     assert "\n" not in message and "tiny.pth" in message and expected in message
     actual = PAYLOAD_MD5 if "md5" in kwargs else PAYLOAD_SHA256
@@ -222,7 +228,7 @@ def test_download_resumes_partial_file_with_range(server: FileServer, tmp_path: 
     dest = tmp_path / "tiny.pth"
     half = len(PAYLOAD) // 2
     (tmp_path / "tiny.pth.part").write_bytes(PAYLOAD[:half])
-    weights.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
+    fetch.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
     assert server.requests == [("/files/tiny.pth", f"bytes={half}-")]
     assert server.bytes_served == len(PAYLOAD) - half
     assert dest.read_bytes() == PAYLOAD
@@ -233,7 +239,7 @@ def test_download_restarts_when_server_ignores_range(server: FileServer, tmp_pat
     dest = tmp_path / "tiny.pth"
     half = len(PAYLOAD) // 2
     (tmp_path / "tiny.pth.part").write_bytes(b"x" * half)  # would corrupt the file if appended to
-    weights.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
+    fetch.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
     assert server.requests == [("/files/tiny.pth", f"bytes={half}-")]
     assert server.bytes_served == len(PAYLOAD)
     assert dest.read_bytes() == PAYLOAD
@@ -242,7 +248,7 @@ def test_download_restarts_when_server_ignores_range(server: FileServer, tmp_pat
 def test_download_restarts_when_partial_file_is_too_long(server: FileServer, tmp_path: Path) -> None:
     dest = tmp_path / "tiny.pth"
     (tmp_path / "tiny.pth.part").write_bytes(b"x" * (len(PAYLOAD) + 10))
-    weights.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
+    fetch.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
     assert server.requests == [("/files/tiny.pth", f"bytes={len(PAYLOAD) + 10}-"), ("/files/tiny.pth", None)]
     assert dest.read_bytes() == PAYLOAD
 
@@ -252,13 +258,13 @@ def test_interrupted_download_keeps_part_then_resumes(server: FileServer, tmp_pa
     part = tmp_path / "tiny.pth.part"
     server.cut_after = 100_000
     with pytest.raises(WeightsError) as info:
-        weights.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
+        fetch.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
     message = str(info.value)
     assert "\n" not in message and "resume" in message and f"100000 of {len(PAYLOAD)}" in message
     assert part.read_bytes() == PAYLOAD[:100_000] and not dest.exists()
     server.cut_after = None
     served_before = server.bytes_served
-    weights.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
+    fetch.download(f"{server.url}/files/tiny.pth", dest, sha256=PAYLOAD_SHA256, progress=False)
     assert server.requests[-1] == ("/files/tiny.pth", "bytes=100000-")
     assert server.bytes_served - served_before == len(PAYLOAD) - 100_000
     assert dest.read_bytes() == PAYLOAD and not part.exists()
@@ -266,7 +272,9 @@ def test_interrupted_download_keeps_part_then_resumes(server: FileServer, tmp_pa
 
 def test_offline_error_is_one_line_naming_file_url_and_target(monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/files/tiny.pth"
-    monkeypatch.setitem(weights.WEIGHTS, "vggish", WeightFile("vggish", "tiny.pth", url, PAYLOAD_SHA256))
+    monkeypatch.setitem(
+        weights.WEIGHTS, "vggish", WeightFile(name="vggish", filename="tiny.pth", url=url, sha256=PAYLOAD_SHA256)
+    )
     with pytest.raises(WeightsError) as info:
         weights.resolve_checkpoint("vggish")
     message = str(info.value)
@@ -293,14 +301,14 @@ def test_download_from_file_url_even_offline(tmp_path: Path, monkeypatch: pytest
     source.parent.mkdir()
     source.write_bytes(PAYLOAD)
     dest = tmp_path / "cache" / "tiny.pth"
-    assert weights.download(source.as_uri(), dest, sha256=PAYLOAD_SHA256, progress=False) == PAYLOAD_SHA256
+    assert fetch.download(source.as_uri(), dest, sha256=PAYLOAD_SHA256, progress=False) == PAYLOAD_SHA256
     assert dest.read_bytes() == PAYLOAD
 
 
 def test_http_error_is_reported_with_status(server: FileServer, tmp_path: Path) -> None:
     url = f"{server.url}/files/missing.pth"
     with pytest.raises(WeightsError, match="HTTP 404") as info:
-        weights.download(url, tmp_path / "missing.pth", progress=False)
+        fetch.download(url, tmp_path / "missing.pth", progress=False)
     assert url in str(info.value) and str(tmp_path / "missing.pth") in str(info.value)
 
 
@@ -549,7 +557,9 @@ def test_digest_is_remembered_across_runs_until_the_file_changes(tmp_path: Path,
 
 def test_verified_cached_checkpoint_is_not_rehashed(monkeypatch) -> None:
     data = b"a verified checkpoint"
-    entry = weights.WeightFile("panns-cnn14-16k", "x.pth", "file:///nowhere", hashlib.sha256(data).hexdigest())
+    entry = weights.WeightFile(
+        name="panns-cnn14-16k", filename="x.pth", url="file:///nowhere", sha256=hashlib.sha256(data).hexdigest()
+    )
     monkeypatch.setitem(weights.WEIGHTS, entry.name, entry)
     (weights.weights_dir()).mkdir(parents=True, exist_ok=True)
     (weights.weights_dir() / "x.pth").write_bytes(data)

@@ -114,7 +114,15 @@ class Scorer:
             )
         check_captions(names, prompts)
         settings = Settings(
-            names, self.backbone, self.fad_backbone, compat, bootstrap, confidence, fd_inf, int(seed), ci_method
+            metrics=names,
+            backbone=self.backbone,
+            fad_backbone=self.fad_backbone,
+            compat=compat,
+            bootstrap=bootstrap,
+            confidence=confidence,
+            fd_inf=fd_inf,
+            seed=int(seed),
+            ci_method=ci_method,
         )
         clips_csv = None if per_clip is None else str(per_clip)
         captions = None if prompts is None else str(prompts)
@@ -160,7 +168,7 @@ class Scorer:
             raise AudiometricError(
                 f"statistics files serve {' and '.join(stats_metrics())} only; got metrics {', '.join(asked)}"
             )
-        needs = needed_outputs(Settings(frechet, self.backbone, self.fad_backbone))
+        needs = needed_outputs(Settings(metrics=frechet, backbone=self.backbone, fad_backbone=self.fad_backbone))
         opts = self.options
         with process_group(opts.device) as (rank, size):
             extractor = make_extractor(needs, opts, progress=rank == 0, held=self.loaded)
@@ -195,7 +203,13 @@ class Scorer:
         check_score_options(bootstrap, confidence, "percentile")
         if not isinstance(permutations, int) or permutations < 1 or not 0 < alpha < 1:
             raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
-        settings = Settings(metric_names(metrics), self.backbone, self.fad_backbone, fd_inf=fd_inf, seed=int(seed))
+        settings = Settings(
+            metrics=metric_names(metrics),
+            backbone=self.backbone,
+            fad_backbone=self.fad_backbone,
+            fd_inf=fd_inf,
+            seed=int(seed),
+        )
         plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
         result, sets = run([str(s) for s in systems], str(reference), settings, plan, self.options, alpha, self.loaded)
         if report is not None:

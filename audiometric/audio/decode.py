@@ -50,7 +50,7 @@ _MAGIC = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class AudioInfo:
     """What the header says: rate in Hz, channels, frames (per channel), container and sample format."""
 
@@ -71,7 +71,7 @@ class AudioInfo:
         return self.subtype in ("FLOAT", "DOUBLE")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Loaded:
     """A decoded file: its sha256, header, frames decoded, one mono view per Preprocess, and notes to report.
 
@@ -145,7 +145,7 @@ def load(path: Path, views: Sequence[Preprocess], allow_truncated: bool = False,
         mono = monos[view][: frames if keep is None else min(frames, keep)]
         out[view] = finish(mono, view)
     length = frames if wanted is None or frames < wanted else max(frames, info.frames)
-    return Loaded(sha, info, frames, out, notes, length)
+    return Loaded(sha256=sha, info=info, frames=frames, views=out, notes=notes, length=length)
 
 
 def truncation(info: AudioInfo, declared: int, frames: int, wanted: int | None = None, failure: str = "") -> str | None:
@@ -221,7 +221,13 @@ def _view_dtype(view: Preprocess, info: AudioInfo) -> type:
 
 
 def _info(handle: sf.SoundFile) -> AudioInfo:
-    return AudioInfo(int(handle.samplerate), int(handle.channels), int(handle.frames), handle.format, handle.subtype)
+    return AudioInfo(
+        sample_rate=int(handle.samplerate),
+        channels=int(handle.channels),
+        frames=int(handle.frames),
+        format=handle.format,
+        subtype=handle.subtype,
+    )
 
 
 def _because(failure: str) -> str:

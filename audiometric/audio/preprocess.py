@@ -23,7 +23,7 @@ from audiometric.errors import AudiometricError, DataError
 Channels = Literal["first", "mean"]
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Preprocess:
     """How a decoded file becomes the mono waveform every backbone sees.
 

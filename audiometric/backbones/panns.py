@@ -30,7 +30,7 @@ _PER_CLIP_BLOCKS = 3  # CPU: conv blocks run per clip before the rest run batche
 _AMIN = 1e-10  # power floor before log10 (torchlibrosa power_to_db, ref=1.0, top_db=None)
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Cnn14Config:
     """Front-end and head settings of one Cnn14 checkpoint.
 
@@ -55,8 +55,12 @@ class Cnn14Config:
 
 # Settings of the two released checkpoints (audioset_tagging_cnn README; audioldm_eval panns models.py).
 CONFIGS: dict[str, Cnn14Config] = {
-    "panns-cnn14-16k": Cnn14Config("panns-cnn14-16k", 16000, 512, 160, 64, 50.0, 8000.0),
-    "panns-cnn14-32k": Cnn14Config("panns-cnn14-32k", 32000, 1024, 320, 64, 50.0, 14000.0),
+    "panns-cnn14-16k": Cnn14Config(
+        name="panns-cnn14-16k", sample_rate=16000, window=512, hop=160, mel_bins=64, fmin=50.0, fmax=8000.0
+    ),
+    "panns-cnn14-32k": Cnn14Config(
+        name="panns-cnn14-32k", sample_rate=32000, window=1024, hop=320, mel_bins=64, fmin=50.0, fmax=14000.0
+    ),
 }
 
 

@@ -1,4 +1,6 @@
-"""Pretrained weights: registry, cache folder, verified resumable download (safe loading: ``checkpoint.py``).
+"""Pretrained weights: the WEIGHTS table, the cache folder, resolution and verification of checkpoints.
+
+Downloading is ``fetch.py``; safe loading is ``checkpoint.py``.
 
 Checkpoints are looked up in this order (``resolve_checkpoint``): an explicit path passed by the
 caller (``--checkpoint NAME=PATH``, the API's ``checkpoints``), the entry's environment variable
@@ -11,31 +13,21 @@ on every run; this module imports torch only to load a checkpoint.
 
 from __future__ import annotations
 
-import http.client
 import importlib.util
 import os
-import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from audiometric._version import __version__
 from audiometric.backbones.digests import DigestMemo
 from audiometric.errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
 
-_CHUNK_BYTES = 1 << 20
-_TIMEOUT_S = 30.0
 
-
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class WeightFile:
     """One published checkpoint: where it comes from and how to recognise it.
 
@@ -227,124 +219,6 @@ def _mismatch(path: Path, sha256: str | None, md5: str | None, prefix: str | Non
     return None
 
 
-def _manual_hint(dest: Path) -> str:
-    """The two ways to supply ``dest`` by hand, for error messages."""
-    entry = next((w for w in WEIGHTS.values() if w.filename == dest.name), None)
-    if entry is None:
-        return f"download it by hand and save it as {dest}, or pass its path with --checkpoint NAME=PATH"
-    return (
-        f"download it by hand and save it as {dest}, or set {entry.env_var}=PATH or pass --checkpoint {entry.name}=PATH"
-    )
-
-
-def _one_line(err: BaseException) -> str:
-    if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP {err.code} {err.reason}"
-    reason = err.reason if isinstance(err, urllib.error.URLError) else err
-    return " ".join(str(reason).split()) or type(reason).__name__
-
-
-def _unreachable(url: str, dest: Path, err: BaseException) -> WeightsError:
-    return WeightsError(f"cannot download {dest.name} from {url} ({_one_line(err)}); {_manual_hint(dest)}")
-
-
-def _offline() -> bool:
-    return os.environ.get("AUDIOMETRIC_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _content_range_start(header: str | None) -> int | None:
-    """First byte offset of a ``Content-Range: bytes START-END/TOTAL`` header (RFC 9110 14.4)."""
-    match = re.match(r"\s*bytes\s+(\d+)-", header or "")
-    return int(match.group(1)) if match else None
-
-
-def download(
-    url: str,
-    dest: str | Path,
-    sha256: str | None = None,
-    md5: str | None = None,
-    prefix: str | None = None,
-    progress: bool = True,
-) -> str:
-    """Fetch ``url`` (http(s) or file) into ``dest`` and return its sha256 hex digest.
-
-    Bytes go to ``<dest>.part`` first; an existing ``.part`` is resumed with an HTTP Range request
-    (restarted from zero when the server answers with the whole file). The finished file is checked
-    against ``sha256``/``md5``/``prefix`` (a sha256 hex prefix, torch.hub style) before an atomic
-    rename into ``dest``; on mismatch the ``.part`` is deleted and WeightsError raised.
-    """
-    dest = Path(dest)
-    part = dest.with_suffix(dest.suffix + ".part")
-    if _offline() and not url.startswith("file:"):
-        raise WeightsError(f"cannot download {dest.name} from {url} (AUDIOMETRIC_OFFLINE is set); {_manual_hint(dest)}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _fetch(url, part, dest, progress)
-    problem = _mismatch(part, sha256, md5, prefix)
-    if problem is not None:
-        part.unlink()
-        raise WeightsError(
-            f"downloaded {dest.name} from {url} does not match its published checksum ({problem}); "
-            f"the partial file was deleted, run again to re-download or {_manual_hint(dest)}"
-        )
-    digests = _digests(part)
-    os.replace(part, dest)
-    _memo().remember(dest, *digests)
-    return digests[0]
-
-
-def _fetch(url: str, part: Path, dest: Path, progress: bool) -> None:
-    """Stream ``url`` into ``part``, appending to what is already there when the server allows it."""
-    start = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": f"audiometric/{__version__}"})
-    if start:
-        request.add_header("Range", f"bytes={start}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)
-    except urllib.error.HTTPError as err:
-        if err.code == 416 and start:  # the .part is not a prefix of the file any more: start over
-            part.unlink()
-            return _fetch(url, part, dest, progress)
-        raise _unreachable(url, dest, err) from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        raise _unreachable(url, dest, err) from None
-    resumed = start > 0 and response.status == 206
-    if resumed and _content_range_start(response.headers.get("Content-Range")) != start:
-        response.close()  # a different slice than asked for: fetch the whole file instead
-        part.unlink()
-        return _fetch(url, part, dest, progress)
-    with response:
-        offset = start if resumed else 0
-        length = response.headers.get("Content-Length")
-        total = offset + int(length) if length is not None else None
-        received = offset
-        with (
-            part.open("ab" if resumed else "wb") as out,
-            tqdm(
-                total=total,
-                initial=offset,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=dest.name,
-                disable=not progress,
-            ) as bar,
-        ):
-            try:
-                for block in iter(lambda: response.read(_CHUNK_BYTES), b""):
-                    out.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-            except (OSError, http.client.HTTPException) as err:
-                reason: str | None = _one_line(err)
-            else:
-                reason = None if total is None or received == total else "connection closed early"
-    if reason is not None:
-        raise WeightsError(
-            f"download of {dest.name} from {url} stopped after {received} of {total} bytes ({reason}); "
-            f"run again to resume from {part}, or {_manual_hint(dest)}"
-        )
-
-
 def _user_file(value: str | Path, source: str, entry: WeightFile) -> Path:
     path = Path(value).expanduser()
     if not path.is_file():
@@ -388,6 +262,8 @@ def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
     env var) are used as given, unverified;
     the cached copy is checked against the published digests on every call.
     """
+    from audiometric.backbones.fetch import download, offline
+
     entry = _entry(name)
     for source, value in (
         (f"--checkpoint {name}=", override),
@@ -396,13 +272,13 @@ def resolve_checkpoint(name: str, override: str | Path | None = None) -> Path:
         if value and entry.hub is not None:
             from audiometric.backbones.hf import resolve_folder
 
-            return resolve_folder(entry, str(value), source, offline=_offline())
+            return resolve_folder(entry, str(value), source, offline=offline())
         if value:
             return _user_file(value, source, entry)
     if entry.hub is not None:
         from audiometric.backbones.hf import resolve_folder
 
-        return resolve_folder(entry, entry.hub, "the default", offline=_offline())
+        return resolve_folder(entry, entry.hub, "the default", offline=offline())
     if entry.package is not None:
         return _packaged(entry, entry.package)
     dest = weights_dir() / entry.filename

@@ -101,7 +101,16 @@ def generate(
     else:
         raise AudiometricError("pass --dataset and --data-dir (or --prompts FILE)")
     settings = GenerateSettings(
-        model, condition, steps, guidance, duration, candidates, seed, precision, original_attention, clap
+        model=model,
+        condition=condition,
+        steps=steps,
+        guidance=guidance,
+        duration=duration,
+        candidates=candidates,
+        seed=seed,
+        precision=precision,
+        original_attention=original_attention,
+        clap=clap,
     )
     manifest = run(jobs, settings, out, batch_size, device, provenance, progress=not no_progress, overwrite=overwrite)
     layout = manifest["attention"]

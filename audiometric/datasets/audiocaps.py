@@ -36,7 +36,7 @@ def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str
     for row in rows:
         name = audio_name(file_pattern, row, split)
         rank = int(row["audiocap_id"]) if row["audiocap_id"].isdigit() else len(first)
-        item = Item(Path(name).stem, root / name, row["caption"], "", split)
+        item = Item(clip_id=Path(name).stem, path=root / name, prompt=row["caption"], label="", split=split)
         if item.clip_id not in first or rank < first[item.clip_id][0]:
             first[item.clip_id] = (rank, item)
     order: dict[str, int] = {}
@@ -45,4 +45,12 @@ def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str
     return [first[clip][1] for clip in sorted(first, key=order.__getitem__)]
 
 
-SPEC = DatasetSpec("audiocaps", "AudioCaps", LAYOUT, "train, val, test", "test", load, ("file_pattern", "audio_dir"))
+SPEC = DatasetSpec(
+    name="audiocaps",
+    title="AudioCaps",
+    layout=LAYOUT,
+    splits="train, val, test",
+    default_split="test",
+    load=load,
+    options=("file_pattern", "audio_dir"),
+)

@@ -60,16 +60,16 @@ def load(data_dir: Path, split: str, file_pattern: str = PATTERN, audio_dir: str
     for ytid, start, labels in segments(data_dir / SEGMENTS[split]):
         label = ", ".join(names.get(x, x) for x in labels)
         name = audio_name(file_pattern, {"youtube_id": ytid, "start_time": start}, split)
-        items.append(Item(Path(name).stem, root / name, label.lower(), label, split))
+        items.append(Item(clip_id=Path(name).stem, path=root / name, prompt=label.lower(), label=label, split=split))
     return items
 
 
 SPEC = DatasetSpec(
-    "audioset",
-    "AudioSet",
-    LAYOUT,
-    "test/eval (eval_segments), train (balanced), unbalanced",
-    "test",
-    load,
-    ("file_pattern", "audio_dir"),
+    name="audioset",
+    title="AudioSet",
+    layout=LAYOUT,
+    splits="test/eval (eval_segments), train (balanced), unbalanced",
+    default_split="test",
+    load=load,
+    options=("file_pattern", "audio_dir"),
 )

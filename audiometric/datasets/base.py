@@ -13,7 +13,7 @@ import numpy as np
 from audiometric.errors import AudiometricError
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Item:
     """One reference clip: ``clip_id`` names the generated and exported files (``{clip_id}.wav``)."""
 
@@ -24,7 +24,7 @@ class Item:
     split: str
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class DatasetSpec:
     """A registered dataset: its layout, splits and loader.
 
@@ -113,7 +113,7 @@ def _with_prompt(item: Item, template: str | None, captions: dict[str, str] | No
             raise AudiometricError(
                 f"--prompt-template {template!r}: use only {{label}} and {{caption}} ({err})"
             ) from None
-    return Item(item.clip_id, item.path, prompt, item.label, item.split)
+    return Item(clip_id=item.clip_id, path=item.path, prompt=prompt, label=item.label, split=item.split)
 
 
 def subset(items: list[Item], eval_size: int | None, seed: int) -> list[Item]:

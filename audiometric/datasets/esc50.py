@@ -16,15 +16,22 @@ def load(data_dir: Path, split: str) -> list[Item]:
     chosen = folds(split, "esc50", 5, test_fold=5)
     return [
         Item(
-            Path(row["filename"]).stem,
-            data_dir / "audio" / row["filename"],
-            label_prompt(row["category"]),
-            row["category"],
-            f"fold{row['fold']}",
+            clip_id=Path(row["filename"]).stem,
+            path=data_dir / "audio" / row["filename"],
+            prompt=label_prompt(row["category"]),
+            label=row["category"],
+            split=f"fold{row['fold']}",
         )
         for row in rows
         if fold_of(row, table, "esc50") in chosen
     ]
 
 
-SPEC = DatasetSpec("esc50", "ESC-50", LAYOUT, "train (folds 1-4), test (fold 5), all, foldN", "test", load)
+SPEC = DatasetSpec(
+    name="esc50",
+    title="ESC-50",
+    layout=LAYOUT,
+    splits="train (folds 1-4), test (fold 5), all, foldN",
+    default_split="test",
+    load=load,
+)

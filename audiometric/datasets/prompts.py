@@ -33,23 +33,24 @@ def read_prompts(path: str | Path) -> list[tuple[str, str]]:
         raise AudiometricError(f"{where}: no prompts in the file; write one prompt per line")
     seen: dict[str, int] = {}
     for number, name, prompt in rows:
-        problem = (
-            "empty name"
-            if not name
-            else f"the name {name!r} contains '/'"
-            if "/" in name
-            else f"the name {name!r} repeats row {seen[name]}"
-            if name in seen
-            else "empty prompt"
-            if not prompt
-            else None
-        )
+        problem = _problem(name, prompt, seen)
         if problem:
             raise AudiometricError(
                 f"{where}: row {number}: {problem}; give every row a unique name without '/' and a prompt"
             )
         seen[name] = number
     return [(name, prompt) for _, name, prompt in rows]
+
+
+def _problem(name: str, prompt: str, seen: dict[str, int]) -> str | None:
+    """What is wrong with a row named ``name`` (``seen``: earlier names and their rows), or None."""
+    if not name:
+        return "empty name"
+    if "/" in name:
+        return f"the name {name!r} contains '/'"
+    if name in seen:
+        return f"the name {name!r} repeats row {seen[name]}"
+    return None if prompt else "empty prompt"
 
 
 def _csv_rows(text: str, where: str) -> list[tuple[int, str, str]]:

@@ -22,15 +22,23 @@ def load(data_dir: Path, split: str) -> list[Item]:
             continue
         path = Path(row["path"]).expanduser()
         path = path if path.is_absolute() else root / path
-        items.append(Item(path.stem, path, row["caption"], row.get("label", ""), row.get("split") or split))
+        items.append(
+            Item(
+                clip_id=path.stem,
+                path=path,
+                prompt=row["caption"],
+                label=row.get("label", ""),
+                split=row.get("split") or split,
+            )
+        )
     return items
 
 
 SPEC = DatasetSpec(
-    "csv",
-    "CSV (path, caption[, label][, split])",
-    LAYOUT,
-    "values of the split column (all rows when there is none)",
-    "test",
-    load,
+    name="csv",
+    title="CSV (path, caption[, label][, split])",
+    layout=LAYOUT,
+    splits="values of the split column (all rows when there is none)",
+    default_split="test",
+    load=load,
 )

@@ -21,14 +21,21 @@ def load(data_dir: Path, split: str) -> list[Item]:
             name = row["slice_file_name"]
             items.append(
                 Item(
-                    Path(name).stem,
-                    data_dir / "audio" / f"fold{fold}" / name,
-                    label_prompt(row["class"]),
-                    row["class"],
-                    f"fold{fold}",
+                    clip_id=Path(name).stem,
+                    path=data_dir / "audio" / f"fold{fold}" / name,
+                    prompt=label_prompt(row["class"]),
+                    label=row["class"],
+                    split=f"fold{fold}",
                 )
             )
     return items
 
 
-SPEC = DatasetSpec("us8k", "UrbanSound8K", LAYOUT, "train (folds 1-9), test (fold 10), all, foldN", "test", load)
+SPEC = DatasetSpec(
+    name="us8k",
+    title="UrbanSound8K",
+    layout=LAYOUT,
+    splits="train (folds 1-9), test (fold 10), all, foldN",
+    default_split="test",
+    load=load,
+)

@@ -112,9 +112,9 @@ def gather(local: Extraction, indices: list[int], size: int) -> Extraction:
     clips: list[Clip] = sorted((c for p in parts for c in p.clips), key=lambda c: c.index)
     skipped = sorted((s for p in parts for s in p.skipped), key=lambda s: s["file"])
     return Extraction(
-        clips,
-        skipped,
-        sum(p.cache_hits for p in parts),
-        sum(p.cache_misses for p in parts),
-        max(p.seconds for p in parts),
+        clips=clips,
+        skipped=skipped,
+        cache_hits=sum(p.cache_hits for p in parts),
+        cache_misses=sum(p.cache_misses for p in parts),
+        seconds=max(p.seconds for p in parts),
     )

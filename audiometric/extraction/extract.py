@@ -42,7 +42,7 @@ EXCLUDED = "excluded_samples"
 PENDING_SAMPLES = 1 << 26
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Clip:
     """One file's metadata and outputs: ``outputs[backbone][output]`` has shape ``(frames, dim)``."""
 
@@ -57,7 +57,7 @@ class Clip:
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Extraction:
     """Clips in file order, the files skipped with reasons, and counters."""
 
@@ -108,6 +108,7 @@ class Extractor:
 
     def __init__(
         self,
+        *,
         backbones: dict[str, Backbone | LazyBackbone],
         device: torch.device | str,
         pre: Preprocess,
@@ -166,11 +167,11 @@ class Extractor:
                 stacklevel=2,
             )
         return Extraction(
-            [clips[i] for i in sorted(clips)],
-            [skipped[i] for i in sorted(skipped)],
-            hits + more_hits,
-            misses,
-            time.perf_counter() - start,
+            clips=[clips[i] for i in sorted(clips)],
+            skipped=[skipped[i] for i in sorted(skipped)],
+            cache_hits=hits + more_hits,
+            cache_misses=misses,
+            seconds=time.perf_counter() - start,
         )
 
     def _from_cache(
@@ -297,7 +298,14 @@ class Extractor:
             self._float_compat.append(item.path)
 
     def _clip(self, item: Item) -> Clip:
-        clip = Clip(item.index, item.path, item.sha256, item.sample_rate, item.channels, item.frames / item.sample_rate)
+        clip = Clip(
+            index=item.index,
+            path=item.path,
+            sha256=item.sha256,
+            sample_rate=item.sample_rate,
+            channels=item.channels,
+            seconds=item.frames / item.sample_rate,
+        )
         for name, outputs in item.cached.items():
             if EXCLUDED in outputs:
                 clip.excluded[name] = self._excluded_reason(name, int(outputs[EXCLUDED][0]))

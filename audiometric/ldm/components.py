@@ -34,7 +34,7 @@ LAYOUT = {
 _CONFIG_FILE = {"scheduler": "scheduler_config.json", "tokenizer": "tokenizer_config.json"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Components:
     """The pieces of an AudioLDM pipeline, plus where they came from."""
 

@@ -46,7 +46,7 @@ class Job:
     reference: Path | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class GenerateSettings:
     """Everything that changes the generated audio (batch size does not: per-clip seeds)."""
 

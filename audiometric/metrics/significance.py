@@ -28,7 +28,7 @@ from audiometric.errors import AudiometricError
 ALTERNATIVES = ("greater", "less", "two-sided")
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class TestResult:
     """One test of a difference: estimate, two-sided CI at ``confidence``, p-value, standard error, method."""
 
@@ -127,7 +127,13 @@ def bootstrap_test(
     se = float(np.std(reps, ddof=1))
     half = normal_quantile(0.5 + confidence / 2.0) * se
     p = _p_from_z(point / se, alternative, normal_sf) if se > 0 else _degenerate(point, alternative)
-    return TestResult(float(point), (point - half, point + half), p, se, "paired bootstrap (normal, CRN)")
+    return TestResult(
+        difference=float(point),
+        ci=(point - half, point + half),
+        p_value=p,
+        standard_error=se,
+        method="paired bootstrap (normal, CRN)",
+    )
 
 
 def _degenerate(point: float, alternative: str) -> float:
@@ -152,7 +158,13 @@ def seeds_test(differences: Sequence[float], alternative: str = "greater", confi
     df = len(d) - 1
     half = t_quantile(0.5 + confidence / 2.0, df) * se
     p = _p_from_z(mean / se, alternative, lambda t: t_sf(t, df)) if se > 0 else _degenerate(mean, alternative)
-    return TestResult(mean, (mean - half, mean + half), p, se, f"t-test over {len(d)} seeds")
+    return TestResult(
+        difference=mean,
+        ci=(mean - half, mean + half),
+        p_value=p,
+        standard_error=se,
+        method=f"t-test over {len(d)} seeds",
+    )
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -54,7 +54,7 @@ from audiometric.scoring.pipeline import ExtractionOptions, _Sides, versions
 from audiometric.scoring.reference import ReferenceStats
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Sets:
     """The clip sets of a comparison: systems by label (in the order given), the reference, provenance."""
 
@@ -94,7 +94,9 @@ def load_sets(
             ref = stored if isinstance(stored, StoredClipSet) else _extract(str(reference), sides, opts, "reference")
         out[label] = sides.gen_stored or _extract(str(path), sides, opts, label)
     assert sides is not None
-    return Sets(out, dict(zip(labels, map(str, systems))), ref, sides.ref_stats, sides)
+    return Sets(
+        systems=out, paths=dict(zip(labels, map(str, systems))), ref=ref, ref_stats=sides.ref_stats, sides=sides
+    )
 
 
 def _extract(folder: str, sides: _Sides, opts: ExtractionOptions, desc: str) -> ClipSet:
@@ -342,7 +344,7 @@ def write_outputs(result: dict, json_path: str | None, csv_path: str | None, ran
     if csv_path:
         write_text(csv_path, pairs_csv(result))
     if ranking_path:
-        write_text(ranking_path, ranking_csv(result["ranking"], entry_labels()))
+        write_text(ranking_path, ranking_csv(result["ranking"]))
     return text if json_path == "-" else None
 
 

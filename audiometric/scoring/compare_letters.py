@@ -63,10 +63,15 @@ def ranking_markdown(ranking: dict[str, list[dict]], labels: dict[str, str]) -> 
     return "\n".join(lines) + "\n"
 
 
-def ranking_csv(ranking: dict[str, list[dict]], labels: dict[str, str]) -> str:
-    """The ranking as CSV text, one row per metric and system."""
+def ranking_csv(ranking: dict[str, list[dict]]) -> str:
+    """The ranking as CSV text, one row per metric entry and system, numbers at full precision."""
+    rows: list[list] = [["metric", "rank", "system", "value", "ci_low", "ci_high", "letters"]]
+    for key, entries in ranking.items():
+        for e in entries:
+            ci = e.get("ci") or ["", ""]
+            rows.append([key, e["rank"], e["system"], e["value"], *ci, e["letters"]])
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows([HEADER, *ranking_rows(ranking, labels)])
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
 
 

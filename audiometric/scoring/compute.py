@@ -30,11 +30,12 @@ from audiometric.scoring.captions import TEXT
 from audiometric.scoring.reference import ReferenceStats
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Settings:
     """The options that change metric values (a subset of the score options).
 
-    ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
+    ``metrics``: metric requests, each a registered name or ``METRIC@BACKBONE`` (``fd@vggish``: FD on that
+    backbone; its entries are keyed ``fd@vggish``, ``fd_inf@vggish``). ``ci_method``: ``"percentile"`` or ``"basic"`` (see :func:`audiometric.metrics.bootstrap.interval`).
     ``keep_replicates``: each entry also carries its bootstrap values (``replicate_values``), for paired
     tests across calls that share ``seed`` and clip counts (the same draws: common random numbers).
     """

@@ -123,12 +123,12 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
     per_clip = {key: arrays.get(key, np.zeros(count)) for key in ("sample_rates", "channels", "seconds")}
     clips = [
         Clip(
-            i,
-            str(p),
-            str(s),
-            int(per_clip["sample_rates"][i]),
-            int(per_clip["channels"][i]),
-            float(per_clip["seconds"][i]),
+            index=i,
+            path=str(p),
+            sha256=str(s),
+            sample_rate=int(per_clip["sample_rates"][i]),
+            channels=int(per_clip["channels"][i]),
+            seconds=float(per_clip["seconds"][i]),
         )
         for i, (p, s) in enumerate(zip(arrays["paths"], arrays["sha256"]))
     ]
@@ -151,7 +151,7 @@ def load_embeddings(path: str | Path, needs: dict[str, set[str]]) -> StoredClipS
     return StoredClipSet(
         str(path),
         int(meta.get("files", count)),
-        Extraction(clips, list(meta.get("skipped", []))),
+        Extraction(clips=clips, skipped=list(meta.get("skipped", []))),
         stored_names=tuple(names),
         meta={**meta, "outputs": have},
     )

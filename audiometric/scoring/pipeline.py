@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from audiometric.backbones import LazyBackbone
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExtractionOptions:
     """How clips are turned into backbone outputs (no effect on values beyond float rounding)."""
 
@@ -115,13 +115,13 @@ def make_extractor(
     extractor with the default cache."""
     device = checked_device(opts.device)
     return Extractor(
-        load_models(needs, device, opts.checkpoints, held),
-        device,
-        opts.preprocess,
-        EmbeddingCache.default(opts.use_cache),
-        opts.batch_size,
-        opts.workers,
-        opts.progress and progress,
+        backbones=load_models(needs, device, opts.checkpoints, held),
+        device=device,
+        pre=opts.preprocess,
+        cache=EmbeddingCache.default(opts.use_cache),
+        batch_size=opts.batch_size,
+        workers=opts.workers,
+        progress=opts.progress and progress,
         views=opts.views,
         allow_truncated=opts.allow_truncated,
     )
@@ -235,7 +235,7 @@ def _add_captions(
         add_text_rows(caps, gen, model)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Sides:
     """What each side of a score is (stored file or folder), the extractor for the folders, and provenance."""
 
@@ -276,7 +276,13 @@ class _Sides:
         folders = gen_stored is None or ref_stored is None
         extractor = make_extractor(needs, opts, progress=rank == 0, held=held) if folders else None
         backbone_info, preprocessing = _provenance(extractor, stored, opts, needs)
-        sides = cls(gen_stored, ref_stored, extractor, backbone_info, preprocessing)
+        sides = cls(
+            gen_stored=gen_stored,
+            ref_stored=ref_stored,
+            extractor=extractor,
+            backbones=backbone_info,
+            preprocessing=preprocessing,
+        )
         sides.check(opts.strict)
         return sides
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class MetricValue:
     """One result entry: ``value`` (and ``std``, ``ci`` where computed) plus every field of the JSON entry."""
 
@@ -46,7 +46,13 @@ class Result(Mapping[str, MetricValue]):
             entry = metrics[key]
             ci = tuple(entry["ci"]) if "ci" in entry else None
             return MetricValue(
-                key, entry["value"], entry.get("std"), ci, entry.get("backbone"), entry.get("better"), entry
+                name=key,
+                value=entry["value"],
+                std=entry.get("std"),
+                ci=ci,
+                backbone=entry.get("backbone"),
+                better=entry.get("better"),
+                entry=entry,
             )
         if key in self._data["not_computed"]:
             raise KeyError(f"{key} was not computed: {self._data['not_computed'][key]}")

@@ -36,7 +36,7 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(dumps(obj).encode()).hexdigest()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Reference:
     """The clean clips: files, names (relative POSIX paths), content digests, and per-clip extras."""
 
@@ -52,7 +52,7 @@ class Reference:
         return digest(sorted(zip(self.names, self.sha256)))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Plan:
     """What every cell shares: the corruption, its parameters, the inputs it reads, the protocol."""
 

@@ -50,7 +50,7 @@ def preview_names(folder: str) -> list[str]:
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Scorer:
     """Backbones loaded once, an extractor, and the metric settings of one sweep."""
 
@@ -73,9 +73,11 @@ class Scorer:
         size: int = 1,
     ) -> Scorer:
         """Load the backbones the metrics read (this rank of ``size``); one-line error for a missing output."""
-        settings = Settings(metrics, backbone, fad_backbone, bootstrap=bootstrap, confidence=confidence)
+        settings = Settings(
+            metrics=metrics, backbone=backbone, fad_backbone=fad_backbone, bootstrap=bootstrap, confidence=confidence
+        )
         extractor = make_extractor(needed_outputs(settings), opts, progress=rank == 0)
-        return cls(settings, extractor, rank, size, opts.strict)
+        return cls(settings=settings, extractor=extractor, rank=rank, size=size, strict=opts.strict)
 
     def backbones(self) -> dict[str, str | None]:
         """Backbone name -> checkpoint SHA-256 (part of every cell key)."""
@@ -129,9 +131,9 @@ class Scorer:
         gen_set, ref_set = clip_set(root, gen), clip_set(root, ref)
         for metric in metrics:
             settings = Settings(
-                (metric,),
-                self.settings.backbone,
-                self.settings.fad_backbone,
+                metrics=(metric,),
+                backbone=self.settings.backbone,
+                fad_backbone=self.settings.fad_backbone,
                 bootstrap=self.settings.bootstrap if bootstrap else 0,
                 confidence=self.settings.confidence,
                 seed=seed,
@@ -162,7 +164,7 @@ class Scorer:
 
 def clip_set(root: Path, clips: list[Clip]) -> ClipSet:
     """A :class:`ClipSet` of folder ``root`` over already extracted clips (no files are read)."""
-    return ClipSet(str(root), len(clips), Extraction(list(clips), []))
+    return ClipSet(str(root), len(clips), Extraction(clips=list(clips), skipped=[]))
 
 
 def lower_is_better(metric: str) -> bool:

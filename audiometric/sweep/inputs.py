@@ -115,7 +115,10 @@ def reference(
         report_skips(folder, clips.extraction.skipped)
     names = clips.names()
     ref = Reference(
-        folder, [Path(c.path) for c in clips.extraction.clips], names, [c.sha256 for c in clips.extraction.clips]
+        root=folder,
+        files=[Path(c.path) for c in clips.extraction.clips],
+        names=names,
+        sha256=[c.sha256 for c in clips.extraction.clips],
     )
     if records:
         ref.compositions = [records[name] for name in names]

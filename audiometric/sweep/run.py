@@ -72,7 +72,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
             "cell_backbone_passes": 0,
             "cache_hits": embedded.cache_hits,
         }
-        plan = Plan(spec.corruption, kwargs, ref, spec.protocol, pool)
+        plan = Plan(corruption=spec.corruption, kwargs=kwargs, reference=ref, protocol=spec.protocol, pool=pool)
         _run_cells(
             scorer, spec, plan, [cell for cell in grid if cell not in done], keys, done, embedded.clips, counters, show
         )

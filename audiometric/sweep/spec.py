@@ -33,7 +33,7 @@ ALIASES: dict[str, str] = {
 PROTOCOLS = ("split", "paired")
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class Scale:
     """A corruption's severity axis: default levels, valid range (inclusive), integer counts, SNR display."""
 
@@ -48,7 +48,9 @@ class Scale:
 def _scale(entry: Corruption) -> Scale:
     """The sweep's view of a corruption's severity axis: every value from its registry entry."""
     low, high = entry.severity.bounds or (0.0, float("inf"))
-    return Scale(entry.levels, low, high, entry.axis, integer=entry.severity.type is int, snr=entry.snr)
+    return Scale(
+        levels=entry.levels, low=low, high=high, label=entry.axis, integer=entry.severity.type is int, snr=entry.snr
+    )
 
 
 #: Severity axes by corruption, derived from the ``corruptions`` registry (levels, bounds, labels).
@@ -85,7 +87,7 @@ def required(value: T | None, option: str) -> T:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True, frozen=True)
 class SweepSpec:
     """One sweep: ``corruption`` (registry name) at ``levels`` x ``seeds`` (0..seeds-1) under ``protocol``."""
 

@@ -34,7 +34,7 @@ from audiometric.runtime.config import read_options
 DEFAULT_EVAL_SIZE = {"us8k": 870, "esc50": 400}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainConfig:
     """Everything a fine-tuning run depends on; field names are the CLI options with ``_`` for ``-``."""
 

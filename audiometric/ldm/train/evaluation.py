@@ -79,6 +79,7 @@ class Evaluator:
 
     def __init__(
         self,
+        *,
         cfg,
         components,
         items: list,

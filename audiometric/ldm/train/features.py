@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Features:
     """Training inputs of N clips: posterior ``mean``/``std`` ``(N, C, T/f, 64/f)``, ``cond`` ``(N, D)``."""
 
@@ -70,7 +70,14 @@ def encode(items: list, components, cfg, device: torch.device, clap_audio=None, 
     ``encode_batch_size``), reading the cache first and encoding only the misses."""
     from audiometric.ldm.clap import empty_embedding
 
-    encoder = _Encoder(components, cfg.condition, cfg.duration, cfg.seed, device, clap_audio)
+    encoder = _Encoder(
+        components=components,
+        condition=cfg.condition,
+        duration=cfg.duration,
+        seed=cfg.seed,
+        device=device,
+        clap_audio=clap_audio,
+    )
     rows: list[dict] = []
     hits = 0
     bar = tqdm(total=len(items), desc="encoding clips (VAE, CLAP)", unit="clip", disable=not progress)
@@ -84,13 +91,21 @@ def encode(items: list, components, cfg, device: torch.device, clap_audio=None, 
     empty = empty_embedding(components).float().reshape(-1).cpu().clone()  # a plain (not inference) tensor
     stack = lambda name: torch.from_numpy(np.stack([r[name] for r in rows]))  # noqa: E731
     ids = [it.clip_id for it in items]
-    return Features(ids, stack("mean"), stack("std"), stack("cond"), empty, hits, len(items) - hits)
+    return Features(
+        clip_ids=ids,
+        mean=stack("mean"),
+        std=stack("std"),
+        cond=stack("cond"),
+        empty=empty,
+        hits=hits,
+        misses=len(items) - hits,
+    )
 
 
 class _Encoder:
     """The frozen encoders of one run, their digests and the cache: one chunk of clips at a time."""
 
-    def __init__(self, components, condition: str, duration: float, seed: int, device: torch.device, clap_audio):
+    def __init__(self, *, components, condition: str, duration: float, seed: int, device: torch.device, clap_audio):
         self.components, self.condition, self.duration, self.seed = components, condition, duration, seed
         self.device, self.clap_audio, self.cache = device, clap_audio, feature_cache()
         self.vae_digest = module_digest(components.vae)

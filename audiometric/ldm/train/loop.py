@@ -170,7 +170,15 @@ def train(cfg: TrainConfig) -> dict:
     evaluator = None
     if held_out is not None:
         with accelerator.main_process_first():  # rank 0 exports the reference: an unreadable clip stops here
-            evaluator = Evaluator(cfg, components, held_out, device, clap_audio, main, extractor)
+            evaluator = Evaluator(
+                cfg=cfg,
+                components=components,
+                items=held_out,
+                device=device,
+                tower=clap_audio,
+                is_main=main,
+                extractor=extractor,
+            )
     with accelerator.main_process_first():  # rank 0 fills the cache, the others read it
         feats = encode(items, components, cfg, device, clap_audio, cfg.progress and main)
     alphas = DDPMScheduler.from_config(components.noise_scheduler_config).alphas_cumprod
