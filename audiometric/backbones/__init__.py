@@ -94,7 +94,9 @@ def params_for(name: str, params: Mapping[str, object] | None) -> dict[str, obje
 
 
 def check_params(names: Iterable[str], params: Mapping[str, object] | None) -> None:
-    """One-line error for a ``--param`` key that no backbone of the run takes."""
+    """One-line error for a ``--param`` key that no backbone of the run takes (no check without ``params``)."""
+    if not params:
+        return
     names = list(names)
     unused = sorted(set(params or {}) - {key for name in names for key in spec(name).params})
     if unused:
