@@ -292,6 +292,24 @@ def test_wavlm_layers_equal_the_transformers_hidden_states(folders) -> None:
         loader("wavlm-base-plus")(folder, "cpu", layer=3)
 
 
+def test_param_layer_reaches_wavlm_and_keys_the_cache(folders, sets, tmp_path) -> None:
+    """``--param layer=1`` changes the embedding and gets its own cache entries; an unknown key is one line."""
+    opts = ["--backbone", "wavlm-base-plus", "--checkpoint", f"wavlm-base-plus={folders['wavlm-base-plus']}",
+            "--workers", "0", "--no-progress", "--metrics", "fd"]  # fmt: skip
+    runs = {}
+    for label, extra in (("last", []), ("first", ["--param", "layer=1"]), ("again", ["--param", "layer=1"])):
+        out = tmp_path / f"{label}.json"
+        res = cli("score", str(sets / "gen"), str(sets / "ref"), *opts, *extra, "--json", str(out))
+        assert res.exit_code == 0, res.output
+        runs[label] = json.loads(out.read_text())
+    assert runs["first"]["cache"]["misses"] == 20 and runs["again"]["cache"]["hits"] == 20
+    assert runs["first"]["metrics"]["fd"]["value"] != runs["last"]["metrics"]["fd"]["value"]
+    assert runs["first"]["backbones"]["wavlm-base-plus"]["params"] == {"layer": "1"}
+    res = cli("score", str(sets / "gen"), str(sets / "ref"), *opts, "--param", "depth=3")
+    assert res.exit_code == 2 and "--param depth" in res.output and "wavlm-base-plus: layer" in res.output
+    assert res.output.count("\n") == 1
+
+
 # ------------------------------------------------------------------------------ every backbone, end to end
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_score_fd_and_kad_end_to_end_with_cache_and_stats(name, folders, sets, tmp_path) -> None:

@@ -86,6 +86,7 @@ def extraction_options(
     progress: bool = True,
     allow_truncated: bool = False,
     checkpoints: Mapping[str, str | Path] | Sequence[str] | None = None,
+    backbone_params: Mapping[str, object] | None = None,
 ) -> ExtractionOptions:
     """Checked :class:`audiometric.scoring.pipeline.ExtractionOptions` (one-line errors naming the bad argument)."""
     from audiometric.audio.preprocess import Preprocess
@@ -112,6 +113,7 @@ def extraction_options(
         progress=progress,
         allow_truncated=allow_truncated,
         checkpoints=checkpoint_map(checkpoints),
+        backbone_params={str(key): str(value) for key, value in (backbone_params or {}).items()},
     )
 
 

@@ -37,7 +37,8 @@ class Scorer:
 
     ``backbones``: the backbone of FD/IS/KL/KAD/KID/density, then the one of FAD (default VGGish); ``embed``
     embeds with every name given. ``checkpoints`` maps backbone names to local weights (``--checkpoint
-    NAME=PATH``). The networks are built on first need and kept, so later calls reuse them. The other
+    NAME=PATH``); ``backbone_params`` are backbone settings (``--param KEY=VALUE``, e.g. ``{"layer": 6}`` for
+    wavlm-base-plus), each given to the backbones that take KEY. The networks are built on first need and kept, so later calls reuse them. The other
     keywords are the extraction options of :func:`extraction_options`.
     """
 
@@ -47,6 +48,7 @@ class Scorer:
         *,
         device: str = "auto",
         checkpoints: Mapping[str, str | Path] | Sequence[str] | None = None,
+        backbone_params: Mapping[str, object] | None = None,
         cache: bool = True,
         batch_size: int = 16,
         workers: int = 2,
@@ -73,6 +75,7 @@ class Scorer:
             progress=progress,
             allow_truncated=allow_truncated,
             checkpoints=checkpoints,
+            backbone_params=backbone_params,
         )
         #: backbone name -> the lazily built network, shared by every call of this scorer
         self.loaded: dict[str, LazyBackbone] = {}

@@ -10,7 +10,7 @@ imported lazily and this registry imports no torch, so listing backbones, and a 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,8 @@ class Spec:
     """A registered backbone as the pipeline sees it before building it (the class attributes, Hz/samples).
 
     ``dims`` gives each output's width with the default checkpoint (the ``audiometric backbones`` listing);
-    ``per_frame`` says whether a clip yields one row per frame (else one row per clip).
+    ``per_frame`` says whether a clip yields one row per frame (else one row per clip); ``params`` names the
+    settings its loader takes as keywords (``--param KEY=VALUE``, part of the cache key when given).
     """
 
     loader: str
@@ -36,6 +37,7 @@ class Spec:
     outputs: tuple[str, ...]
     dims: tuple[int, ...] = field(default=(), kw_only=True)
     per_frame: bool = field(default=False, kw_only=True)
+    params: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 _REGISTRY: dict[str, Spec] = {
@@ -47,7 +49,9 @@ _REGISTRY: dict[str, Spec] = {
     "ast-audioset": Spec("ast:load_ast", 16000, 400, ("embedding", "logits"), dims=(768, 527)),
     "encodec-24k": Spec("encodec:load_encodec", 24000, 320, ("embedding",), dims=(128,), per_frame=True),
     "dac-44k": Spec("dac:load_dac", 44100, 512, ("embedding",), dims=(1024,), per_frame=True),
-    "wavlm-base-plus": Spec("wavlm:load_wavlm", 16000, 400, ("embedding",), dims=(768,), per_frame=True),
+    "wavlm-base-plus": Spec(
+        "wavlm:load_wavlm", 16000, 400, ("embedding",), dims=(768,), per_frame=True, params=("layer",)
+    ),
     "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits"), dims=(768, 527)),
 }
 
@@ -70,12 +74,35 @@ def loader(name: str) -> Callable[..., Backbone]:
     return getattr(importlib.import_module(f"{__name__}.{module}"), func)
 
 
-def load(name: str, checkpoint: str | None = None, device: str | torch.device = "cpu") -> Backbone:
-    """Build backbone ``name`` with its weights on ``device``, in eval mode."""
+def load(
+    name: str,
+    checkpoint: str | None = None,
+    device: str | torch.device = "cpu",
+    params: Mapping[str, object] | None = None,
+) -> Backbone:
+    """Build backbone ``name`` with its weights on ``device``, in eval mode; ``params`` go to its loader."""
     import torch
 
-    model = loader(name)(checkpoint, torch.device(device))
+    model = loader(name)(checkpoint, torch.device(device), **(params or {}))
+    model.params = dict(params or {})
     return model.eval()
+
+
+def params_for(name: str, params: Mapping[str, object] | None) -> dict[str, object]:
+    """The entries of ``params`` (``--param KEY=VALUE``, shared by a run's backbones) that ``name`` takes."""
+    return {key: value for key, value in (params or {}).items() if key in spec(name).params}
+
+
+def check_params(names: Iterable[str], params: Mapping[str, object] | None) -> None:
+    """One-line error for a ``--param`` key that no backbone of the run takes."""
+    names = list(names)
+    unused = sorted(set(params or {}) - {key for name in names for key in spec(name).params})
+    if unused:
+        takers = [f"{n}: {', '.join(spec(n).params)}" for n in available() if spec(n).params]
+        raise AudiometricError(
+            f"--param {unused[0]}: no backbone of this run ({', '.join(names)}) takes it; "
+            f"backbone settings are {'; '.join(takers) or 'none'}"
+        )
 
 
 def __getattr__(attribute: str):
@@ -91,4 +118,4 @@ def __getattr__(attribute: str):
     raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
-__all__ = ["Backbone", "LazyBackbone", "Spec", "available", "load", "loader", "spec"]
+__all__ = ["Backbone", "LazyBackbone", "Spec", "available", "check_params", "load", "loader", "params_for", "spec"]

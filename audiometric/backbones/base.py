@@ -36,6 +36,8 @@ class Backbone(torch.nn.Module):
 
     #: sha256 of the checkpoint the weights came from (``None`` for random initialisation).
     checkpoint_sha256: str | None = None
+    #: loader settings it was built with (``--param``, e.g. ``{"layer": "6"}``); empty for the defaults
+    params: dict[str, object] = {}  # noqa: RUF012 - replaced per instance by backbones.load, never mutated
 
     def forward(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:  # pragma: no cover - protocol
         raise NotImplementedError

@@ -8,6 +8,7 @@ importing torch; when every clip is cached the network is never built.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from audiometric.backbones import load, spec
@@ -22,7 +23,13 @@ if TYPE_CHECKING:
 class LazyBackbone:
     """Stands in for ``backbones.load(name, checkpoint, device)`` until it is called on a batch."""
 
-    def __init__(self, name: str, device: str | torch.device, checkpoint: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        device: str | torch.device,
+        checkpoint: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ):
         entry = spec(name)
         self.name, self.sample_rate, self.min_samples, self.outputs = (
             name,
@@ -31,6 +38,7 @@ class LazyBackbone:
             entry.outputs,
         )
         self.device, self.checkpoint = device, checkpoint
+        self.params: dict[str, object] = dict(params or {})
         self.checkpoint_sha256: str | None = sha256_file(resolve_checkpoint(name, checkpoint))
         self.model: Backbone | None = None
         self._thread: threading.Thread | None = None
@@ -58,7 +66,7 @@ class LazyBackbone:
             error, self._error = self._error, None
             raise error
         if self.model is None:
-            self.model = load(self.name, self.checkpoint, self._target())
+            self.model = load(self.name, self.checkpoint, self._target(), self.params)
         return self.model
 
     def _target(self) -> torch.device:
@@ -74,7 +82,7 @@ class LazyBackbone:
 
     def _build_in_background(self, device: torch.device) -> None:
         try:
-            self.model = load(self.name, self.checkpoint, device)
+            self.model = load(self.name, self.checkpoint, device, self.params)
         except BaseException as err:  # re-raised by build() in the calling thread
             self._error = err
 

@@ -29,13 +29,18 @@ class WavLMBackbone(Backbone):
     min_samples = 400  # the CNN encoder's receptive field (kernels 10, 3x4, 2x2; strides 5, 2x6)
     outputs = ("embedding",)
 
-    def __init__(self, model: Any, features: Any, layer: int | None = None) -> None:
+    def __init__(self, model: Any, features: Any, layer: int | str | None = None) -> None:
         """``model``: a transformers ``WavLMModel``; ``layer`` in 0..num_hidden_layers (default: the last)."""
         super().__init__()
         self.model: Any = model
         self.features = features
         layers = model.config.num_hidden_layers
-        self.layer = layers if layer is None else int(layer)
+        try:
+            self.layer = layers if layer is None else int(layer)
+        except ValueError:
+            raise AudiometricError(
+                f"--param layer={layer} for {self.name} is not an integer: choose 0..{layers}"
+            ) from None
         if not 0 <= self.layer <= layers:
             raise AudiometricError(f"--param layer={layer} is out of range for {self.name}: choose 0..{layers}")
 
@@ -48,7 +53,7 @@ class WavLMBackbone(Backbone):
         return {"embedding": hidden[self.layer]}
 
 
-def load_wavlm(checkpoint: str | None, device: str | torch.device, layer: int | None = None) -> WavLMBackbone:
+def load_wavlm(checkpoint: str | None, device: str | torch.device, layer: int | str | None = None) -> WavLMBackbone:
     """WavLM from a ``save_pretrained`` folder or hub id on ``device``, eval mode, reading ``layer``."""
     model, features, _, digest = load_parts(WavLMBackbone.name, checkpoint, "WavLMModel", "Wav2Vec2FeatureExtractor")
     backbone = WavLMBackbone(model, features, layer)

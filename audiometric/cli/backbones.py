@@ -33,6 +33,7 @@ def describe() -> list[dict]:
                 "sample_rate": spec.sample_rate,
                 "rows": "per frame" if spec.per_frame else "per clip",
                 "outputs": {output: dim for output, dim in zip(spec.outputs, dims, strict=True)},
+                "params": list(spec.params),
                 "checkpoint": list(weights.files or (weights.filename,)) if weights else [],
                 "source": (weights.url or weights.install) if weights else None,
                 "licence": weights.licence if weights else None,
@@ -43,8 +44,9 @@ def describe() -> list[dict]:
 
 def _line(record: dict) -> str:
     outputs = ", ".join(f"{out} {dim or '?'}-d" for out, dim in record["outputs"].items())
+    settings = f"; --param {', '.join(record['params'])}" if record["params"] else ""
     return (
-        f"{record['name']:<16} {record['sample_rate']:>6} Hz  {outputs} {record['rows']}\n"
+        f"{record['name']:<16} {record['sample_rate']:>6} Hz  {outputs} {record['rows']}{settings}\n"
         f"{'':<16} weights: {' + '.join(record['checkpoint'])} from {record['source']}; "
         f"licence: {record['licence'] or 'see the model card'}"
     )

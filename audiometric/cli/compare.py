@@ -9,6 +9,7 @@ import click
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
 from audiometric.cli.options import (
     backbone_choice,
+    backbone_param_option,
     extraction_kwargs,
     extraction_options,
     metrics_option,
@@ -89,6 +90,7 @@ Examples:
 )
 @overwrite_option
 @extraction_options
+@backbone_param_option
 def compare(
     systems,
     reference,

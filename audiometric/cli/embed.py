@@ -6,7 +6,13 @@ import json
 
 import click
 
-from audiometric.cli.options import backbone_choice, extraction_kwargs, extraction_options, overwrite_option
+from audiometric.cli.options import (
+    backbone_choice,
+    backbone_param_option,
+    extraction_kwargs,
+    extraction_options,
+    overwrite_option,
+)
 
 EXAMPLES = """Examples:
 
@@ -32,6 +38,7 @@ EXAMPLES = """Examples:
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @overwrite_option
 @extraction_options
+@backbone_param_option
 def embed(folder, output, names, strict, overwrite, **extraction):
     """Export per-file embeddings/logits of the audio files in FOLDER, with file names, to one .npz.
 

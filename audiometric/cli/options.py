@@ -59,6 +59,19 @@ def extraction_options(func: Callable) -> Callable:
     return func
 
 
+def backbone_param_option(func: Callable) -> Callable:
+    """``--param KEY=VALUE`` (repeatable): a backbone setting, e.g. ``layer=6`` for wavlm-base-plus."""
+    return click.option(
+        "--param",
+        "backbone_params",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=key_values,
+        help="Backbone setting (repeatable), given to each backbone of the run that takes KEY: "
+        "layer=N for wavlm-base-plus (default: its last layer). `audiometric backbones` lists them.",
+    )(func)
+
+
 def extraction_kwargs(
     device: str,
     batch_size: int,
@@ -69,9 +82,11 @@ def extraction_kwargs(
     no_cache: bool,
     allow_truncated: bool,
     no_progress: bool,
+    backbone_params: dict[str, str] | None = None,
 ) -> dict:
     """The parsed options as keyword arguments of :mod:`audiometric.api` (``NAME=PATH`` values checked here)."""
     return {
+        **({"backbone_params": backbone_params} if backbone_params else {}),
         "device": device,
         "batch_size": batch_size,
         "workers": workers,

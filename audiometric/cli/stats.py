@@ -7,6 +7,7 @@ import click
 from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
 from audiometric.cli.options import (
     backbone_choice,
+    backbone_param_option,
     extraction_kwargs,
     extraction_options,
     metrics_option,
@@ -43,6 +44,7 @@ EXAMPLES = """Examples:
 @click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
 @overwrite_option
 @extraction_options
+@backbone_param_option
 def stats(reference, output, metrics, backbone, fad_backbone, strict, overwrite, **extraction):
     """Store the mean and covariance of REFERENCE's embeddings, to score against later (`score GEN ref.npz`).
 

@@ -79,6 +79,7 @@ def backbone_record(model: Backbone | LazyBackbone, outputs: set[str] | None = N
         "checkpoint_sha256": model.checkpoint_sha256,
         "sample_rate": model.sample_rate,
         "min_samples": model.min_samples,
+        **_params(model),
     }
     return record if outputs is None else {**record, "outputs": sorted(outputs)}
 
@@ -100,7 +101,14 @@ def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
         "resampler": resampler_settings(pre),
         "sample_rate": backbone.sample_rate,
         "min_samples": backbone.min_samples,
+        **_params(backbone),
     }
+
+
+def _params(backbone: Backbone | LazyBackbone) -> dict:
+    """``{"params": ...}`` for a backbone built with ``--param`` settings, else nothing (keys stay as before)."""
+    params = getattr(backbone, "params", None)
+    return {"params": {key: str(value) for key, value in sorted(params.items())}} if params else {}
 
 
 class Extractor:

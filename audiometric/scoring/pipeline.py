@@ -58,6 +58,8 @@ class ExtractionOptions:
     allow_truncated: bool = False
     #: backbone name -> local checkpoint (``--checkpoint NAME=PATH``); others resolve as usual
     checkpoints: dict[str, str] = field(default_factory=dict)
+    #: backbone settings (``--param KEY=VALUE``), each given to the backbones that take KEY (``Spec.params``)
+    backbone_params: dict[str, str] = field(default_factory=dict)
 
 
 def versions() -> dict[str, str]:
@@ -84,6 +86,7 @@ def load_models(
     device: torch.device | str,
     checkpoints: dict[str, str] | None = None,
     held: dict[str, LazyBackbone] | None = None,
+    params: dict[str, str] | None = None,
 ) -> dict[str, LazyBackbone]:
     """Each needed backbone with its checkpoint digest, built on ``device`` only when first run on a clip
     the cache lacks; a one-line error if it lacks an output a metric reads.
@@ -100,7 +103,9 @@ def load_models(
                 "another --backbone"
             )
         if name not in held:
-            held[name] = backbones.LazyBackbone(name, device, (checkpoints or {}).get(name))
+            held[name] = backbones.LazyBackbone(
+                name, device, (checkpoints or {}).get(name), backbones.params_for(name, params)
+            )
         models[name] = held[name]
     return models
 
@@ -113,9 +118,10 @@ def make_extractor(
 ) -> Extractor:
     """Backbones (built on first use, or ``held`` ones reused) for the chosen device, wrapped in an
     extractor with the default cache."""
+    backbones.check_params(needs, opts.backbone_params)
     device = checked_device(opts.device)
     return Extractor(
-        backbones=load_models(needs, device, opts.checkpoints, held),
+        backbones=load_models(needs, device, opts.checkpoints, held, opts.backbone_params),
         device=device,
         pre=opts.preprocess,
         cache=EmbeddingCache.default(opts.use_cache),
@@ -230,7 +236,9 @@ def _add_captions(
         models = sides.extractor.backbones if sides.extractor else {}
         model = (
             models.get(backbone)
-            or load_models({backbone: {output}}, checked_device(opts.device), opts.checkpoints, held)[backbone]
+            or load_models(
+                {backbone: {output}}, checked_device(opts.device), opts.checkpoints, held, opts.backbone_params
+            )[backbone]
         )
         add_text_rows(caps, gen, model)
 
