@@ -316,3 +316,11 @@ def test_generate_device_errors_are_one_line(models, esc50, tmp_path, device):
         and "Traceback" not in res.output
     )
     assert res.output.count("\n") == 1 and not (tmp_path / "d").exists()
+
+
+def test_unreadable_manifest_of_a_resumed_run_is_one_line(models, esc50, tmp_path):
+    assert _generate(models, esc50, tmp_path / "g", "--eval-size", "1").exit_code == 0
+    (tmp_path / "g" / "manifest.json").write_text("{ cut")
+    res = _generate(models, esc50, tmp_path / "g", "--eval-size", "1")
+    assert res.exit_code == 2 and res.output.startswith("error: unreadable manifest") and "--overwrite" in res.output
+    assert (tmp_path / "g" / "manifest.json").read_text() == "{ cut"
