@@ -164,7 +164,7 @@ def train(cfg: TrainConfig) -> dict:
     check_out(cfg)
     items, held_out = _clips(cfg, world)
     extractor = eval_extractor(cfg, device) if held_out is not None else None
-    resume_from = prepare(cfg, world, main)
+    resume_from = prepare(cfg, world, accelerator.wait_for_everyone, main)
     accelerator.wait_for_everyone()
     components, clap_audio = _load(cfg, device)
     evaluator = None

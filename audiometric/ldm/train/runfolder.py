@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -58,10 +59,11 @@ def recorded(cfg: TrainConfig, world_size: int) -> dict:
     return {**cfg.training_settings(), "world_size": world_size}
 
 
-def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
+def prepare(cfg: TrainConfig, world_size: int, barrier: Callable[[], None], is_main: bool) -> Path | None:
     """Check the run folder against this launch (the output policy, then the checkpoint to resume); return
     the checkpoint to resume from (or None). ``--force`` (alias ``--overwrite``) continues a run with other
-    settings, or takes over a folder the policy would refuse."""
+    settings, or takes over a folder the policy would refuse. Every rank checks before rank 0 writes the
+    stamp (``barrier`` between), so no rank sees a half-claimed folder."""
     run = cfg.run
     current = recorded(cfg, world_size)
     if cfg.resume is None:
@@ -80,6 +82,7 @@ def prepare(cfg: TrainConfig, world_size: int, is_main: bool) -> Path | None:
         raise AudiometricError(
             f"{run} already holds checkpoints; continue it with --resume latest, or choose another --out"
         )
+    barrier()
     if is_main:
         folder.claim()
         atomic_write_text(run / "settings.json", json.dumps(current, indent=2, sort_keys=True) + "\n")
