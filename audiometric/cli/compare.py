@@ -10,6 +10,7 @@ from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
 from audiometric.cli.options import (
     backbone_choice,
     backbone_param_option,
+    check_outputs,
     extraction_kwargs,
     extraction_options,
     metrics_option,
@@ -119,17 +120,15 @@ def compare(
     Exits with status 1 when no requested metric could be compared (the reasons are printed).
     """
     from audiometric.api import Scorer
-    from audiometric.runtime.outputs import check_file
     from audiometric.scoring.compare import summary_table, write_outputs
 
-    for flag, path, kind in (
-        ("--json", json_path, "json"),
-        ("--csv", csv_path, "csv"),
-        ("--ranking", ranking_path, "csv"),
-        ("--report", report_path, "html"),
-    ):
-        if path is not None:  # before any work: a bad path must not cost the whole run
-            check_file(path, kind, flag=flag, inputs=(*systems, reference), overwrite=overwrite)
+    outputs = {
+        "--json": (json_path, "json"),
+        "--csv": (csv_path, "csv"),
+        "--ranking": (ranking_path, "csv"),
+        "--report": (report_path, "html"),
+    }
+    check_outputs(outputs, (*systems, reference), overwrite)
     options = extraction_kwargs(**extraction)
     scorer = Scorer((backbone, fad_backbone), strict=strict, **options)
     result = scorer.compare(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -57,6 +57,16 @@ def extraction_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def check_outputs(outputs: Mapping[str, tuple[str | None, str]], inputs: Sequence[str], overwrite: bool) -> None:
+    """Each given output (flag -> (path or ``None``, kind)) checked by the output policy before any work, so a bad
+    path does not cost the whole run (:func:`audiometric.runtime.outputs.check_file`)."""
+    from audiometric.runtime.outputs import check_file
+
+    for flag, (path, kind) in outputs.items():
+        if path is not None:
+            check_file(path, kind, flag=flag, inputs=inputs, overwrite=overwrite)
 
 
 def backbone_param_option(func: Callable) -> Callable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,12 +11,16 @@ from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRA
 from audiometric.cli.options import (
     backbone_choice,
     backbone_param_option,
+    check_outputs,
     extraction_kwargs,
     extraction_options,
     metrics_option,
     overwrite_option,
 )
 from audiometric.metrics import DEFAULT_METRICS, METRICS
+
+if TYPE_CHECKING:
+    from audiometric.scoring.result import Result
 
 EXAMPLES = """\b
 Examples:
@@ -126,15 +131,9 @@ def score(
     computed (the reasons are in the table and the JSON).
     """
     from audiometric.api import score as run
-    from audiometric.runtime.outputs import check_file
 
-    for flag, path, kind in (
-        ("--json", json_path, "json"),
-        ("--csv", csv_path, "csv"),
-        ("--per-clip", per_clip_path, "csv"),
-    ):
-        if path is not None:  # before any work: a bad path must not cost the whole run
-            check_file(path, kind, flag=flag, inputs=(generated, reference), overwrite=overwrite)
+    outputs = {"--json": (json_path, "json"), "--csv": (csv_path, "csv"), "--per-clip": (per_clip_path, "csv")}
+    check_outputs(outputs, (generated, reference), overwrite)
     result = run(
         generated,
         reference,
@@ -154,6 +153,18 @@ def score(
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
+    _write(result, json_path, csv_path)
+    if not len(result):
+        click.echo(
+            f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
+            "the reasons are listed above",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _write(result: Result, json_path: str | None, csv_path: str | None) -> None:
+    """Write the result's JSON (``-``: to stdout) and CSV, then its table (to stderr when the JSON is on stdout)."""
     to_stdout = json_path == "-"
     if json_path:
         text = result.to_json(None if to_stdout else json_path)
@@ -162,10 +173,3 @@ def score(
     if csv_path:
         result.to_csv(csv_path)
     click.echo(result.table(), err=to_stdout)
-    if not len(result):
-        click.echo(
-            f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
-            "the reasons are listed above",
-            err=True,
-        )
-        sys.exit(1)
