@@ -142,6 +142,7 @@ def compare(
         fd_inf=fd_inf,
         seed=seed,
         report=report_path,
+        overwrite=overwrite,
     )
     text = write_outputs(result, json_path, csv_path, ranking_path)
     if text is not None:

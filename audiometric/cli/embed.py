@@ -52,7 +52,7 @@ def embed(folder, output, names, strict, overwrite, **extraction):
     from audiometric.scoring.export import output_keys
 
     check_file(output, "npz", flag="-o", inputs=(folder,), overwrite=overwrite)
-    arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
+    arrays = run(folder, output, names, strict=strict, overwrite=overwrite, **extraction_kwargs(**extraction))
     if arrays is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo(f"wrote {output}: {len(arrays['names'])} clips, outputs {', '.join(output_keys(arrays))}")

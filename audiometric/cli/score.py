@@ -149,6 +149,7 @@ def score(
         strict=strict,
         per_clip=per_clip_path,
         prompts=prompts,
+        overwrite=overwrite,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports

@@ -61,6 +61,7 @@ def stats(reference, output, metrics, backbone, fad_backbone, strict, overwrite,
         backbone,
         fad_backbone=fad_backbone,
         strict=strict,
+        overwrite=overwrite,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports
