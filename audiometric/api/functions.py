@@ -174,6 +174,7 @@ def compare(
     fd_inf: bool = False,
     seed: int = 0,
     report: str | Path | None = None,
+    prompts: str | Path | None = None,
     strict: bool = False,
     device: str = "auto",
     batch_size: int = 16,
@@ -190,7 +191,8 @@ def compare(
     ``.npz``) and metric, both values, Δ = m(B) − m(A), its bootstrap CI (``bootstrap`` replicates,
     ``confidence``), a permutation p (``permutations``), the Holm-adjusted p and ``significant`` at ``alpha``;
     per metric a ranking with compact letters. ``fd_inf`` keeps unequal clip counts and compares FD∞;
-    ``report`` writes the HTML report there. The other keywords are :func:`score`'s. A one-call convenience
+    ``report`` writes the HTML report there; ``prompts`` gives each clip's caption by name (``clap_score``).
+    The other keywords are :func:`score`'s. A one-call convenience
     over :meth:`Scorer.compare`; see docs/statistics.md."""
     scorer = Scorer(
         (backbone, fad_backbone),
@@ -217,4 +219,5 @@ def compare(
         fd_inf=fd_inf,
         seed=seed,
         report=report,
+        prompts=prompts,
     )
