@@ -116,6 +116,7 @@ def compare(
     fd_inf: bool = False,
     seed: int = 0,
     report: str | Path | None = None,
+    prompts: str | Path | None = None,
     overwrite: bool = False,
     **options: Unpack[ExtractionKeywords],
 ) -> dict:
@@ -123,8 +124,9 @@ def compare(
     ``.npz``) and metric, both values, Δ = m(B) − m(A), its bootstrap CI (``bootstrap`` replicates,
     ``confidence``), a permutation p (``permutations``), the Holm-adjusted p and ``significant`` at ``alpha``;
     per metric a ranking with compact letters. ``fd_inf`` keeps unequal clip counts and compares FD∞;
-    ``report`` writes the HTML report there (``overwrite``: also over a file of another kind). The other
-    keywords are :func:`score`'s. A one-call convenience over :meth:`Scorer.compare`; see docs/statistics.md."""
+    ``report`` writes the HTML report there (``overwrite``: also over a file of another kind); ``prompts``
+    gives each clip's caption by name (``clap_score``). The other keywords are :func:`score`'s. A one-call
+    convenience over :meth:`Scorer.compare`; see docs/statistics.md."""
     return Scorer((backbone, fad_backbone), **options).compare(
         systems,
         reference,
@@ -136,5 +138,6 @@ def compare(
         fd_inf=fd_inf,
         seed=seed,
         report=report,
+        prompts=prompts,
         overwrite=overwrite,
     )

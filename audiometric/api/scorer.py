@@ -202,10 +202,12 @@ class Scorer:
         fd_inf: bool = False,
         seed: int = 0,
         report: str | Path | None = None,
+        prompts: str | Path | None = None,
         overwrite: bool = False,
     ) -> dict:
         """Compare ``systems`` against ``reference`` (see :func:`audiometric.api.functions.compare`);
-        ``report``: also write the HTML report there."""
+        ``report``: also write the HTML report there; ``prompts``: the captions every system's clips pair
+        with by name, for ``clap_score`` (as in :meth:`score`)."""
         from audiometric.scoring.compare import compare as run
         from audiometric.scoring.compare_stats import Plan
         from audiometric.scoring.compute import Settings
@@ -213,17 +215,17 @@ class Scorer:
         check_score_options(bootstrap, confidence, "percentile")
         if not isinstance(permutations, int) or permutations < 1 or not 0 < alpha < 1:
             raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
+        names = metric_names(metrics)
+        check_captions(names, prompts)
         if report is not None:
-            check_file(report, "html", flag="report", inputs=(*systems, reference), overwrite=overwrite)
+            check_file(report, "html", flag="report", inputs=(*systems, reference, prompts), overwrite=overwrite)
         settings = Settings(
-            metrics=metric_names(metrics),
-            backbone=self.backbone,
-            fad_backbone=self.fad_backbone,
-            fd_inf=fd_inf,
-            seed=int(seed),
+            metrics=names, backbone=self.backbone, fad_backbone=self.fad_backbone, fd_inf=fd_inf, seed=int(seed)
         )
         plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
-        result, sets = run([str(s) for s in systems], str(reference), settings, plan, self.options, alpha, self.loaded)
+        captions = None if prompts is None else str(prompts)
+        paths = [str(s) for s in systems]
+        result, sets = run(paths, str(reference), settings, plan, self.options, alpha, self.loaded, captions)
         if report is not None:
             from audiometric.scoring.compare_report import write_report
 

@@ -57,6 +57,17 @@ def folder_digest(folder: Path, digest: Callable[[Path], str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def _hub_reason(err: Exception) -> str:
+    """Why ``snapshot_download`` failed, in a few words (its own messages run over several sentences)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    if isinstance(err, LocalEntryNotFoundError):
+        return "the hub cannot be reached and the Hugging Face cache has no copy"
+    if isinstance(err, RepositoryNotFoundError):
+        return "no such repository on the hub, or it needs a login"
+    return " ".join(str(err).split()).split(". ")[0][:200] or type(err).__name__
+
+
 def _fetch_hint(entry: WeightFile, repo: str) -> str:
     return (
         f"fetch {', '.join(entry.files)} from https://huggingface.co/{repo} into one folder and pass "
@@ -95,7 +106,7 @@ def resolve_folder(entry: WeightFile, value: str, source: str, offline: bool) ->
             value, allow_patterns=[*entry.files, *_WEIGHT_PATTERNS, "*.json"], local_files_only=offline
         )
     except Exception as err:  # offline, unknown repo, no network: huggingface_hub raises many kinds
-        reason = " ".join(str(err).split()).split(". ")[0][:200] or type(err).__name__
+        reason = _hub_reason(err)
         raise WeightsError(f"cannot fetch {value} for {entry.name} ({reason}); {_fetch_hint(entry, value)}") from None
     return _check_folder(entry, Path(folder), f"hub {value}")
 

@@ -134,6 +134,15 @@ def metrics_option(default: Sequence[str], help: str) -> Callable:
     )
 
 
+#: ``--prompts``: each clip's caption by name, for ``clap_score`` (score, compare, sweep).
+prompts_option = click.option(
+    "--prompts",
+    type=click.Path(dir_okay=False),
+    metavar="CSV",
+    help="Each clip's caption by name, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
+)
+
+
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     """Click callback parsing repeated ``KEY=VALUE`` options (``--param``) into a dict."""
     pairs = {}

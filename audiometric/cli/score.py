@@ -16,6 +16,7 @@ from audiometric.cli.options import (
     extraction_options,
     metrics_option,
     overwrite_option,
+    prompts_option,
 )
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
@@ -88,12 +89,7 @@ Examples:
     help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
     "its KL to its paired reference clip, its top classes.",
 )
-@click.option(
-    "--prompts",
-    type=click.Path(dir_okay=False),
-    metavar="CSV",
-    help="Each generated clip's caption, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
-)
+@prompts_option
 @click.option(
     "--ci-method",
     type=click.Choice(["percentile", "basic"]),

@@ -170,7 +170,7 @@ def corrupt_set(
     header: dict[str, Any] = {
         "kind": "corruption",
         "audiometric_version": __version__,
-        "corruption": corruption,
+        "corruption": entry.name,
         "severity": float(severity),
         "params": resolved,
         "seed": int(seed),

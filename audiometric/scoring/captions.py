@@ -38,22 +38,24 @@ class Captions:
     by_name: dict[str, str]
     sha256: str
 
-    def lookup(self, names: list[str]) -> list[str]:
-        """The caption of each clip name (exact, else without extension); one-line error naming a clip without one."""
+    def lookup(self, names: list[str], where: str = "") -> list[str]:
+        """The caption of each clip name (exact, else without extension); a one-line error naming a clip
+        without one (``where``: the folder or file holding the clips, for the message)."""
         stems = {os.path.splitext(name)[0]: text for name, text in self.by_name.items()}
         found = {name: self.by_name.get(name, stems.get(os.path.splitext(name)[0])) for name in names}
         missing = [name for name, text in found.items() if text is None]
         if missing:
+            of = f" of {where}" if where else ""
             raise AudiometricError(
-                f"{self.path}: no caption for generated clip '{missing[0]}' ({len(missing)} of {len(names)} clips "
-                f"lack one); add a row '{missing[0]},CAPTION' (columns {','.join(COLUMNS)}) or drop clap_score"
+                f"{self.path}: no caption for generated clip '{missing[0]}'{of} ({len(missing)} of {len(names)} "
+                f"clips lack one); add a row '{missing[0]},CAPTION' (columns {','.join(COLUMNS)}) or drop clap_score"
             )
         return [str(found[name]) for name in names]
 
     def check_folder(self, folder: str) -> None:
         """Fail before any work when an audio file under ``folder`` has no caption."""
         root = Path(folder)
-        self.lookup([Path(f).relative_to(root).as_posix() for f in list_audio_files(folder).files])
+        self.lookup([Path(f).relative_to(root).as_posix() for f in list_audio_files(folder).files], folder)
 
     def summary(self) -> dict:
         """Provenance of the captions a result was computed with."""
@@ -118,8 +120,7 @@ def add_text_rows(captions: Captions, gen: ClipSet, model: LazyBackbone) -> None
         raise AudiometricError(
             f"backbone '{model.name}' has no text tower, so it cannot embed captions; ask clap_score on clap-laion"
         )
-    clips = [clip for clip in gen.extraction.clips if model.name in clip.outputs]
-    root = Path(gen.path)
-    rows = np.asarray(embed(captions.lookup([Path(c.path).relative_to(root).as_posix() for c in clips])), np.float32)
-    for i, clip in enumerate(clips):
+    named = [(clip, name) for clip, name in zip(gen.extraction.clips, gen.names()) if model.name in clip.outputs]
+    rows = np.asarray(embed(captions.lookup([name for _, name in named], gen.path)), np.float32)
+    for i, (clip, _) in enumerate(named):
         clip.outputs[model.name][TEXT] = rows[i : i + 1]

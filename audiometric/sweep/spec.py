@@ -16,19 +16,12 @@ from audiometric.corrupt.options import check_taken
 from audiometric.errors import AudiometricError
 from audiometric.metrics import parse_requests
 from audiometric.runtime.config import read_options
-from corruptions.registry import REGISTRY, Corruption
+from corruptions.registry import REGISTRY, Corruption, short_names
 
 T = TypeVar("T")
 
-#: The paper's short names (and hyphenated spellings) for the registry's corruptions.
-ALIASES: dict[str, str] = {
-    "noise": "gaussian_noise",
-    "mel-noise": "mel_noise",
-    "mask": "mel_mask",
-    "interference": "interference",
-    "interference-fraction": "interference_fraction",
-    "permute": "event_permutation",
-}
+#: The paper's short names (and hyphenated spellings) for the registry's corruptions, from their entries.
+ALIASES: dict[str, str] = short_names()
 
 PROTOCOLS = ("split", "paired")
 
