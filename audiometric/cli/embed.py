@@ -12,6 +12,7 @@ from audiometric.cli.options import (
     extraction_kwargs,
     extraction_options,
     overwrite_option,
+    strict_option,
 )
 
 EXAMPLES = """Examples:
@@ -35,7 +36,7 @@ EXAMPLES = """Examples:
     show_default=True,
     help="Backbone to run (repeatable).",
 )
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@strict_option
 @overwrite_option
 @extraction_options
 @backbone_param_option

@@ -7,16 +7,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP
+from audiometric.api import MIN_BOOTSTRAP
 from audiometric.cli.options import (
-    backbone_choice,
+    backbone_options,
     backbone_param_option,
+    bootstrap_options,
     check_outputs,
     extraction_kwargs,
     extraction_options,
+    json_option,
     metrics_option,
     overwrite_option,
     prompts_option,
+    strict_option,
 )
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
@@ -39,47 +42,18 @@ Examples:
     DEFAULT_METRICS,
     f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).",
 )
-@click.option(
-    "--backbone",
-    type=backbone_choice,
-    default=DEFAULT_BACKBONE,
-    show_default=True,
-    help="Network for FD, IS, KL and KAD.",
-)
-@click.option(
-    "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help="Network for FAD."
-)
+@backbone_options()
 @click.option(
     "--compat",
     is_flag=True,
     help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
     "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].",
 )
-@click.option(
-    "--bootstrap",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    metavar="N",
-    help=f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).",
-)
-@click.option(
-    "--confidence",
-    default=0.95,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Coverage of the bootstrap intervals.",
-)
+@bootstrap_options(0, f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).")
 @click.option("--fd-inf", is_flag=True, help="Also report FD∞ / FAD∞ (extrapolation to infinitely many clips).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap and FD∞ resampling.")
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="PATH",
-    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
-)
+@strict_option
+@json_option
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write one row per metric.")
 @click.option(
     "--per-clip",
