@@ -16,7 +16,6 @@ from audiometric.api.options import (
     DEFAULT_BACKBONE,
     DEFAULT_FAD_BACKBONE,
     check_backbone,
-    check_captions,
     check_score_options,
     extraction_options,
     is_stats_metric,
@@ -25,6 +24,7 @@ from audiometric.api.options import (
 )
 from audiometric.errors import AudiometricError
 from audiometric.metrics import DEFAULT_METRICS
+from audiometric.scoring.captions import check_captions
 from audiometric.scoring.result import Result
 
 if TYPE_CHECKING:
