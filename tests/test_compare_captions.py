@@ -3,7 +3,9 @@ sign-flip test of per-name differences; a system with a clip lacking a caption i
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ import audiometric
 from audiometric.cli import main
 from audiometric.errors import AudiometricError
 from audiometric.metrics.significance import sign_flip_test
+from audiometric.sweep import swap
 
 transformers = pytest.importorskip("transformers")
 from test_encoders import tiny_clap  # noqa: E402  (needs transformers)
@@ -124,3 +127,50 @@ def test_a_clip_without_a_caption_names_the_clip_the_system_and_the_file(sets, c
     assert len(run.output.strip().splitlines()) == 1
     with pytest.raises(AudiometricError, match="needs each generated clip's caption"):
         _compare(sets, clap, ["sys_a", "sys_b"])
+
+
+def _sweep(sets, clap, out, prompts, *more):
+    args = ["sweep", "-c", "noise", "--ref", str(sets / "sys_a"), "--out", str(out), "--levels", "0,1",
+            "--seeds", "1", "--metrics", "clap_score,clap_pair", "--prompts", str(prompts),
+            "--checkpoint", f"clap-laion={clap}", "--no-cache", "--no-progress", "--workers", "0", *more]  # fmt: skip
+    return CliRunner().invoke(main, args)
+
+
+def _cells(out) -> dict[float, dict]:
+    return {cell["level"]: cell for cell in map(json.loads, map(Path.read_text, (out / "cells").glob("*.json")))}
+
+
+def test_sweep_pairs_each_cell_clip_with_its_caption_by_name(sets, clap, tmp_path, monkeypatch):
+    monkeypatch.setattr(swap, "PERMUTATIONS", 19)
+    run = _sweep(sets, clap, tmp_path / "out", sets / "captions.csv")
+    assert run.exit_code == 0, run.output
+    cosines, cells = _cosines(clap, sets / "sys_a"), _cells(tmp_path / "out")
+    clean = cells[0]  # split protocol: half A, uncorrupted, named as in the reference
+    expected = np.mean([cosines[name] for name in clean["generated"]])
+    assert clean["metrics"]["clap_score"]["clap_score"]["value"] == pytest.approx(expected, abs=1e-5)
+    # clap_pair pairs each corrupted clip with its own clean original: exactly 1 at level 0, below at level 1
+    assert clean["metrics"]["clap_pair"]["clap_pair"]["value"] == pytest.approx(1.0, abs=1e-6)
+    assert cells[1]["metrics"]["clap_pair"]["clap_pair"]["value"] < 1 - 1e-4
+    assert cells[1]["generated"] == clean["generated"]  # corrupted clips keep their names, so their captions
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["captions"]["captions"] == 6
+    # other captions are another sweep: no cell is resumed
+    other = tmp_path / "other.csv"
+    other.write_text((sets / "captions.csv").read_text().replace("a dog barks", "a cat purrs"))
+    again = _sweep(sets, clap, tmp_path / "out", other, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert "2 computed, 0 resumed" in again.output
+
+
+def test_sweep_clip_without_caption_is_one_line_before_any_work(sets, clap, tmp_path):
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join((sets / "captions.csv").read_text().splitlines()[:-1]) + "\n")
+    run = _sweep(sets, clap, tmp_path / "out", short)
+    assert run.exit_code != 0 and "no caption for generated clip 'clip005.wav'" in run.output
+    assert str(short) in run.output and len(run.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "cells").exists()
+    bad = CliRunner().invoke(
+        main, ["sweep", "-c", "noise", "--ref", str(sets / "sys_a"), "--out", str(tmp_path / "o"),
+               "--metrics", "clap_score"],
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "needs each generated clip's caption" in bad.output

@@ -43,20 +43,6 @@ def stats_metrics() -> tuple[str, ...]:
     return tuple(name for name, info in METRICS.items() if info.stats_file)
 
 
-def check_captions(names: Sequence[str], prompts: object) -> None:
-    """Captions are given exactly when a requested metric reads them (``clap_score``)."""
-    from audiometric.metrics import get_metric
-
-    readers = [name for name in names if get_metric(name).reference == "captions"]
-    if readers and prompts is None:
-        raise AudiometricError(
-            f"{readers[0]} needs each generated clip's caption: pass --prompts CSV (file,caption) or the "
-            "manifest.json that `audiometric generate` wrote"
-        )
-    if prompts is not None and not readers:
-        raise AudiometricError(f"--prompts {prompts}: only clap_score reads captions; add it to --metrics")
-
-
 def is_stats_metric(request: str) -> bool:
     """Whether a metric request (``fd``, ``fd@passt``) can be scored against a statistics file."""
     from audiometric.metrics import get_metric

@@ -17,7 +17,6 @@ from audiometric.api.options import (
     DEFAULT_FAD_BACKBONE,
     ExtractionKeywords,
     check_backbone,
-    check_captions,
     check_score_options,
     extraction_options,
     is_stats_metric,
@@ -27,6 +26,7 @@ from audiometric.api.options import (
 from audiometric.errors import AudiometricError
 from audiometric.metrics import DEFAULT_METRICS
 from audiometric.runtime.outputs import check_file
+from audiometric.scoring.captions import check_captions
 from audiometric.scoring.result import Result
 
 if TYPE_CHECKING:
