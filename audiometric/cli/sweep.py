@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from audiometric import backbones
-from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option
+from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option, prompts_option
 from audiometric.metrics import METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
 
@@ -55,7 +55,8 @@ def _extraction(
 Examples:
   audiometric sweep --corruption noise --ref examples/data/ref --out runs/noise --backbone aisfx --metrics fd,kad --seeds 2
   audiometric sweep --corruption permute --pool esc50_by_class/ --out runs/permute --levels 0,2,3,4 --bootstrap 200
-  audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference""",
+  audiometric sweep --config experiments/fig1_interference.yaml --ref us8k_ref/ --pool esc50_by_class/ --out runs/interference
+  audiometric sweep -c noise --ref ref/ --out runs/clap --metrics clap_score,clap_pair --prompts captions.csv""",
 )
 @config_option(load_config, "YAML file holding these options (keys as the flags, with _); flags override it.")
 @click.option(
@@ -137,6 +138,7 @@ Examples:
     is_flag=True,
     help="Fail on the first unusable reference file instead of skipping it (skips are named on stderr).",
 )
+@prompts_option
 @click.option("--keep-audio", is_flag=True, help="Keep each cell's corrupted WAV files under OUT_DIR/cells.")
 @click.option("--pdf", is_flag=True, help="Also write figure.pdf.")
 @overwrite_option
