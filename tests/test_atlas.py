@@ -98,6 +98,7 @@ def test_random_weights_of_a_transformers_encoder_are_seeded_loadable_and_reused
     assert set(atlas.RANDOM_ENCODERS) <= set(available()) & {*atlas.RANDOM_LAYOUTS, *atlas.HF_LAYOUTS}
     for encoder in encoders[1:]:  # the slow encoders' smaller grid: a subset of the default levels (cells reused)
         assert encoder["random"] and encoder.get("seeds", 3) >= 2
+        assert set(encoder.get("corruptions", atlas.CORRUPTIONS)) <= set(atlas.CORRUPTIONS)
         for corruption, levels in encoder.get("levels", {}).items():
             default = corruptions.get(ALIASES[corruption]).levels
             assert levels[0] == 0 and len(levels) >= 3 and set(levels) <= set(default)
