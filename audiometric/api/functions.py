@@ -43,6 +43,7 @@ def score(
     cache: bool = True,
     allow_truncated: bool = False,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> Result | None:
     """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
 
@@ -65,6 +66,7 @@ def score(
         strict=strict,
         allow_truncated=allow_truncated,
         progress=progress,
+        precision=precision,
     )
     return scorer.score(
         generated,
@@ -97,6 +99,7 @@ def embed(
     cache: bool = True,
     allow_truncated: bool = False,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> dict[str, np.ndarray] | None:
     """Every output of each backbone for the audio files in ``folder``, as the arrays of the ``.npz`` that
     ``audiometric embed`` writes (layout: :mod:`audiometric.scoring.export`); also written to ``output`` when
@@ -115,6 +118,7 @@ def embed(
         strict=strict,
         allow_truncated=allow_truncated,
         progress=progress,
+        precision=precision,
     )
     return scorer.embed(folder, output)
 
@@ -137,6 +141,7 @@ def stats(
     cache: bool = True,
     allow_truncated: bool = False,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> ReferenceStats | None:
     """Mean and covariance of ``folder``'s embeddings for the Fréchet ``metrics`` (fd, fad), streamed clip by
     clip: a :class:`audiometric.scoring.reference.ReferenceStats`, also written to ``output`` when given (what
@@ -156,6 +161,7 @@ def stats(
         strict=strict,
         allow_truncated=allow_truncated,
         progress=progress,
+        precision=precision,
     )
     return scorer.stats(folder, output, metrics)
 
@@ -185,6 +191,7 @@ def compare(
     cache: bool = True,
     allow_truncated: bool = False,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> dict:
     """What ``audiometric compare`` computes, as its JSON dict: per pair of ``systems`` (folders or ``embed``
     ``.npz``) and metric, both values, Δ = m(B) − m(A), its bootstrap CI (``bootstrap`` replicates,
@@ -205,6 +212,7 @@ def compare(
         strict=strict,
         allow_truncated=allow_truncated,
         progress=progress,
+        precision=precision,
     )
     return scorer.compare(
         systems,

@@ -38,8 +38,10 @@ class Scorer:
     ``backbones``: the backbone of FD/IS/KL/KAD/KID/density, then the one of FAD (default VGGish); ``embed``
     embeds with every name given. ``checkpoints`` maps backbone names to local weights (``--checkpoint
     NAME=PATH``); ``backbone_params`` are backbone settings (``--param KEY=VALUE``, e.g. ``{"layer": 6}`` for
-    wavlm-base-plus), each given to the backbones that take KEY. The networks are built on first need and kept, so later calls reuse them. The other
-    keywords are the extraction options of :func:`extraction_options`.
+    wavlm-base-plus), each given to the backbones that take KEY. ``precision``: ``"fp32"`` (default), or
+    ``"fp16"``/``"bf16"`` autocast around each network where its registry entry allows it (``--precision``).
+    The networks are built on first need and kept, so later calls reuse them. The other keywords are the
+    extraction options of :func:`extraction_options`.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class Scorer:
         strict: bool = False,
         allow_truncated: bool = False,
         progress: bool = True,
+        precision: str = "fp32",
     ) -> None:
         given = [backbones] if isinstance(backbones, str) else list(backbones)
         self.names = [check_backbone(name, "backbones") for name in dict.fromkeys(given)]
@@ -76,6 +79,7 @@ class Scorer:
             allow_truncated=allow_truncated,
             checkpoints=checkpoints,
             backbone_params=backbone_params,
+            precision=precision,
         )
         #: backbone name -> the lazily built network, shared by every call of this scorer
         self.loaded: dict[str, LazyBackbone] = {}
