@@ -9,42 +9,22 @@ independent of the number of codebooks used. The whole clip goes through the enc
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from audiometric.backbones.base import Backbone
-from audiometric.backbones.hf import load_parts, to_device
+from audiometric.backbones.codec import CodecEncoder, load_codec
 
 SAMPLE_RATE = 44100  # Hz: DacFeatureExtractor.sampling_rate of descript/dac_44khz
 HOP = 512  # samples per frame: DacFeatureExtractor.hop_length, the product of downsampling_ratios [2, 4, 8, 8]
 
 
-class DacBackbone(Backbone):
+class DacBackbone(CodecEncoder):
     """DAC encoder: ``(batch, samples)`` at 44.1 kHz -> ``{"embedding": (batch, frames, 1024)}``."""
 
     name = "dac-44k"
     sample_rate = SAMPLE_RATE
     min_samples = HOP
-    outputs = ("embedding",)
-
-    def __init__(self, model: Any, features: Any) -> None:
-        """``model``: a transformers ``DacModel``; ``features``: its ``DacFeatureExtractor``."""
-        super().__init__()
-        self.model: Any = model
-        self.features = features
-
-    def forward(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Encoder latents, one row per hop: ``(batch, ceil(samples / hop), hidden)``."""
-        rows = list(wav.detach().float().cpu().numpy())
-        device = next(self.model.parameters()).device
-        inputs = to_device(self.features(rows, sampling_rate=SAMPLE_RATE, return_tensors="pt"), device)
-        return {"embedding": self.model.encoder(inputs["input_values"]).transpose(1, 2)}
 
 
 def load_dac(checkpoint: str | None, device: str | torch.device) -> DacBackbone:
     """DAC from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    model, features, _, digest = load_parts(DacBackbone.name, checkpoint, "DacModel", "DacFeatureExtractor")
-    backbone = DacBackbone(model, features)
-    backbone.checkpoint_sha256 = digest
-    return backbone.to(torch.device(device)).eval()
+    return load_codec(DacBackbone, checkpoint, device, "Dac")

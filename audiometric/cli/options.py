@@ -189,6 +189,11 @@ prompts_option = click.option(
 )
 
 
+def corruption_param_option(help: str) -> Callable:
+    """``--param/-p KEY=VALUE`` (repeatable): a corruption parameter, parsed into ``params`` (corrupt, sweep)."""
+    return click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values, help=help)
+
+
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     """Click callback parsing repeated ``KEY=VALUE`` options (``--param``) into a dict."""
     pairs = {}

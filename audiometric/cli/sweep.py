@@ -7,9 +7,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from audiometric import backbones
-from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option, prompts_option
-from audiometric.metrics import METRICS
+from audiometric.cli.options import (
+    backbone_options,
+    config_option,
+    corruption_param_option,
+    extraction_options,
+    overwrite_option,
+    prompts_option,
+)
+from audiometric.metrics import DEFAULT_METRICS, METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
 
 if TYPE_CHECKING:
@@ -76,24 +82,11 @@ Examples:
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
 @click.option(
     "--metrics",
-    default="fd,is,kl,fad",
+    default=",".join(DEFAULT_METRICS),
     show_default=True,
     help=f"Comma-separated, from: {', '.join(METRICS)}; METRIC@BACKBONE for another backbone (fd@vggish).",
 )
-@click.option(
-    "--backbone",
-    type=click.Choice(backbones.available()),
-    default="panns-cnn14-16k",
-    show_default=True,
-    help="Network for FD, IS, KL and KAD.",
-)
-@click.option(
-    "--fad-backbone",
-    type=click.Choice(backbones.available()),
-    default="vggish",
-    show_default=True,
-    help="Network for FAD.",
-)
+@backbone_options()
 @click.option(
     "--seeds",
     default=3,
@@ -123,15 +116,8 @@ Examples:
     show_default=True,
     help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.",
 )
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=key_values,
-    help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
-    "the --compose parameters.",
+@corruption_param_option(
+    "Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes the --compose parameters."
 )
 @click.option(
     "--strict",
