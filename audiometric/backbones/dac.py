@@ -9,12 +9,14 @@ independent of the number of codebooks used. The whole clip goes through the enc
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
 from audiometric.backbones.base import Backbone
 from audiometric.backbones.hf import load_parts, to_device
+from audiometric.errors import WeightsError
 
 SAMPLE_RATE = 44100  # Hz: DacFeatureExtractor.sampling_rate of descript/dac_44khz
 HOP = 512  # samples per frame: DacFeatureExtractor.hop_length, the product of downsampling_ratios [2, 4, 8, 8]
@@ -44,7 +46,17 @@ class DacBackbone(Backbone):
 
 def load_dac(checkpoint: str | None, device: str | torch.device) -> DacBackbone:
     """DAC from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    model, features, _, digest = load_parts(DacBackbone.name, checkpoint, "DacModel", "DacFeatureExtractor")
+    model, features, folder, digest = load_parts(DacBackbone.name, checkpoint, "DacModel", "DacFeatureExtractor")
+    rate = getattr(model.config, "sampling_rate", SAMPLE_RATE)
+    if rate != SAMPLE_RATE:
+        raise WeightsError(f"{folder} holds a {rate} Hz DAC; dac-44k needs a 44100 Hz one such as descript/dac_44khz")
+    if features.sampling_rate != SAMPLE_RATE:  # copies fetched before 2024-10-11 say 16000; the model is 44.1 kHz
+        warnings.warn(
+            f"{folder}/preprocessor_config.json says sampling_rate {features.sampling_rate}, its model 44100: "
+            "using 44100 (the hub corrected the file; fetch it again to silence this)",
+            stacklevel=2,
+        )
+        features.sampling_rate = SAMPLE_RATE
     backbone = DacBackbone(model, features)
     backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()
