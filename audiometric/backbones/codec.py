@@ -4,6 +4,8 @@ each codec's module states its model, rate and hop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -37,10 +39,18 @@ class CodecEncoder(Backbone):
 _C = TypeVar("_C", bound=CodecEncoder)
 
 
-def load_codec(cls: type[_C], checkpoint: str | None, device: str | torch.device, family: str) -> _C:
+def load_codec(
+    cls: type[_C],
+    checkpoint: str | None,
+    device: str | torch.device,
+    family: str,
+    check: Callable[[Any, Any, Path], None] | None = None,
+) -> _C:
     """``cls`` from a ``save_pretrained`` folder or hub id (transformers ``<family>Model`` and
-    ``<family>FeatureExtractor``) on ``device``, eval mode."""
-    model, features, _, digest = load_parts(cls.name, checkpoint, f"{family}Model", f"{family}FeatureExtractor")
+    ``<family>FeatureExtractor``) on ``device``, eval mode; ``check(model, features, folder)`` first, when given."""
+    model, features, folder, digest = load_parts(cls.name, checkpoint, f"{family}Model", f"{family}FeatureExtractor")
+    if check is not None:
+        check(model, features, folder)
     backbone = cls(model, features)
     backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()
