@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +10,7 @@ from audiometric.cli.options import (
     backbone_options,
     config_option,
     corruption_param_option,
+    extraction_kwargs,
     extraction_options,
     overwrite_option,
     prompts_option,
@@ -18,41 +18,8 @@ from audiometric.cli.options import (
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
 
-if TYPE_CHECKING:
-    from audiometric.audio.preprocess import Channels
-
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
-
-
-def _extraction(
-    device: str,
-    batch_size: int,
-    workers: int,
-    channels: Channels,
-    max_seconds: float | None,
-    checkpoints: tuple[str, ...],
-    no_cache: bool,
-    no_progress: bool,
-    **more,
-):
-    """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (with checkpoints).
-
-    Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
-    from audiometric.audio.preprocess import Preprocess
-    from audiometric.backbones.weights import checkpoint_map
-    from audiometric.scoring.pipeline import ExtractionOptions
-
-    return ExtractionOptions(
-        checkpoints=checkpoint_map(checkpoints),
-        device=device,
-        batch_size=int(batch_size),
-        workers=int(workers),
-        preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
-        use_cache=not no_cache,
-        progress=not no_progress,
-        **more,
-    )
 
 
 @click.command(
@@ -137,7 +104,10 @@ def sweep(ctx: click.Context, **options):
     options["params"] = {**ctx.meta.get("config_params", {}), **options["params"]}  # --param wins, key by key
     spec = make_spec({k: options.pop(k) for k in _SWEEP_KEYS + ("params",)})
     overwrite = options.pop("overwrite")
-    counters = run_sweep(spec, _extraction(**options), overwrite)
+    from audiometric.api import extraction_options as checked_options
+
+    strict = options.pop("strict")
+    counters = run_sweep(spec, checked_options(strict=strict, **extraction_kwargs(**options)), overwrite)
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())
