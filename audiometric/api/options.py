@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from audiometric.errors import AudiometricError
 
@@ -58,6 +58,23 @@ def check_backbone(name: str, option: str) -> str:
             f"{option}: unknown backbone '{name}'; choose one of: {', '.join(backbones.available())}"
         )
     return name
+
+
+class ExtractionKeywords(TypedDict, total=False):
+    """The keywords of :func:`extraction_options` (its defaults), which :class:`Scorer` and every function of
+    :mod:`audiometric.api.functions` take and pass on unchanged."""
+
+    device: str
+    batch_size: int
+    workers: int
+    channels: str
+    max_seconds: float | None
+    strict: bool
+    cache: bool
+    progress: bool
+    allow_truncated: bool
+    checkpoints: Mapping[str, str | Path] | Sequence[str] | None
+    backbone_params: Mapping[str, object] | None
 
 
 def extraction_options(

@@ -6,15 +6,18 @@ import sys
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
 from audiometric.cli.options import (
-    backbone_choice,
+    backbone_options,
     backbone_param_option,
+    bootstrap_options,
+    check_outputs,
     extraction_kwargs,
     extraction_options,
+    json_option,
     metrics_option,
     overwrite_option,
     prompts_option,
+    strict_option,
 )
 from audiometric.metrics import DEFAULT_METRICS, METRICS
 
@@ -46,28 +49,9 @@ Examples:
     help="Reference: a folder, an `embed` .npz, or a `stats` .npz (then Fréchet metrics only).",
 )
 @metrics_option(DEFAULT_METRICS, f"Comma-separated, any case, from: {', '.join(METRICS)}.")
-@click.option(
-    "--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True, help="Network for FD, IS, KL, KAD."
-)
-@click.option(
-    "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help="Network for FAD."
-)
+@backbone_options()
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(1), help="Permutations per test.")
-@click.option(
-    "--bootstrap",
-    default=200,
-    show_default=True,
-    type=click.IntRange(0),
-    metavar="N",
-    help="Bootstrap replicates for the CIs (0: none).",
-)
-@click.option(
-    "--confidence",
-    default=0.95,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Coverage of the CIs.",
-)
+@bootstrap_options(200, "Bootstrap replicates for the CIs (0: none).")
 @click.option(
     "--alpha",
     default=0.05,
@@ -77,14 +61,8 @@ Examples:
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of subsampling, bootstrap and permutations.")
 @click.option("--fd-inf", is_flag=True, help="Keep unequal clip counts and also compare FD∞ / FAD∞ (no subsampling).")
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="PATH",
-    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
-)
+@strict_option
+@json_option
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="One row per pair and metric.")
 @click.option(
     "--ranking",
@@ -116,26 +94,19 @@ def compare(systems, reference, metrics, backbone, fad_backbone, strict, prompts
     from audiometric.api import Scorer
 
     outputs = {flag: options.pop(name) for flag, name, _ in _OUTPUTS}
-    _check_outputs(outputs, (*systems, reference, prompts), overwrite)
+    check_outputs(
+        {flag: (outputs[flag], kind) for flag, _, kind in _OUTPUTS}, (*systems, reference, prompts), overwrite
+    )
     plan = {key: options.pop(key) for key in _PLAN}
     scorer = Scorer((backbone, fad_backbone), strict=strict, **extraction_kwargs(**options))
-    result = scorer.compare(systems, reference, metrics, report=outputs["--report"], prompts=prompts, **plan)
+    report = outputs["--report"]
+    result = scorer.compare(systems, reference, metrics, report=report, prompts=prompts, overwrite=overwrite, **plan)
     _show(result, outputs)
     if not any(pair["metrics"] for pair in result["pairs"]):
         click.echo(
             f"error: none of the requested metrics ({', '.join(metrics)}) could be compared; see above", err=True
         )
         sys.exit(1)
-
-
-def _check_outputs(outputs: dict[str, str | None], inputs: tuple, overwrite: bool) -> None:
-    """Every output path checked before any work (a bad path must not cost the whole run)."""
-    from audiometric.runtime.outputs import check_file
-
-    for flag, _, kind in _OUTPUTS:
-        path = outputs[flag]
-        if path is not None:
-            check_file(path, kind, flag=flag, inputs=inputs, overwrite=overwrite)
 
 
 def _show(result: dict, outputs: dict[str, str | None]) -> None:
