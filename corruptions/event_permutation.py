@@ -187,6 +187,7 @@ COMPOSE_PARAMS = (
 
 CORRUPTION = Corruption(
     name="event_permutation",
+    alias="permute",
     summary="clips composed of events from distinct classes, recomposed with exactly k events out of place",
     apply=event_permutation,
     severity=Param(

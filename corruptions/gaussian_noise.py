@@ -54,6 +54,7 @@ def gaussian_noise(
 
 CORRUPTION = Corruption(
     name="gaussian_noise",
+    alias="noise",
     summary="white Gaussian noise added to the waveform at an exact SNR (all channels together)",
     apply=gaussian_noise,
     severity=Param(

@@ -132,6 +132,7 @@ def mel_mask(
 
 CORRUPTION = Corruption(
     name="mel_mask",
+    alias="mask",
     summary="silence time masks, mel-band masks or time-frequency patches on the mel grid",
     apply=mel_mask,
     severity=Param(

@@ -101,6 +101,13 @@ class Corruption:
     axis: str = ""
     #: severity is a noise-to-signal power ratio (figures show -10 log10(s) dB beside it)
     snr: bool = False
+    #: the paper's short name (``noise``), accepted wherever the registry name is; default: hyphenated name
+    alias: str = ""
+
+    @property
+    def short(self) -> str:
+        """The short name the commands also accept (``alias``, else the name with hyphens)."""
+        return self.alias or self.name.replace("_", "-")
 
     def check(self, severity: float, high: float | None = None) -> float:
         """``severity`` inside this corruption's bounds (``high`` may lower the top for this input)."""
@@ -112,7 +119,8 @@ class Corruption:
 
     def describe(self) -> str:
         """Multi-line description for ``audiometric corrupt --list``."""
-        lines = [f"{self.name}{' (set-level)' if self.select else ''}: {self.summary}"]
+        short = f" (also `{self.short}`)" if self.short != self.name else ""
+        lines = [f"{self.name}{short}{' (set-level)' if self.select else ''}: {self.summary}"]
         levels = ", ".join(f"{v:g}" for v in self.levels)
         lines.append(
             f"  severity [{self.severity.unit}; {self.severity.span()}; sweep levels {levels}]: {self.severity.doc}"
@@ -135,8 +143,15 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
+def short_names() -> dict[str, str]:
+    """Each entry's short name (``noise``, ``mask``, ``mel-noise``) mapped to its registry name."""
+    return {c.short: c.name for c in REGISTRY.values()}
+
+
 def get(name: str) -> Corruption:
-    """The registry entry ``name`` (``CorruptionError`` listing the valid names otherwise)."""
-    if name not in REGISTRY:
-        raise CorruptionError(f"unknown corruption '{name}'; choose one of: {', '.join(names())}")
-    return REGISTRY[name]
+    """The registry entry ``name`` or short name (``CorruptionError`` listing the valid names otherwise)."""
+    key = short_names().get(name, name)
+    if key not in REGISTRY:
+        shown = ", ".join(f"{c.name} ({c.short})" if c.short != c.name else c.name for c in REGISTRY.values())
+        raise CorruptionError(f"unknown corruption '{name}'; choose one of: {shown}")
+    return REGISTRY[key]

@@ -10,7 +10,7 @@ heatmap of thresholds, cells marked where the metric does not detect) and ``OUT/
 
     # where the weights are at hand (paths in the YAML)
     python experiments/atlas.py --config experiments/atlas.yaml
-    # offline, the bundled example: trained aisfx, and Cnn14 / VGGish with random weights
+    # offline, the bundled example: trained aisfx, and every other encoder with random weights (official layouts)
     python experiments/atlas.py --example --random-weights runs/atlas-example/weights --out runs/atlas-example
 """
 
@@ -31,6 +31,7 @@ import yaml
 from audiometric.backbones import spec as backbone_spec
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
+from audiometric.runtime.atomic import atomic_write, atomic_write_text
 from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
@@ -41,8 +42,31 @@ RANDOM_LAYOUTS = {
     "panns-cnn14-16k": ("audiometric.backbones.panns", "Cnn14At16k", "model"),
     "panns-cnn14-32k": ("audiometric.backbones.panns", "Cnn14At32k", "model"),
     "vggish": ("audiometric.backbones.vggish", "VGGish", None),
+    "passt": ("audiometric.backbones.passt", "Passt", None),  # the class's defaults are the official layout
 }
-COLUMNS = ("encoder", "weights", "corruption", "metric", "rho", "threshold", "verdict", "visible_from")
+#: transformers backbones, built from their model cards' configs (OFFICIAL_CONFIGS) and written with
+#: ``save_pretrained``: the model and feature-extractor classes that each backbone's loader reads.
+HF_LAYOUTS = {
+    "clap-laion": ("ClapModel", "ClapFeatureExtractor"),
+    "ast-audioset": ("ASTForAudioClassification", "ASTFeatureExtractor"),
+    "encodec-24k": ("EncodecModel", "EncodecFeatureExtractor"),
+    "dac-44k": ("DacModel", "DacFeatureExtractor"),
+    "wavlm-base-plus": ("WavLMModel", "Wav2Vec2FeatureExtractor"),
+}
+OFFICIAL_CONFIGS = HERE.parent / "tests" / "data" / "encoder_configs.json"
+#: The random-weight encoders of ``--example --random-weights``, in the table's order (cheapest first).
+RANDOM_ENCODERS = (
+    *("panns-cnn14-16k", "vggish", "encodec-24k", "wavlm-base-plus"),
+    *("clap-laion", "ast-audioset", "passt", "dac-44k"),
+)
+#: The example's smaller grid for the encoders that are slow on one CPU core (transformers and PaSST pad
+#: each 4 s clip to their 10 s windows; DAC's encoder runs wide convolutions at 44.1 kHz): 2 seeds, and
+#: 3 of the default levels per corruption, so their cells are a subset of the full grid's.
+SMALL_GRID = {
+    "seeds": 2,
+    "levels": {"noise": [0, 0.1, 1], "mask": [0, 0.2, 0.4], "interference": [0, 1, 3], "permute": [0, 2, 4]},
+}
+COLUMNS = ("encoder", "weights", "seeds", "corruption", "metric", "rho", "threshold", "verdict", "visible_from")
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -61,26 +85,57 @@ def encoder_label(encoder: dict) -> str:
     return f"{encoder['name']} (random)" if encoder.get("random") else str(encoder.get("label", encoder["name"]))
 
 
-def write_random_weights(name: str, folder: Path, seed: int = 0) -> Path:
-    """A checkpoint of ``name``'s official layout with PyTorch's default random initialisation (seeded).
+def write_random_weights(name: str, folder: Path, seed: int = 0, configs: Path = OFFICIAL_CONFIGS) -> Path:
+    """A checkpoint of ``name``'s official layout with its class's own random initialisation (seeded).
 
-    The front end (DFT and mel matrices) is the class's own; only learned weights are random. Such a
-    network says something about the architecture, nothing about training.
+    A ``.pth`` state dict for the torch backbones, a ``save_pretrained`` folder ``folder/name`` for the
+    transformers ones (from their entry in ``configs``: ``config`` and ``preprocessor`` keywords). Front
+    ends (DFT and mel matrices, feature extractors) are the classes' own; only learned weights are random. Such a network says something
+    about the architecture, nothing about training. An existing checkpoint is reused as it is.
     """
     import importlib
 
     import torch
 
+    if name in HF_LAYOUTS:
+        return _write_hf_random(name, folder / name, seed, json.loads(configs.read_text())[name])
     if name not in RANDOM_LAYOUTS:
-        raise AudiometricError(f"random weights: no layout for '{name}'; choose from {', '.join(RANDOM_LAYOUTS)}")
+        choices = ", ".join([*RANDOM_LAYOUTS, *HF_LAYOUTS])
+        raise AudiometricError(f"random weights: no layout for '{name}'; choose from {choices}")
     module, cls, key = RANDOM_LAYOUTS[name]
-    torch.manual_seed(seed)
-    state = getattr(importlib.import_module(module), cls)().state_dict()
     path = folder / f"{name}-random-seed{seed}.pth"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save({key: state} if key else state, path)
+        torch.manual_seed(seed)
+        state = getattr(importlib.import_module(module), cls)().state_dict()
+        atomic_write(path, lambda handle: torch.save({key: state} if key else state, handle))
     return path
+
+
+def _write_hf_random(name: str, target: Path, seed: int, official: dict) -> Path:
+    """``save_pretrained`` of a seeded random ``name`` in its official config into ``target`` (atomic rename)."""
+    import shutil
+    import tempfile
+
+    import torch
+
+    from audiometric.backbones.hf import require_transformers
+
+    if (target / "config.json").is_file():
+        return target
+    transformers = require_transformers(name)
+    model_class, features_class = (getattr(transformers, c) for c in HF_LAYOUTS[name])
+    torch.manual_seed(seed)
+    model = model_class(model_class.config_class(**official["config"]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        model.save_pretrained(partial)
+        features_class(**official["preprocessor"]).save_pretrained(partial)
+        partial.rename(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return target
 
 
 def example_inputs(data: Path, out: Path) -> dict[str, dict]:
@@ -129,11 +184,14 @@ def metrics_for(encoder: str, metrics: list[str]) -> list[str]:
 
 
 def run_atlas(config: dict, inputs: dict[str, dict], out: Path, opts: ExtractionOptions) -> list[dict]:
-    """One sweep per encoder x corruption; the atlas rows (also written as atlas.csv/png/md)."""
+    """One sweep per encoder x corruption; the atlas rows (atlas.csv/png/md rewritten after each encoder).
+
+    An encoder entry's ``seeds`` and ``levels`` (corruption -> list) override the config's for it alone.
+    """
     raw = config.get("metrics") or "fd,kad"
     metrics = [str(m).strip() for m in (raw if isinstance(raw, list) else str(raw).split(","))]
     corruptions = config.get("corruptions") or {c: {} for c in CORRUPTIONS}
-    rows = []
+    rows: list[dict] = []
     for encoder in config["encoders"]:
         name, label = str(encoder["name"]), encoder_label(encoder)
         usable = metrics_for(name, metrics)
@@ -144,12 +202,15 @@ def run_atlas(config: dict, inputs: dict[str, dict], out: Path, opts: Extraction
         run_opts = ExtractionOptions(
             device=opts.device, workers=opts.workers, progress=opts.progress, checkpoints=checkpoints
         )
+        weights = "random" if encoder.get("random") else ("checkpoint" if checkpoints else "default")
         for corruption, extra in corruptions.items():
             folder = out / label.replace(" ", "-").replace("(", "").replace(")", "") / corruption
             options = {
                 **{k: config[k] for k in ("seeds", "bootstrap", "protocol") if k in config},
                 **inputs.get(corruption, {}),
                 **(extra or {}),
+                **({"seeds": encoder["seeds"]} if "seeds" in encoder else {}),
+                **({"levels": encoder["levels"][corruption]} if corruption in encoder.get("levels", {}) else {}),
                 "corruption": corruption,
                 "out": str(folder),
                 "backbone": name,
@@ -158,17 +219,17 @@ def run_atlas(config: dict, inputs: dict[str, dict], out: Path, opts: Extraction
             }
             run_sweep(make_spec(options), run_opts)
             summary = json.loads((folder / "summary.json").read_text())
-            weights = "random" if encoder.get("random") else ("checkpoint" if checkpoints else "default")
-            rows += _rows(label, weights, corruption, summary)
-    write_outputs(rows, list(corruptions), out)
+            rows += _rows(label, weights, corruption, summary, options.get("seeds"))
+        write_outputs(rows, list(corruptions), out)
     return rows
 
 
-def _rows(label: str, weights: str, corruption: str, summary: dict) -> list[dict]:
+def _rows(label: str, weights: str, corruption: str, summary: dict, seeds: object) -> list[dict]:
     return [
         {
             "encoder": label,
             "weights": weights,
+            "seeds": seeds,
             "corruption": corruption,
             "metric": metric,
             "rho": r["rho"],
@@ -188,8 +249,8 @@ def write_outputs(rows: list[dict], corruptions: list[str], out: Path) -> None:
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-    (out / "atlas.csv").write_text(buffer.getvalue())
-    (out / "atlas.md").write_text(markdown(rows, corruptions))
+    atomic_write_text(out / "atlas.csv", buffer.getvalue())
+    atomic_write_text(out / "atlas.md", markdown(rows, corruptions))
     heatmap(rows, corruptions, out / "atlas.png")
 
 
@@ -255,19 +316,23 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=HERE / "atlas.yaml")
     parser.add_argument("--out", type=Path, help="default: the config's out")
     parser.add_argument("--example", action="store_true", help="the bundled example (offline), aisfx")
-    parser.add_argument("--random-weights", type=Path, metavar="DIR", help="also Cnn14-16k and VGGish, random")
-    parser.add_argument("--encoders", help="only these encoders of the config (comma-separated names)")
+    parser.add_argument(
+        "--random-weights", type=Path, metavar="DIR", help=f"also random weights in DIR: {', '.join(RANDOM_ENCODERS)}"
+    )
+    parser.add_argument(
+        "--encoders", help="only these encoders (comma-separated names, or labels such as 'vggish (random)')"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. seeds=2")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     try:
         config = example_config(args.random_weights) if args.example else read_config(args.config)
         config.update({k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)})
+        if args.random_weights and not args.example:
+            config["encoders"] += [{"name": n, "random": True} for n in RANDOM_ENCODERS]
         if args.encoders:
             wanted = {e.strip() for e in args.encoders.split(",")}
-            config["encoders"] = [e for e in config["encoders"] if e["name"] in wanted]
-        if args.random_weights and not args.example:
-            config["encoders"] += [{"name": n, "random": True} for n in ("panns-cnn14-16k", "vggish")]
+            config["encoders"] = [e for e in config["encoders"] if wanted & {e["name"], encoder_label(e)}]
         for encoder in config["encoders"]:
             if encoder.get("random"):
                 encoder["checkpoint"] = str(
@@ -282,10 +347,11 @@ def main() -> None:
 
 
 def example_config(random_weights: Path | None) -> dict:
-    """The bundled example's atlas: aisfx (trained), and with ``random_weights`` Cnn14-16k and VGGish (random)."""
+    """The bundled example's atlas: aisfx (trained), and with ``random_weights`` every RANDOM_ENCODERS (random)."""
     encoders: list[dict] = [{"name": "aisfx"}]
     if random_weights:
-        encoders += [{"name": "panns-cnn14-16k", "random": True}, {"name": "vggish", "random": True}]
+        slow = ("passt", *HF_LAYOUTS)
+        encoders += [{"name": n, "random": True, **(SMALL_GRID if n in slow else {})} for n in RANDOM_ENCODERS]
     return {
         "metrics": ["fd", "kad"],
         "seeds": 3,

@@ -198,14 +198,15 @@ def test_api_defaults_equal_the_cli_defaults():
             cli.pop(argument)
         extraction = {k: cli.pop(k) for k in inspect.signature(extraction_kwargs).parameters}
         cli.update(extraction_kwargs(**extraction))
-        signature = {
+        signature = {  # the function's own keywords, then those it passes on to the Scorer
             name: p.default
-            for name, p in inspect.signature(func).parameters.items()
+            for source in (api.extraction_options, func)
+            for name, p in inspect.signature(source).parameters.items()
             if p.default is not inspect.Parameter.empty
         }
         for name, default in cli.items():
             name = renames.get(name, name)
-            cli_only = ("json_path", "csv_path", "ranking_path", "output", "overwrite")  # where to write: the CLI's
+            cli_only = ("json_path", "csv_path", "ranking_path", "output")  # where to write: the CLI's
             if name in cli_only or name not in signature:
                 assert name in cli_only, f"{command.name}: --{name} has no API argument"
                 continue
@@ -304,3 +305,52 @@ def test_scorer_reuses_its_networks_and_keeps_no_global_state(sfx, scored, tmp_p
     assert held.options.checkpoints == {"aisfx": str(other)}
     assert audiometric.Scorer("aisfx", device="cpu").options.checkpoints == {}
     assert resolve_checkpoint("aisfx") != other
+
+
+def _wav_bytes(path: Path) -> bytes:
+    """A tiny WAV file's bytes (written to ``path`` first)."""
+    import soundfile as sf
+
+    sf.write(path, np.zeros(160, dtype=np.float32), 16000, format="WAV")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "call,flag",
+    [
+        (lambda missing, out: audiometric.embed(missing, out / "x.npz", ["aisfx"]), "output"),
+        (lambda missing, out: audiometric.stats(missing, out / "x.npz", "fd", "aisfx"), "output"),
+        (lambda missing, out: audiometric.score(missing, missing, "fd", "aisfx", per_clip=out / "x.csv"), "per_clip"),
+        (lambda missing, out: audiometric.compare([missing, missing], missing, "fd", report=out / "x.html"), "report"),
+    ],
+)
+def test_api_outputs_follow_the_output_policy(tmp_path, call, flag):
+    """An API ``output``/``per_clip``/``report`` over a file of another kind (audio bytes under the output's name)
+    is refused before any input is read, and the file is left as it was."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("x.npz", "x.csv", "x.html"):
+        _wav_bytes(out / name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(audiometric.AudiometricError) as err:
+        call(tmp_path / "missing", out)
+    assert str(err.value).startswith(f"{flag} exists and is not a") and "\n" not in str(err.value)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_api_output_replaces_another_kind_only_with_overwrite(sfx, tmp_path):
+    wav = _wav_bytes(tmp_path / "g.npz")
+    with pytest.raises(audiometric.AudiometricError, match="output exists and is not a npz file"):
+        audiometric.embed(sfx / "gen", tmp_path / "g.npz", ["aisfx"], cache=False, **QUIET)
+    assert (tmp_path / "g.npz").read_bytes() == wav
+    with pytest.raises(audiometric.AudiometricError, match="output names an audio file"):  # even with overwrite
+        audiometric.embed(sfx / "gen", tmp_path / "g.wav", ["aisfx"], overwrite=True, cache=False, **QUIET)
+    arrays = audiometric.embed(sfx / "gen", tmp_path / "g.npz", ["aisfx"], overwrite=True, cache=False, **QUIET)
+    assert arrays is not None
+    with np.load(tmp_path / "g.npz") as written:
+        assert list(written["names"]) == list(arrays["names"])
+
+
+def test_scorer_names_an_unknown_keyword():
+    with pytest.raises(TypeError, match="unknown keyword\\(s\\) devcie; it takes device, "):
+        audiometric.Scorer("aisfx", devcie="cpu")

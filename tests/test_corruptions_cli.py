@@ -344,3 +344,17 @@ def test_score_strict_passes_on_corrupt_output_and_pairs_sub_folders(in_dir, tmp
     assert report["generated"]["skipped"] == [] and report["generated"]["scored"] == 6
     assert [e["file"].rsplit("/", 1)[1] for e in report["generated"]["ignored"]] == [STAMP, "manifest.json"]
     assert report["metrics"]["kl_softmax"]["n_pairs"] == 6  # sub/deep.wav paired with sub/deep.wav
+
+
+def test_short_names_are_the_same_run_as_registry_names(in_dir, tmp_path):
+    """`-c noise` (the sweep's short name, from the registry entry) is `-c gaussian_noise`: same stamp, so the
+    second spelling resumes the first run and rewrites nothing; an unknown name lists both spellings."""
+    out = tmp_path / "noisy"
+    assert _run(in_dir, out, "-c", "noise", "-s", "0.1").exit_code == 0
+    first = _files(out)
+    assert json.loads((out / "manifest.json").read_text())["run"]["corruption"] == "gaussian_noise"
+    again = _run(in_dir, out, "-c", "gaussian_noise", "-s", "0.1")
+    assert again.exit_code == 0, again.output
+    assert _files(out) == first
+    bad = _run(in_dir, tmp_path / "x", "-c", "nois", "-s", "0.1")
+    assert isinstance(bad.exception, USER_ERRORS) and "gaussian_noise (noise)" in str(bad.exception)

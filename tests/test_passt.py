@@ -179,6 +179,25 @@ def test_score_fd_kad_is_kl_end_to_end(tiny, tiny_file, tmp_path):
     assert second["metrics"]["fd"]["value"] == pytest.approx(result["metrics"]["fd"]["value"], rel=1e-9)
 
 
+def test_fd_kl_is_on_passt_are_comparable_as_av_benchmark_reports_them(tiny_file, tmp_path):
+    """av-benchmark reports FD, KL and IS on PaSST: no "not comparable" note there, unlike KID on passt."""
+    rng = np.random.default_rng(5)
+    for folder in ("gen", "ref"):
+        for i in range(10):  # IS takes 10 splits
+            write_wav(tmp_path / folder / f"c{i}.wav", 0.3 * rng.standard_normal(16000).astype(np.float32), 32000)
+    out = tmp_path / "r.json"
+    metrics = "fd@passt,kl@passt,is@passt,kid@passt"
+    args = ["score", str(tmp_path / "gen"), str(tmp_path / "ref"), "--metrics", metrics, "--json", str(out)]
+    common = ["--checkpoint", f"passt={tiny_file}", "--workers", "0", "--no-progress"]
+    res = CliRunner().invoke(main, [*args, *common], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    result = json.loads(out.read_text())["metrics"]
+    for key in ("fd@passt", "kl_softmax@passt", "kl_sigmoid@passt", "is@passt"):
+        assert result[key]["backbone"] == "passt" and "not comparable" not in result[key].get("note", ""), key
+        assert "av-benchmark" in result[key]["source"]
+    assert "not comparable" in result["kid@passt"]["note"]  # KID stays defined on PANNs only
+
+
 def _read(path: Path) -> np.ndarray:
     import soundfile as sf
 

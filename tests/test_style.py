@@ -1,5 +1,6 @@
 """House style that a reader cannot see at a call site: constructors of more than four parameters are
-keyword-only (``@dataclass(kw_only=True)``, or ``*`` in ``__init__``), so no call depends on field order."""
+keyword-only (``@dataclass(kw_only=True)``, or ``*`` in ``__init__``), so no call depends on field order; no
+function is over 60 lines."""
 
 from __future__ import annotations
 
@@ -110,3 +111,43 @@ class Starred:
         pass
 """
     assert [(name, count) for _, name, count in positional_constructors(source)] == [("Five", 5), ("Init", 5)]
+
+
+MOST_LINES = 60
+
+
+def long_functions(source: str) -> list[tuple[int, str, int]]:
+    """``(line, function, lines)`` for each function of ``source`` over :data:`MOST_LINES` lines, counted from
+    its ``def`` to its last line (signature included, decorators and the docstring not)."""
+    found = []
+    for func in (n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        lines = func.end_lineno - func.lineno + 1
+        first = func.body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            lines -= first.end_lineno - first.lineno + 1
+        if lines > MOST_LINES:
+            found.append((func.lineno, func.name, lines))
+    return found
+
+
+def test_no_function_is_over_sixty_lines() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} {name} has {count} lines"
+        for top in ("audiometric", "corruptions", "experiments")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for line, name, count in long_functions(path.read_text(encoding="utf-8"))
+    ]
+    assert not wrong, f"split these under {MOST_LINES} lines:\n" + "\n".join(wrong)
+
+
+def test_the_line_count_leaves_out_decorators_and_the_docstring() -> None:
+    body = [f"    x{i} = {i}\n" for i in range(MOST_LINES)]
+    doc = '    """Doc\n\n    more.\n    """\n'
+    # two decorators, a signature of 2 lines, a docstring of 4 and a body of 58: 60 lines counted
+    fits = "@decorator\n@decorator\ndef fits(a,\n         b):\n" + doc + "".join(body[:-2])
+    over = "def over(a,\n         b):\n" + doc + "".join(body[:-1])
+    inner = "".join("    " + line for line in body)
+    nested = f"def outer():\n    async def inner():\n{inner}    return inner\n"
+    assert long_functions(fits) == []
+    assert long_functions(over) == [(1, "over", MOST_LINES + 1)]
+    assert long_functions(nested) == [(1, "outer", MOST_LINES + 3), (2, "inner", MOST_LINES + 1)]

@@ -132,6 +132,7 @@ def test_registry_names_files_urls_and_env_vars() -> None:
     for name, entry in weights.WEIGHTS.items():
         assert entry.name == name
         assert entry.env_var == "AUDIOMETRIC_CHECKPOINT_" + name.upper().replace("-", "_")
+        assert entry.licence, name  # `audiometric backbones` prints it: the card's licence, or that it states none
         if entry.hub is not None:  # a transformers save_pretrained folder (backbones/hf.py)
             assert entry.url == f"https://huggingface.co/{entry.hub}" and "config.json" in entry.files
             assert entry.filename in entry.files

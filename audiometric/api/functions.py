@@ -1,8 +1,14 @@
-"""One-call conveniences: ``score``, ``embed`` and ``stats``, each building a :class:`Scorer` and calling it."""
+"""One-call conveniences: ``score``, ``embed``, ``stats`` and ``compare``, each building a :class:`Scorer` and
+calling it.
+
+Each takes the :class:`Scorer`'s keywords (``device``, ``batch_size``, ``workers``, ``channels``,
+``max_seconds``, ``checkpoints``, ``backbone_params``, ``cache``, ``strict``, ``allow_truncated``,
+``progress``; defaults in :func:`~audiometric.api.options.extraction_options`) and passes them on unchanged.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +19,9 @@ from audiometric.api.scorer import Scorer
 from audiometric.metrics import DEFAULT_METRICS
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from audiometric.api.options import ExtractionKeywords
     from audiometric.scoring.reference import ReferenceStats
     from audiometric.scoring.result import Result
 
@@ -32,43 +41,18 @@ def score(
     seed: int = 0,
     per_clip: str | Path | None = None,
     prompts: str | Path | None = None,
-    strict: bool = False,
-    device: str = "auto",
-    batch_size: int = 16,
-    workers: int = 2,
-    channels: str = "first",
-    max_seconds: float | None = None,
-    checkpoints: Mapping[str, str | Path] | None = None,
-    backbone_params: Mapping[str, object] | None = None,
-    cache: bool = True,
-    allow_truncated: bool = False,
-    progress: bool = True,
-    precision: str = "fp32",
+    overwrite: bool = False,
+    **options: Unpack[ExtractionKeywords],
 ) -> Result | None:
     """Score ``generated`` against ``reference``: what ``audiometric score`` computes, as a :class:`Result`.
 
-    ``Scorer((backbone, fad_backbone), ...).score(...)`` in one call; :meth:`Scorer.score` describes the
+    ``Scorer((backbone, fad_backbone), **options).score(...)`` in one call; :meth:`Scorer.score` describes the
     inputs, metrics and interval arguments. ``max_seconds`` keeps the first seconds of each file;
     ``checkpoints`` maps backbone names to local weight files; ``allow_truncated`` scores files that decode
-    shorter than their header says (a warning) instead of skipping them. Under ``torchrun``, ranks other
-    than 0 return ``None``.
+    shorter than their header says (a warning) instead of skipping them; ``overwrite`` lets ``per_clip``
+    replace a file of another kind. Under ``torchrun``, ranks other than 0 return ``None``.
     """
-    scorer = Scorer(
-        (backbone, fad_backbone),
-        device=device,
-        checkpoints=checkpoints,
-        backbone_params=backbone_params,
-        cache=cache,
-        batch_size=batch_size,
-        workers=workers,
-        channels=channels,
-        max_seconds=max_seconds,
-        strict=strict,
-        allow_truncated=allow_truncated,
-        progress=progress,
-        precision=precision,
-    )
-    return scorer.score(
+    return Scorer((backbone, fad_backbone), **options).score(
         generated,
         reference,
         metrics,
@@ -80,6 +64,7 @@ def score(
         seed=seed,
         per_clip=per_clip,
         prompts=prompts,
+        overwrite=overwrite,
     )
 
 
@@ -88,39 +73,15 @@ def embed(
     output: str | Path | None = None,
     backbones: str | Sequence[str] = (DEFAULT_BACKBONE,),
     *,
-    strict: bool = False,
-    device: str = "auto",
-    batch_size: int = 16,
-    workers: int = 2,
-    channels: str = "first",
-    max_seconds: float | None = None,
-    checkpoints: Mapping[str, str | Path] | None = None,
-    backbone_params: Mapping[str, object] | None = None,
-    cache: bool = True,
-    allow_truncated: bool = False,
-    progress: bool = True,
-    precision: str = "fp32",
+    overwrite: bool = False,
+    **options: Unpack[ExtractionKeywords],
 ) -> dict[str, np.ndarray] | None:
     """Every output of each backbone for the audio files in ``folder``, as the arrays of the ``.npz`` that
     ``audiometric embed`` writes (layout: :mod:`audiometric.scoring.export`); also written to ``output`` when
-    given. A one-call convenience over :meth:`Scorer.embed`. Under ``torchrun`` each rank embeds a share of
-    the files; rank 0 writes and returns, others ``None``."""
-    scorer = Scorer(
-        backbones,
-        device=device,
-        checkpoints=checkpoints,
-        backbone_params=backbone_params,
-        cache=cache,
-        batch_size=batch_size,
-        workers=workers,
-        channels=channels,
-        max_seconds=max_seconds,
-        strict=strict,
-        allow_truncated=allow_truncated,
-        progress=progress,
-        precision=precision,
-    )
-    return scorer.embed(folder, output)
+    given (an existing file that is not an ``.npz`` only with ``overwrite``). A one-call convenience over
+    :meth:`Scorer.embed`. Under ``torchrun`` each rank embeds a share of the files; rank 0 writes and returns,
+    others ``None``."""
+    return Scorer(backbones, **options).embed(folder, output, overwrite=overwrite)
 
 
 def stats(
@@ -130,40 +91,15 @@ def stats(
     backbone: str = DEFAULT_BACKBONE,
     *,
     fad_backbone: str = DEFAULT_FAD_BACKBONE,
-    strict: bool = False,
-    device: str = "auto",
-    batch_size: int = 16,
-    workers: int = 2,
-    channels: str = "first",
-    max_seconds: float | None = None,
-    checkpoints: Mapping[str, str | Path] | None = None,
-    backbone_params: Mapping[str, object] | None = None,
-    cache: bool = True,
-    allow_truncated: bool = False,
-    progress: bool = True,
-    precision: str = "fp32",
+    overwrite: bool = False,
+    **options: Unpack[ExtractionKeywords],
 ) -> ReferenceStats | None:
     """Mean and covariance of ``folder``'s embeddings for the Fréchet ``metrics`` (fd, fad), streamed clip by
     clip: a :class:`audiometric.scoring.reference.ReferenceStats`, also written to ``output`` when given (what
-    ``audiometric stats`` writes, to score against later). A one-call convenience over :meth:`Scorer.stats`.
-    Under ``torchrun`` each rank folds a share of the files and the moments are merged; rank 0 writes and
-    returns, others ``None``."""
-    scorer = Scorer(
-        (backbone, fad_backbone),
-        device=device,
-        checkpoints=checkpoints,
-        backbone_params=backbone_params,
-        cache=cache,
-        batch_size=batch_size,
-        workers=workers,
-        channels=channels,
-        max_seconds=max_seconds,
-        strict=strict,
-        allow_truncated=allow_truncated,
-        progress=progress,
-        precision=precision,
-    )
-    return scorer.stats(folder, output, metrics)
+    ``audiometric stats`` writes, to score against later; an existing file that is not an ``.npz`` only with
+    ``overwrite``). A one-call convenience over :meth:`Scorer.stats`. Under ``torchrun`` each rank folds a
+    share of the files and the moments are merged; rank 0 writes and returns, others ``None``."""
+    return Scorer((backbone, fad_backbone), **options).stats(folder, output, metrics, overwrite=overwrite)
 
 
 def compare(
@@ -180,41 +116,18 @@ def compare(
     fd_inf: bool = False,
     seed: int = 0,
     report: str | Path | None = None,
-    strict: bool = False,
-    device: str = "auto",
-    batch_size: int = 16,
-    workers: int = 2,
-    channels: str = "first",
-    max_seconds: float | None = None,
-    checkpoints: Mapping[str, str | Path] | None = None,
-    backbone_params: Mapping[str, object] | None = None,
-    cache: bool = True,
-    allow_truncated: bool = False,
-    progress: bool = True,
-    precision: str = "fp32",
+    prompts: str | Path | None = None,
+    overwrite: bool = False,
+    **options: Unpack[ExtractionKeywords],
 ) -> dict:
     """What ``audiometric compare`` computes, as its JSON dict: per pair of ``systems`` (folders or ``embed``
     ``.npz``) and metric, both values, Δ = m(B) − m(A), its bootstrap CI (``bootstrap`` replicates,
     ``confidence``), a permutation p (``permutations``), the Holm-adjusted p and ``significant`` at ``alpha``;
     per metric a ranking with compact letters. ``fd_inf`` keeps unequal clip counts and compares FD∞;
-    ``report`` writes the HTML report there. The other keywords are :func:`score`'s. A one-call convenience
-    over :meth:`Scorer.compare`; see docs/statistics.md."""
-    scorer = Scorer(
-        (backbone, fad_backbone),
-        device=device,
-        checkpoints=checkpoints,
-        backbone_params=backbone_params,
-        cache=cache,
-        batch_size=batch_size,
-        workers=workers,
-        channels=channels,
-        max_seconds=max_seconds,
-        strict=strict,
-        allow_truncated=allow_truncated,
-        progress=progress,
-        precision=precision,
-    )
-    return scorer.compare(
+    ``report`` writes the HTML report there (``overwrite``: also over a file of another kind); ``prompts``
+    gives each clip's caption by name (``clap_score``). The other keywords are :func:`score`'s. A one-call
+    convenience over :meth:`Scorer.compare`; see docs/statistics.md."""
+    return Scorer((backbone, fad_backbone), **options).compare(
         systems,
         reference,
         metrics,
@@ -225,4 +138,6 @@ def compare(
         fd_inf=fd_inf,
         seed=seed,
         report=report,
+        prompts=prompts,
+        overwrite=overwrite,
     )

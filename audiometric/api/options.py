@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from audiometric.errors import AudiometricError
 
@@ -43,20 +43,6 @@ def stats_metrics() -> tuple[str, ...]:
     return tuple(name for name, info in METRICS.items() if info.stats_file)
 
 
-def check_captions(names: Sequence[str], prompts: object) -> None:
-    """Captions are given exactly when a requested metric reads them (``clap_score``)."""
-    from audiometric.metrics import get_metric
-
-    readers = [name for name in names if get_metric(name).reference == "captions"]
-    if readers and prompts is None:
-        raise AudiometricError(
-            f"{readers[0]} needs each generated clip's caption: pass --prompts CSV (file,caption) or the "
-            "manifest.json that `audiometric generate` wrote"
-        )
-    if prompts is not None and not readers:
-        raise AudiometricError(f"--prompts {prompts}: only clap_score reads captions; add it to --metrics")
-
-
 def is_stats_metric(request: str) -> bool:
     """Whether a metric request (``fd``, ``fd@passt``) can be scored against a statistics file."""
     from audiometric.metrics import get_metric
@@ -72,6 +58,24 @@ def check_backbone(name: str, option: str) -> str:
             f"{option}: unknown backbone '{name}'; choose one of: {', '.join(backbones.available())}"
         )
     return name
+
+
+class ExtractionKeywords(TypedDict, total=False):
+    """The keywords of :func:`extraction_options` (its defaults), which :class:`Scorer` and every function of
+    :mod:`audiometric.api.functions` take and pass on unchanged."""
+
+    device: str
+    batch_size: int
+    workers: int
+    channels: str
+    max_seconds: float | None
+    strict: bool
+    cache: bool
+    progress: bool
+    allow_truncated: bool
+    checkpoints: Mapping[str, str | Path] | Sequence[str] | None
+    backbone_params: Mapping[str, object] | None
+    precision: str
 
 
 def extraction_options(

@@ -6,7 +6,7 @@ checkpoints, device and cache are the Scorer's own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +15,8 @@ import numpy as np
 from audiometric.api.options import (
     DEFAULT_BACKBONE,
     DEFAULT_FAD_BACKBONE,
+    ExtractionKeywords,
     check_backbone,
-    check_captions,
     check_score_options,
     extraction_options,
     is_stats_metric,
@@ -25,9 +25,13 @@ from audiometric.api.options import (
 )
 from audiometric.errors import AudiometricError
 from audiometric.metrics import DEFAULT_METRICS
+from audiometric.runtime.outputs import check_file
+from audiometric.scoring.captions import check_captions
 from audiometric.scoring.result import Result
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from audiometric.backbones import LazyBackbone
     from audiometric.scoring.reference import ReferenceStats
 
@@ -39,48 +43,34 @@ class Scorer:
     embeds with every name given. ``checkpoints`` maps backbone names to local weights (``--checkpoint
     NAME=PATH``); ``backbone_params`` are backbone settings (``--param KEY=VALUE``, e.g. ``{"layer": 6}`` for
     wavlm-base-plus), each given to the backbones that take KEY. ``precision``: ``"fp32"`` (default), or
-    ``"fp16"``/``"bf16"`` autocast around each network where its registry entry allows it (``--precision``).
-    The networks are built on first need and kept, so later calls reuse them. The other keywords are the
-    extraction options of :func:`extraction_options`.
+    ``"fp16"``/``"bf16"`` autocast around each network where its registry entry allows it (``--precision``,
+    ``Spec.precisions``). The networks are built on first need and kept,
+    so later calls reuse them. The keywords (``device``, ``checkpoints``, ``cache``, ...) and their defaults are
+    those of :func:`~audiometric.api.options.extraction_options`.
+
+    Each ``output``/``per_clip``/``report`` path is checked by the output policy before any work
+    (:func:`~audiometric.runtime.outputs.check_file`): an existing file of another kind (a ``.wav``) is
+    replaced only with ``overwrite=True``.
     """
 
     def __init__(
         self,
         backbones: str | Sequence[str] = (DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE),
-        *,
-        device: str = "auto",
-        checkpoints: Mapping[str, str | Path] | Sequence[str] | None = None,
-        backbone_params: Mapping[str, object] | None = None,
-        cache: bool = True,
-        batch_size: int = 16,
-        workers: int = 2,
-        channels: str = "first",
-        max_seconds: float | None = None,
-        strict: bool = False,
-        allow_truncated: bool = False,
-        progress: bool = True,
-        precision: str = "fp32",
+        **options: Unpack[ExtractionKeywords],
     ) -> None:
+        unknown = sorted(set(options) - set(ExtractionKeywords.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"Scorer got unknown keyword(s) {', '.join(unknown)}; it takes "
+                f"{', '.join(ExtractionKeywords.__annotations__)}"
+            )
         given = [backbones] if isinstance(backbones, str) else list(backbones)
         self.names = [check_backbone(name, "backbones") for name in dict.fromkeys(given)]
         if not self.names:
             raise AudiometricError("backbones: give at least one backbone name")
         self.backbone = self.names[0]
         self.fad_backbone = given[1] if len(given) > 1 else DEFAULT_FAD_BACKBONE
-        self.options = extraction_options(
-            device=device,
-            batch_size=batch_size,
-            workers=workers,
-            channels=channels,
-            max_seconds=max_seconds,
-            strict=strict,
-            cache=cache,
-            progress=progress,
-            allow_truncated=allow_truncated,
-            checkpoints=checkpoints,
-            backbone_params=backbone_params,
-            precision=precision,
-        )
+        self.options = extraction_options(**options)
         #: backbone name -> the lazily built network, shared by every call of this scorer
         self.loaded: dict[str, LazyBackbone] = {}
 
@@ -98,6 +88,7 @@ class Scorer:
         seed: int = 0,
         per_clip: str | Path | None = None,
         prompts: str | Path | None = None,
+        overwrite: bool = False,
     ) -> Result | None:
         """Score ``generated`` against ``reference`` as a :class:`Result`; ``None`` on torchrun ranks > 0.
 
@@ -120,6 +111,8 @@ class Scorer:
                 f"--per-clip ranks clips by {', '.join(per_clip_metrics())}: add one of them to the metrics"
             )
         check_captions(names, prompts)
+        if per_clip is not None:
+            check_file(per_clip, "csv", flag="per_clip", inputs=(generated, reference, prompts), overwrite=overwrite)
         settings = Settings(
             metrics=names,
             backbone=self.backbone,
@@ -140,7 +133,9 @@ class Scorer:
             data["warnings"] = sorted({*data["warnings"], few})
         return Result(data)
 
-    def embed(self, folder: str | Path, output: str | Path | None = None) -> dict[str, np.ndarray] | None:
+    def embed(
+        self, folder: str | Path, output: str | Path | None = None, *, overwrite: bool = False
+    ) -> dict[str, np.ndarray] | None:
         """Every output of this scorer's backbones for ``folder`` (see :func:`embed`)."""
         from audiometric.extraction.clipset import extract_folder
         from audiometric.extraction.extract import preprocessing_record
@@ -148,6 +143,8 @@ class Scorer:
         from audiometric.scoring.export import embedding_arrays, save_embeddings
         from audiometric.scoring.pipeline import make_extractor
 
+        if output is not None:
+            check_file(output, "npz", flag="output", inputs=(folder,), overwrite=overwrite)
         needs: dict[str, set[str]] = {name: set() for name in self.names}
         opts = self.options
         with process_group(opts.device) as (rank, size):
@@ -161,7 +158,12 @@ class Scorer:
         return arrays
 
     def stats(
-        self, folder: str | Path, output: str | Path | None = None, metrics: str | Sequence[str] | None = None
+        self,
+        folder: str | Path,
+        output: str | Path | None = None,
+        metrics: str | Sequence[str] | None = None,
+        *,
+        overwrite: bool = False,
     ) -> ReferenceStats | None:
         """Reference statistics of ``folder`` for the moment-based ``metrics`` (see :func:`stats`)."""
         from audiometric.runtime.distributed import process_group
@@ -175,6 +177,8 @@ class Scorer:
             raise AudiometricError(
                 f"statistics files serve {' and '.join(stats_metrics())} only; got metrics {', '.join(asked)}"
             )
+        if output is not None:
+            check_file(output, "npz", flag="output", inputs=(folder,), overwrite=overwrite)
         needs = needed_outputs(Settings(metrics=frechet, backbone=self.backbone, fad_backbone=self.fad_backbone))
         opts = self.options
         with process_group(opts.device) as (rank, size):
@@ -200,9 +204,12 @@ class Scorer:
         fd_inf: bool = False,
         seed: int = 0,
         report: str | Path | None = None,
+        prompts: str | Path | None = None,
+        overwrite: bool = False,
     ) -> dict:
         """Compare ``systems`` against ``reference`` (see :func:`audiometric.api.functions.compare`);
-        ``report``: also write the HTML report there."""
+        ``report``: also write the HTML report there; ``prompts``: the captions every system's clips pair
+        with by name, for ``clap_score`` (as in :meth:`score`)."""
         from audiometric.scoring.compare import compare as run
         from audiometric.scoring.compare_stats import Plan
         from audiometric.scoring.compute import Settings
@@ -210,15 +217,17 @@ class Scorer:
         check_score_options(bootstrap, confidence, "percentile")
         if not isinstance(permutations, int) or permutations < 1 or not 0 < alpha < 1:
             raise AudiometricError(f"permutations must be >= 1 and alpha in (0, 1), got {permutations!r}, {alpha!r}")
+        names = metric_names(metrics)
+        check_captions(names, prompts)
+        if report is not None:
+            check_file(report, "html", flag="report", inputs=(*systems, reference, prompts), overwrite=overwrite)
         settings = Settings(
-            metrics=metric_names(metrics),
-            backbone=self.backbone,
-            fad_backbone=self.fad_backbone,
-            fd_inf=fd_inf,
-            seed=int(seed),
+            metrics=names, backbone=self.backbone, fad_backbone=self.fad_backbone, fd_inf=fd_inf, seed=int(seed)
         )
         plan = Plan(permutations=permutations, bootstrap=bootstrap, confidence=confidence, seed=int(seed))
-        result, sets = run([str(s) for s in systems], str(reference), settings, plan, self.options, alpha, self.loaded)
+        captions = None if prompts is None else str(prompts)
+        paths = [str(s) for s in systems]
+        result, sets = run(paths, str(reference), settings, plan, self.options, alpha, self.loaded, captions)
         if report is not None:
             from audiometric.scoring.compare_report import write_report
 

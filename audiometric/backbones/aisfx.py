@@ -47,9 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.base import Backbone, check_layout, with_weights
 from audiometric.backbones.checkpoint import load_checkpoint
-from audiometric.backbones.weights import resolve_checkpoint, sha256_file
+from audiometric.backbones.weights import resolve_checkpoint
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann
 
@@ -205,19 +205,16 @@ def _embedding_state(loaded: object, path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"aisfx checkpoint {path} holds a {type(state).__name__}, not a state_dict; {_FIX}")
     stray = {k: v for k, v in state.items() if not str(k).startswith((_PREFIX, _HEADS))}
     embedding = {str(k).removeprefix(_PREFIX): v for k, v in state.items() if str(k).startswith(_PREFIX)}
-    with torch.device("meta"):  # shapes only: no memory, no random initialisation
-        expected = {_PREFIX + k: v for k, v in Aisfx().state_dict().items()}
-    problems = layout_problems(expected, {_PREFIX + k: v for k, v in embedding.items()} | stray)
-    if problems:
-        raise WeightsError(f"aisfx checkpoint {path} does not match the aiSFX CNN: {'; '.join(problems)}; {_FIX}")
+    check_layout(
+        lambda: {_PREFIX + k: v for k, v in Aisfx().state_dict().items()},
+        {_PREFIX + k: v for k, v in embedding.items()} | stray,
+        f"aisfx checkpoint {path} does not match the aiSFX CNN",
+        _FIX,
+    )
     return embedding
 
 
 def load_aisfx(checkpoint: str | None, device: str | torch.device) -> Aisfx:
     """aiSFX with the trained weights from ``checkpoint`` (default: the aisfx package's) on ``device``, eval mode."""
     path = resolve_checkpoint("aisfx", checkpoint)
-    state = _embedding_state(load_checkpoint(path), path)
-    model = Aisfx()
-    model.load_state_dict(state, strict=True)
-    model.checkpoint_sha256 = sha256_file(path)
-    return model.to(torch.device(device)).eval()
+    return with_weights(Aisfx(), _embedding_state(load_checkpoint(path), path), path, device)

@@ -20,10 +20,14 @@ function in ``audiometric/backbones/__init__.py`` with one line that also states
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import ClassVar, TypeVar
 
 import torch
+
+from audiometric.backbones.weights import sha256_file
+from audiometric.errors import WeightsError
 
 
 class Backbone(torch.nn.Module):
@@ -65,3 +69,25 @@ def layout_problems(expected: Mapping[str, torch.Tensor], state: Mapping[str, ob
     ]
     found = (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
     return [f"{label} {short(keys)}" for label, keys in found if keys]
+
+
+def check_layout(
+    expected: Callable[[], Mapping[str, torch.Tensor]], state: Mapping[str, object], what: str, fix: str
+) -> None:
+    """A one-line WeightsError ``"<what>: <problems>; <fix>"`` unless ``state`` has exactly the keys and shapes of
+    ``expected()``, a state_dict built on the meta device (shapes only: no memory, no random initialisation)."""
+    with torch.device("meta"):
+        problems = layout_problems(expected(), state)
+    if problems:
+        raise WeightsError(f"{what}: {'; '.join(problems)}; {fix}")
+
+
+_B = TypeVar("_B", bound=Backbone)
+
+
+def with_weights(model: _B, state: Mapping[str, torch.Tensor], path: str | Path, device: str | torch.device) -> _B:
+    """``model`` with ``state`` loaded (strict), the sha256 of checkpoint ``path`` recorded, moved to ``device``
+    (buffers keep their dtype: float64 front ends stay float64), in eval mode."""
+    model.load_state_dict(state, strict=True)
+    model.checkpoint_sha256 = sha256_file(path)
+    return model.to(torch.device(device)).eval()

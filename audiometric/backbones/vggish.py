@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiometric.backbones.base import Backbone, layout_problems
+from audiometric.backbones.base import Backbone, check_layout, with_weights
 from audiometric.backbones.checkpoint import load_checkpoint
-from audiometric.backbones.weights import resolve_checkpoint, sha256_file
+from audiometric.backbones.weights import resolve_checkpoint
 from audiometric.errors import WeightsError
 from corruptions.dsp import hann
 
@@ -156,18 +156,13 @@ def _check_layout(state: object, path: Path) -> Mapping[str, Any]:
     fix = "expected torchvggish's vggish-10086976.pth state_dict"
     if not isinstance(state, Mapping):
         raise WeightsError(f"VGGish checkpoint {path} is a {type(state).__name__}, not a state_dict; {fix}")
-    with torch.device("meta"):  # shapes only: no memory, no random initialisation
-        problems = layout_problems(VGGish().state_dict(), state)
-    if problems:
-        raise WeightsError(f"VGGish checkpoint {path} does not match the VGGish layout: {'; '.join(problems)}; {fix}")
+    check_layout(
+        lambda: VGGish().state_dict(), state, f"VGGish checkpoint {path} does not match the VGGish layout", fix
+    )
     return state
 
 
 def load_vggish(checkpoint: str | None, device: str | torch.device) -> VGGish:
     """VGGish with weights from ``checkpoint`` (default: the cached torchvggish file) on ``device``, eval mode."""
     path = resolve_checkpoint("vggish", checkpoint)
-    state = _check_layout(load_checkpoint(path), path)
-    model = VGGish()
-    model.load_state_dict(state, strict=True)
-    model.checkpoint_sha256 = sha256_file(path)
-    return model.to(torch.device(device)).eval()
+    return with_weights(VGGish(), _check_layout(load_checkpoint(path), path), path, device)

@@ -36,7 +36,8 @@ class WeightFile:
     Python distribution names it in ``package`` (``"pkg/relative/path"``, found without importing the
     package) and the command that installs it in ``install``, instead of a download ``url``. A
     transformers model is a ``save_pretrained`` folder: ``hub`` is its Hugging Face id and ``files`` the
-    files that folder holds (``backbones/hf.py`` resolves it). ``licence`` is the one its model card states.
+    files that folder holds (``backbones/hf.py`` resolves it). ``licence`` is the one its model card states, or
+    says plainly that the card states none.
     """
 
     name: str
@@ -93,13 +94,21 @@ WEIGHTS: dict[str, WeightFile] = {
             install="pip install --no-deps aisfx==0.1.2",
             licence="CC-BY-4.0",
         ),
-        WeightFile(  # model card: huggingface.co/laion/clap-htsat-unfused
+        WeightFile(  # model card: huggingface.co/laion/clap-htsat-unfused (pickled weights only, no safetensors)
             name="clap-laion",
-            filename="model.safetensors",
+            filename="pytorch_model.bin",
             url="https://huggingface.co/laion/clap-htsat-unfused",
             sha256=None,
             hub="laion/clap-htsat-unfused",
-            files=("config.json", "model.safetensors", "preprocessor_config.json", "vocab.json", "merges.txt"),
+            files=(
+                "config.json",
+                "pytorch_model.bin",
+                "preprocessor_config.json",
+                "vocab.json",
+                "merges.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            ),
             licence="Apache-2.0",
         ),
         WeightFile(  # model card: huggingface.co/MIT/ast-finetuned-audioset-10-10-0.4593
@@ -111,34 +120,35 @@ WEIGHTS: dict[str, WeightFile] = {
             files=("config.json", "model.safetensors", "preprocessor_config.json"),
             licence="BSD-3-Clause",
         ),
-        WeightFile(  # model card: huggingface.co/facebook/encodec_24khz
+        WeightFile(  # model card: huggingface.co/facebook/encodec_24khz (its front matter has no licence)
             name="encodec-24k",
             filename="model.safetensors",
             url="https://huggingface.co/facebook/encodec_24khz",
             sha256=None,
             hub="facebook/encodec_24khz",
             files=("config.json", "model.safetensors", "preprocessor_config.json"),
-            licence="MIT",
+            licence="not stated on the model card (facebookresearch/encodec's code: MIT)",
         ),
-        WeightFile(  # model card: huggingface.co/descript/dac_44khz
+        WeightFile(  # model card: huggingface.co/descript/dac_44khz (its tags carry no licence)
             name="dac-44k",
             filename="model.safetensors",
             url="https://huggingface.co/descript/dac_44khz",
             sha256=None,
             hub="descript/dac_44khz",
             files=("config.json", "model.safetensors", "preprocessor_config.json"),
-            licence="MIT",
+            licence="not stated on the model card",
         ),
-        WeightFile(  # model card: huggingface.co/microsoft/wavlm-base-plus (no licence read from it here)
+        WeightFile(  # model card: huggingface.co/microsoft/wavlm-base-plus (no licence tag; text links UniSpeech's)
             name="wavlm-base-plus",
             filename="pytorch_model.bin",
             url="https://huggingface.co/microsoft/wavlm-base-plus",
             sha256=None,
             hub="microsoft/wavlm-base-plus",
             files=("config.json", "pytorch_model.bin", "preprocessor_config.json"),
-            licence=None,
+            licence="not stated on the model card (it links microsoft/UniSpeech's LICENSE file)",
         ),
-        WeightFile(  # PaSST's v0.0.1-audioset release (Apache-2.0); sha256 pinned alike by several public projects
+        WeightFile(  # PaSST's v0.0.1-audioset release; sha256 pinned alike by several public projects; no model
+            # card: the licence is the one the hear21passt 0.0.26 package declares
             name="passt",
             filename="passt-s-f128-p16-s10-ap.476-swa.pt",
             url="https://github.com/kkoutini/PaSST/releases/download/v0.0.1-audioset/passt-s-f128-p16-s10-ap.476-swa.pt",

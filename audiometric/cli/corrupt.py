@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audiometric.cli.options import key_values, overwrite_option
+from audiometric.cli.options import corruption_param_option, overwrite_option
 from audiometric.errors import AudiometricError
 
 
@@ -36,15 +36,7 @@ Examples:
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Run seed; each file's draws derive from (seed, name)."
 )
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=key_values,
-    help="Corruption (or --compose) parameter, repeatable; see --list.",
-)
+@corruption_param_option("Corruption (or --compose) parameter, repeatable; see --list.")
 @click.option(
     "--pool",
     type=click.Path(exists=True),
@@ -99,16 +91,16 @@ def corrupt(
     if in_dir is None or out_dir is None:
         raise AudiometricError("give IN_DIR and OUT_DIR (or --list)")
     if compose:
-        for flag, value in (
-            ("--corruption", corruption),
-            ("--severity", severity),
-            ("--pool", pool),
-            ("--labels", labels),
-            ("--target-label", target_label),
-            ("--strict", strict or None),
-        ):
-            if value is not None:
-                raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
+        _check_compose_flags(
+            {
+                "--corruption": corruption,
+                "--severity": severity,
+                "--pool": pool,
+                "--labels": labels,
+                "--target-label": target_label,
+                "--strict": strict or None,
+            }
+        )
         manifest = compose_set(in_dir, out_dir, seed=seed, params=params, progress=not no_progress, overwrite=overwrite)
     else:
         if corruption is None or severity is None:
@@ -127,6 +119,18 @@ def corrupt(
             overwrite=overwrite,
             strict=strict,
         )
+    _report(manifest, out_dir)
+
+
+def _check_compose_flags(given: dict[str, object]) -> None:
+    """One line for the first flag (name -> value, ``None`` when not given) that ``--compose`` does not take."""
+    for flag, value in given.items():
+        if value is not None:
+            raise AudiometricError(f"{flag}: --compose takes no {flag} (IN_DIR is the event pool); drop it")
+
+
+def _report(manifest: dict, out_dir: str) -> None:
+    """What was written, and on stderr what was skipped; what IN_DIR held that is not audio."""
     click.echo(f"wrote {len(manifest['files'])} files and manifest.json to {out_dir}")
     skipped = manifest.get("skipped", [])
     if skipped:

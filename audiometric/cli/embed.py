@@ -12,6 +12,7 @@ from audiometric.cli.options import (
     extraction_kwargs,
     extraction_options,
     overwrite_option,
+    strict_option,
 )
 
 EXAMPLES = """Examples:
@@ -35,7 +36,7 @@ EXAMPLES = """Examples:
     show_default=True,
     help="Backbone to run (repeatable).",
 )
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@strict_option
 @overwrite_option
 @extraction_options
 @backbone_param_option
@@ -52,7 +53,7 @@ def embed(folder, output, names, strict, overwrite, **extraction):
     from audiometric.scoring.export import output_keys
 
     check_file(output, "npz", flag="-o", inputs=(folder,), overwrite=overwrite)
-    arrays = run(folder, output, names, strict=strict, **extraction_kwargs(**extraction))
+    arrays = run(folder, output, names, strict=strict, overwrite=overwrite, **extraction_kwargs(**extraction))
     if arrays is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo(f"wrote {output}: {len(arrays['names'])} clips, outputs {', '.join(output_keys(arrays))}")

@@ -3,7 +3,7 @@ writer)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -68,6 +68,16 @@ def extraction_options(func: Callable) -> Callable:
     return func
 
 
+def check_outputs(outputs: Mapping[str, tuple[str | None, str]], inputs: Sequence[str], overwrite: bool) -> None:
+    """Each given output (flag -> (path or ``None``, kind)) checked by the output policy before any work, so a bad
+    path does not cost the whole run (:func:`audiometric.runtime.outputs.check_file`)."""
+    from audiometric.runtime.outputs import check_file
+
+    for flag, (path, kind) in outputs.items():
+        if path is not None:
+            check_file(path, kind, flag=flag, inputs=inputs, overwrite=overwrite)
+
+
 def backbone_param_option(func: Callable) -> Callable:
     """``--param KEY=VALUE`` (repeatable): a backbone setting, e.g. ``layer=6`` for wavlm-base-plus."""
     return click.option(
@@ -113,6 +123,52 @@ def extraction_kwargs(
 backbone_choice = click.Choice(backbones.available())
 
 
+def backbone_options(help: str = "Network for FD, IS, KL and KAD.", fad_help: str = "Network for FAD.") -> Callable:
+    """``--backbone`` and ``--fad-backbone``: the two backbone slots of a run, at the API's defaults."""
+    from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE
+
+    def add(func: Callable) -> Callable:
+        func = click.option(
+            "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help=fad_help
+        )(func)
+        return click.option("--backbone", type=backbone_choice, default=DEFAULT_BACKBONE, show_default=True, help=help)(
+            func
+        )
+
+    return add
+
+
+def bootstrap_options(default: int, help: str) -> Callable:
+    """``--bootstrap N`` (replicates, ``default``) and ``--confidence`` (the coverage of the intervals)."""
+
+    def add(func: Callable) -> Callable:
+        func = click.option(
+            "--confidence",
+            default=0.95,
+            show_default=True,
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="Coverage of the bootstrap intervals.",
+        )(func)
+        return click.option(
+            "--bootstrap", default=default, show_default=True, type=click.IntRange(0), metavar="N", help=help
+        )(func)
+
+    return add
+
+
+#: ``--strict``: stop at an unusable input file (score, compare, embed, stats).
+strict_option = click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+
+#: ``--json PATH|-``: the result with provenance (score, compare).
+json_option = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    metavar="PATH",
+    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
+)
+
+
 def metric_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     """Parse ``fd,IS,kl,fd@vggish`` into checked metric requests (metric names in any case)."""
     from audiometric.api import metric_names
@@ -133,6 +189,20 @@ def metrics_option(default: Sequence[str], help: str) -> Callable:
         help=f"{help} METRIC@BACKBONE computes a metric on another backbone (fd@vggish, kl@panns-cnn14-32k); "
         "its result key is the same.",
     )
+
+
+#: ``--prompts``: each clip's caption by name, for ``clap_score`` (score, compare, sweep).
+prompts_option = click.option(
+    "--prompts",
+    type=click.Path(dir_okay=False),
+    metavar="CSV",
+    help="Each clip's caption by name, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
+)
+
+
+def corruption_param_option(help: str) -> Callable:
+    """``--param/-p KEY=VALUE`` (repeatable): a corruption parameter, parsed into ``params`` (corrupt, sweep)."""
+    return click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values, help=help)
 
 
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

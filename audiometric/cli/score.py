@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, MIN_BOOTSTRAP
+from audiometric.api import MIN_BOOTSTRAP
 from audiometric.cli.options import (
-    backbone_choice,
+    backbone_options,
     backbone_param_option,
+    bootstrap_options,
+    check_outputs,
     extraction_kwargs,
     extraction_options,
+    json_option,
     metrics_option,
     overwrite_option,
+    prompts_option,
+    strict_option,
 )
 from audiometric.metrics import DEFAULT_METRICS, METRICS
+
+if TYPE_CHECKING:
+    from audiometric.scoring.result import Result
 
 EXAMPLES = """\b
 Examples:
@@ -33,47 +42,18 @@ Examples:
     DEFAULT_METRICS,
     f"Comma-separated, any case, from: {', '.join(METRICS)} (kl reports a softmax and a sigmoid value).",
 )
-@click.option(
-    "--backbone",
-    type=backbone_choice,
-    default=DEFAULT_BACKBONE,
-    show_default=True,
-    help="Network for FD, IS, KL and KAD.",
-)
-@click.option(
-    "--fad-backbone", type=backbone_choice, default=DEFAULT_FAD_BACKBONE, show_default=True, help="Network for FAD."
-)
+@backbone_options()
 @click.option(
     "--compat",
     is_flag=True,
     help="audioldm_eval's Fréchet arithmetic (scipy sqrtm) and FAD input (int16 PCM, channel mean, no DC "
     "removal, resampy kaiser_best, clips under 0.975 s left out); needs audiometric[compat].",
 )
-@click.option(
-    "--bootstrap",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    metavar="N",
-    help=f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).",
-)
-@click.option(
-    "--confidence",
-    default=0.95,
-    show_default=True,
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Coverage of the bootstrap intervals.",
-)
+@bootstrap_options(0, f"Bootstrap replicates for confidence intervals (0: none; below {MIN_BOOTSTRAP} warns).")
 @click.option("--fd-inf", is_flag=True, help="Also report FD∞ / FAD∞ (extrapolation to infinitely many clips).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap and FD∞ resampling.")
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    metavar="PATH",
-    help="Write the result with provenance; '-' writes it to stdout (the table then goes to stderr).",
-)
+@strict_option
+@json_option
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), metavar="PATH", help="Write one row per metric.")
 @click.option(
     "--per-clip",
@@ -83,12 +63,7 @@ Examples:
     help="Write one row per generated clip, worst first: its Fréchet distance to the reference Gaussian, "
     "its KL to its paired reference clip, its top classes.",
 )
-@click.option(
-    "--prompts",
-    type=click.Path(dir_okay=False),
-    metavar="CSV",
-    help="Each generated clip's caption, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
-)
+@prompts_option
 @click.option(
     "--ci-method",
     type=click.Choice(["percentile", "basic"]),
@@ -126,15 +101,9 @@ def score(
     computed (the reasons are in the table and the JSON).
     """
     from audiometric.api import score as run
-    from audiometric.runtime.outputs import check_file
 
-    for flag, path, kind in (
-        ("--json", json_path, "json"),
-        ("--csv", csv_path, "csv"),
-        ("--per-clip", per_clip_path, "csv"),
-    ):
-        if path is not None:  # before any work: a bad path must not cost the whole run
-            check_file(path, kind, flag=flag, inputs=(generated, reference), overwrite=overwrite)
+    outputs = {"--json": (json_path, "json"), "--csv": (csv_path, "csv"), "--per-clip": (per_clip_path, "csv")}
+    check_outputs(outputs, (generated, reference), overwrite)
     result = run(
         generated,
         reference,
@@ -150,10 +119,23 @@ def score(
         strict=strict,
         per_clip=per_clip_path,
         prompts=prompts,
+        overwrite=overwrite,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports
         return
+    _write(result, json_path, csv_path)
+    if not len(result):
+        click.echo(
+            f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
+            "the reasons are listed above",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _write(result: Result, json_path: str | None, csv_path: str | None) -> None:
+    """Write the result's JSON (``-``: to stdout) and CSV, then its table (to stderr when the JSON is on stdout)."""
     to_stdout = json_path == "-"
     if json_path:
         text = result.to_json(None if to_stdout else json_path)
@@ -162,10 +144,3 @@ def score(
     if csv_path:
         result.to_csv(csv_path)
     click.echo(result.table(), err=to_stdout)
-    if not len(result):
-        click.echo(
-            f"error: none of the requested metrics ({', '.join(metrics)}) could be computed; "
-            "the reasons are listed above",
-            err=True,
-        )
-        sys.exit(1)

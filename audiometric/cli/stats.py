@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import click
 
-from audiometric.api import DEFAULT_BACKBONE, DEFAULT_FAD_BACKBONE, stats_metrics
+from audiometric.api import stats_metrics
 from audiometric.cli.options import (
-    backbone_choice,
+    backbone_options,
     backbone_param_option,
     extraction_kwargs,
     extraction_options,
     metrics_option,
     overwrite_option,
+    strict_option,
 )
 
 EXAMPLES = """Examples:
@@ -27,21 +28,8 @@ EXAMPLES = """Examples:
 @click.argument("reference", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 @metrics_option(stats_metrics(), "Fréchet metrics whose reference statistics to store (fd, fad).")
-@click.option(
-    "--backbone",
-    type=backbone_choice,
-    default=DEFAULT_BACKBONE,
-    show_default=True,
-    help="Network whose embedding FD reads.",
-)
-@click.option(
-    "--fad-backbone",
-    type=backbone_choice,
-    default=DEFAULT_FAD_BACKBONE,
-    show_default=True,
-    help="Network whose embedding FAD reads.",
-)
-@click.option("--strict", is_flag=True, help="Fail on the first unusable file instead of skipping it.")
+@backbone_options("Network whose embedding FD reads.", "Network whose embedding FAD reads.")
+@strict_option
 @overwrite_option
 @extraction_options
 @backbone_param_option
@@ -61,6 +49,7 @@ def stats(reference, output, metrics, backbone, fad_backbone, strict, overwrite,
         backbone,
         fad_backbone=fad_backbone,
         strict=strict,
+        overwrite=overwrite,
         **extraction_kwargs(**extraction),
     )
     if result is None:  # a non-zero torchrun rank: rank 0 reports

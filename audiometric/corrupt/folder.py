@@ -170,43 +170,26 @@ def corrupt_set(
     header: dict[str, Any] = {
         "kind": "corruption",
         "audiometric_version": __version__,
-        "corruption": corruption,
+        "corruption": entry.name,
         "severity": float(severity),
         "params": resolved,
         "seed": int(seed),
         "in_dir": str(in_dir),
     }
     names, passed_over, clip_inputs = _set_inputs(entry, in_dir, out_dir, header, pool, labels, target_label, params)
-    if not names:
-        raise DataError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
-    outputs = [output_name(n) for n in names]
-    if len(set(outputs)) != len(outputs):
-        raise AudiometricError(f"{in_dir}: two inputs map to the same output name (e.g. a.wav and a.flac); rename one")
-    selected = set(names)
-    if entry.select is not None:
-        selected = entry.select(names, severity, set_rng(seed))
-        header["selected"] = sorted(selected)
+    selected = _selection(entry, in_dir, names, severity, seed, header)
     if strict:
         check_decodable(in_dir, names)
     run = _Run(_folder(out_dir, "corrupt", header, (in_dir, pool, labels), overwrite), header)
     entries, skipped = [], []
     for name in _progress(names, progress):
-        input_path = in_dir / name
-        input_sha = sha256_file(input_path)
-        previous = run.finished(name, input_sha)
-        if previous is None:
-            try:
-                out, rate, record = _corrupt_named(entry, input_path, name, severity, seed, clip_inputs(name), selected)
-            except _FileError as err:
-                if strict:
-                    raise DataError(f"{err} (--strict: stopped; fix or remove the file)") from None
-                warnings.warn(f"skipped {err}; listed in the manifest under skipped", stacklevel=2)
-                skipped.append({"name": name, "reason": err.reason})
-                continue
-            item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate}
-            item.update(seed_entropy=[int(seed), stable_hash(name)], record=record)
-            previous = run.save(item, out, rate)
-        entries.append(previous)
+        try:
+            entries.append(_corrupt_file(run, entry, in_dir / name, name, severity, seed, clip_inputs(name), selected))
+        except _FileError as err:
+            if strict:
+                raise DataError(f"{err} (--strict: stopped; fix or remove the file)") from None
+            warnings.warn(f"skipped {err}; listed in the manifest under skipped", stacklevel=2)
+            skipped.append({"name": name, "reason": err.reason})
     if not entries:
         raise DataError(
             f"{in_dir}: none of the {len(names)} audio files could be corrupted (first: "
@@ -223,13 +206,25 @@ class _FileError(DataError):
         self.reason = reason
 
 
-def _folder(out_dir: Path, command: str, header: dict, inputs: tuple, overwrite: bool) -> RunFolder:
-    """OUT_DIR checked by the output policy; the run's settings are its header but the version."""
-    settings = {k: v for k, v in header.items() if k != "audiometric_version"}
-    return run_folder(out_dir, command=command, settings=settings, flag="OUT_DIR", inputs=inputs, overwrite=overwrite)
+def _selection(
+    entry: corruptions.Corruption, in_dir: Path, names: list[str], severity: float, seed: int, header: dict[str, Any]
+) -> set[str]:
+    """The clips the corruption acts on (all, unless its entry selects a share; recorded in ``header``),
+    after checking that ``names`` is not empty and that no two inputs share an output name."""
+    if not names:
+        raise DataError(f"{in_dir} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    outputs = [output_name(n) for n in names]
+    if len(set(outputs)) != len(outputs):
+        raise AudiometricError(f"{in_dir}: two inputs map to the same output name (e.g. a.wav and a.flac); rename one")
+    if entry.select is None:
+        return set(names)
+    selected = entry.select(names, severity, set_rng(seed))
+    header["selected"] = sorted(selected)
+    return selected
 
 
-def _corrupt_named(
+def _corrupt_file(
+    run: _Run,
     entry: corruptions.Corruption,
     path: Path,
     name: str,
@@ -237,8 +232,13 @@ def _corrupt_named(
     seed: int,
     inputs: Callable[[np.ndarray, int], dict[str, Any]],
     selected: set[str],
-) -> tuple[np.ndarray, int, dict]:
-    """:func:`corrupt_clip` with the set-level selection recorded, and errors that name the file (or the flag)."""
+) -> dict:
+    """Corrupt and write clip ``name`` at ``path`` (or reuse the output a resumed run holds); return its manifest
+    entry, with the set-level selection recorded. Errors name the file (:class:`_FileError`) or the flag."""
+    input_sha = sha256_file(path)
+    previous = run.finished(name, input_sha)
+    if previous is not None:
+        return previous
     try:
         out, rate, record = corrupt_clip(entry, path, name, severity, seed, inputs, name in selected)
     except USER_ERRORS as err:
@@ -247,7 +247,15 @@ def _corrupt_named(
         raise _FileError(path, str(err)) from None
     if entry.select is not None:
         record = {**record, "selected": name in selected}
-    return out, rate, record
+    item = {"name": name, "output": output_name(name), "input_sha256": input_sha, "sample_rate": rate}
+    item.update(seed_entropy=[int(seed), stable_hash(name)], record=record)
+    return run.save(item, out, rate)
+
+
+def _folder(out_dir: Path, command: str, header: dict, inputs: tuple, overwrite: bool) -> RunFolder:
+    """OUT_DIR checked by the output policy; the run's settings are its header but the version."""
+    settings = {k: v for k, v in header.items() if k != "audiometric_version"}
+    return run_folder(out_dir, command=command, settings=settings, flag="OUT_DIR", inputs=inputs, overwrite=overwrite)
 
 
 def _set_inputs(

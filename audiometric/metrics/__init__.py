@@ -34,6 +34,9 @@ from audiometric.metrics.protocol import Estimate, MetricInput
 
 PANNS = ("panns-cnn14-16k", "panns-cnn14-32k")
 CLAP = "clap-laion"
+PASST = "passt"
+#: av-benchmark (MMAudio's harness) reports FD, KL (softmax) and IS on PaSST beside PANNs: av_bench/evaluate.py
+AV_BENCHMARK = "av-benchmark av_bench/evaluate.py"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,8 +113,8 @@ METRICS: dict[str, MetricInfo] = {
             unit=_EMBEDDING_UNIT,
             output="embedding",
             lower_is_better=True,
-            defined_on=PANNS,
-            source="audioldm_eval metrics/fid.py; Heusel et al. 2017",
+            defined_on=(*PANNS, PASST),
+            source=f"audioldm_eval metrics/fid.py; Heusel et al. 2017; on passt as {AV_BENCHMARK} (FD-PASST)",
             compute="fd:compute",
             reference="moments",
             per_clip=True,
@@ -160,8 +163,8 @@ METRICS: dict[str, MetricInfo] = {
             unit="exp(nats), 1 to the number of classes",
             output="logits",
             lower_is_better=False,
-            defined_on=PANNS,
-            source="audioldm_eval metrics/isc.py; Salimans et al. 2016",
+            defined_on=(*PANNS, PASST),
+            source=f"audioldm_eval metrics/isc.py; Salimans et al. 2016; on passt as {AV_BENCHMARK} (ISC-PASST)",
             compute="inception:compute",
             reference="none",
             min_rows=1,
@@ -174,8 +177,9 @@ METRICS: dict[str, MetricInfo] = {
             unit="nats",
             output="logits",
             lower_is_better=True,
-            defined_on=PANNS,
-            source="audioldm_eval metrics/kl.py (softmax and sigmoid variants)",
+            defined_on=(*PANNS, PASST),
+            source=f"audioldm_eval metrics/kl.py (softmax and sigmoid variants); on passt as {AV_BENCHMARK} "
+            "(KL-PASST-softmax)",
             compute="kl:compute",
             paired=True,
             per_clip=True,
@@ -301,6 +305,11 @@ def entry_label(key: str) -> str:
     return label + (f"{BACKBONE_SEPARATOR}{backbone}" if backbone else "")
 
 
+def column_label(key: str) -> str:
+    """A table header for result key ``key``: its label and which way is better (``FD ↓``, ``IS ↑``)."""
+    return f"{entry_label(key)} {'↓' if entry_metric(key).lower_is_better else '↑'}"
+
+
 __all__ = [
     "BACKBONE_SEPARATOR",
     "DEFAULT_METRICS",
@@ -311,6 +320,7 @@ __all__ = [
     "MetricInfo",
     "MetricInput",
     "MetricWarning",
+    "column_label",
     "compat_statistics",
     "entry_label",
     "entry_labels",

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ import numpy as np
 
 from audiometric.audio.preprocess import list_audio_files
 from audiometric.errors import AudiometricError
+from audiometric.metrics import get_metric
 
 if TYPE_CHECKING:
     from audiometric.backbones import LazyBackbone
@@ -38,26 +40,40 @@ class Captions:
     by_name: dict[str, str]
     sha256: str
 
-    def lookup(self, names: list[str]) -> list[str]:
-        """The caption of each clip name (exact, else without extension); one-line error naming a clip without one."""
+    def lookup(self, names: list[str], where: str = "") -> list[str]:
+        """The caption of each clip name (exact, else without extension); a one-line error naming a clip
+        without one (``where``: the folder or file holding the clips, for the message)."""
         stems = {os.path.splitext(name)[0]: text for name, text in self.by_name.items()}
         found = {name: self.by_name.get(name, stems.get(os.path.splitext(name)[0])) for name in names}
         missing = [name for name, text in found.items() if text is None]
         if missing:
+            of = f" of {where}" if where else ""
             raise AudiometricError(
-                f"{self.path}: no caption for generated clip '{missing[0]}' ({len(missing)} of {len(names)} clips "
-                f"lack one); add a row '{missing[0]},CAPTION' (columns {','.join(COLUMNS)}) or drop clap_score"
+                f"{self.path}: no caption for generated clip '{missing[0]}'{of} ({len(missing)} of {len(names)} "
+                f"clips lack one); add a row '{missing[0]},CAPTION' (columns {','.join(COLUMNS)}) or drop clap_score"
             )
         return [str(found[name]) for name in names]
 
     def check_folder(self, folder: str) -> None:
         """Fail before any work when an audio file under ``folder`` has no caption."""
         root = Path(folder)
-        self.lookup([Path(f).relative_to(root).as_posix() for f in list_audio_files(folder).files])
+        self.lookup([Path(f).relative_to(root).as_posix() for f in list_audio_files(folder).files], folder)
 
     def summary(self) -> dict:
         """Provenance of the captions a result was computed with."""
         return {"path": self.path, "sha256": self.sha256, "captions": len(self.by_name)}
+
+
+def check_captions(names: Sequence[str], prompts: object) -> None:
+    """Captions are given exactly when a requested metric reads them (``clap_score``): one-line errors."""
+    readers = [name for name in names if get_metric(name).reference == "captions"]
+    if readers and prompts is None:
+        raise AudiometricError(
+            f"{readers[0]} needs each generated clip's caption: pass --prompts CSV (file,caption) or the "
+            "manifest.json that `audiometric generate` wrote"
+        )
+    if prompts is not None and not readers:
+        raise AudiometricError(f"--prompts {prompts}: only clap_score reads captions; add it to --metrics")
 
 
 def read_captions(path: str | Path) -> Captions:
@@ -77,15 +93,22 @@ def read_captions(path: str | Path) -> Captions:
     return Captions(str(path), pairs, hashlib.sha256(raw).hexdigest())
 
 
-def _csv(text: str, where: str) -> dict[str, str]:
+def csv_with_columns(text: str, where: str, columns: Sequence[str]) -> csv.DictReader:
+    """Rows of CSV ``text`` by their (stripped) header names, after a one-line error naming the columns
+    expected and found unless the header holds every one of ``columns``; ``where`` names the file."""
     reader = csv.DictReader(text.splitlines())
     found = [field.strip() for field in reader.fieldnames or []]
-    if not set(COLUMNS) <= set(found):
+    if not set(columns) <= set(found):
         raise AudiometricError(
-            f"{where}: expected the columns {','.join(COLUMNS)}, found {','.join(found) or 'none'}; "
-            f"start the CSV with the header row {','.join(COLUMNS)}"
+            f"{where}: expected the columns {','.join(columns)}, found {','.join(found) or 'none'}; "
+            f"start the CSV with the header row {','.join(columns)}"
         )
     reader.fieldnames = found
+    return reader
+
+
+def _csv(text: str, where: str) -> dict[str, str]:
+    reader = csv_with_columns(text, where, COLUMNS)
     pairs: dict[str, str] = {}
     for row in reader:
         name, caption = (row["file"] or "").strip(), (row["caption"] or "").strip()
@@ -109,17 +132,21 @@ def _manifest(text: str, where: str) -> dict[str, str]:
         ) from None
 
 
-def add_text_rows(captions: Captions, gen: ClipSet, model: LazyBackbone) -> None:
-    """Store each generated clip's caption embedding ``(1, dim)`` (``model``'s text tower, ``embed_text``) as
-    its output :data:`TEXT`, beside the audio outputs ``clap_score`` pairs it with."""
-    network = model.build()
-    embed = getattr(network, "embed_text", None)
+def embed_captions(texts: list[str], model: LazyBackbone) -> np.ndarray:
+    """Text embeddings ``(len(texts), dim)`` by ``model``'s text tower (``embed_text``); a one-line error for a
+    backbone without one."""
+    embed = getattr(model.build(), "embed_text", None)
     if embed is None:
         raise AudiometricError(
             f"backbone '{model.name}' has no text tower, so it cannot embed captions; ask clap_score on clap-laion"
         )
-    clips = [clip for clip in gen.extraction.clips if model.name in clip.outputs]
-    root = Path(gen.path)
-    rows = np.asarray(embed(captions.lookup([Path(c.path).relative_to(root).as_posix() for c in clips])), np.float32)
-    for i, clip in enumerate(clips):
+    return np.asarray(embed(texts), np.float32)
+
+
+def add_text_rows(captions: Captions, gen: ClipSet, model: LazyBackbone) -> None:
+    """Store each generated clip's caption embedding ``(1, dim)`` (``model``'s text tower) as its output
+    :data:`TEXT`, beside the audio outputs ``clap_score`` pairs it with; clips are found by name."""
+    named = [(clip, name) for clip, name in zip(gen.extraction.clips, gen.names()) if model.name in clip.outputs]
+    rows = embed_captions(captions.lookup([name for _, name in named], gen.path), model)
+    for i, (clip, _) in enumerate(named):
         clip.outputs[model.name][TEXT] = rows[i : i + 1]

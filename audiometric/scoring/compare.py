@@ -38,6 +38,7 @@ from audiometric.metrics import (
 )
 from audiometric.metrics.significance import holm
 from audiometric.runtime.atomic import atomic_write_text
+from audiometric.scoring.captions import Captions, read_captions
 from audiometric.scoring.compare_letters import letters, ranking_csv, ranking_markdown
 from audiometric.scoring.compare_stats import (
     PairTest,
@@ -48,21 +49,23 @@ from audiometric.scoring.compare_stats import (
     replicates,
     system_ci,
 )
-from audiometric.scoring.compute import Settings, _inputs, backbone_for, needed_outputs
+from audiometric.scoring.compute import Settings, backbone_for, metric_input, needed_outputs
 from audiometric.scoring.export import StoredClipSet
-from audiometric.scoring.pipeline import ExtractionOptions, _Sides, versions
+from audiometric.scoring.pipeline import ExtractionOptions, Sides, add_captions, versions
 from audiometric.scoring.reference import ReferenceStats
 
 
 @dataclass(kw_only=True)
 class Sets:
-    """The clip sets of a comparison: systems by label (in the order given), the reference, provenance."""
+    """The clip sets of a comparison: systems by label (in the order given), the reference, provenance, and
+    the captions every system's clips pair with by name (``clap_score``; ``None`` without ``--prompts``)."""
 
     systems: dict[str, ClipSet]
     paths: dict[str, str]
     ref: ClipSet | None
     ref_stats: ReferenceStats | None
-    sides: _Sides
+    sides: Sides
+    captions: Captions | None = None
 
 
 def labels_for(paths: Sequence[str]) -> list[str]:
@@ -77,29 +80,46 @@ def load_sets(
     settings: Settings,
     opts: ExtractionOptions,
     held: dict[str, backbones.LazyBackbone] | None = None,
+    captions: str | None = None,
 ) -> Sets:
-    """Extract (or read) every system and the reference once, checking stored files' provenance."""
+    """Extract (or read) every system and the reference once, checking stored files' provenance.
+
+    ``captions``: a ``--prompts`` file; every system's clips get their caption's text embedding by name, and a
+    clip without a caption fails (one line naming it and the file) before any clip is embedded."""
     if len(systems) < 2:
         raise AudiometricError(f"compare needs at least two systems, got {len(systems)}")
     needs = needed_outputs(settings)
     labels = labels_for(systems)
     held = {} if held is None else held
-    out: dict[str, ClipSet] = {}
+    caps = read_captions(captions) if captions else None
+    all_sides = [Sides.load(str(path), str(reference), needs, opts, 0, held) for path in systems]
+    for path, sides in zip(systems, all_sides):  # every system checked before the first clip is embedded
+        if caps is not None and sides.gen_stored is not None:
+            caps.lookup(sides.gen_stored.names(), str(path))
+        elif caps is not None:
+            caps.check_folder(str(path))
+    sides = all_sides[-1]
     ref: ClipSet | None = None
-    sides = None
-    for label, path in zip(labels, systems):
-        sides = _Sides.load(str(path), str(reference), needs, opts, 0, held)
-        if sides.ref_stats is None and ref is None:
-            stored = sides.ref_stored
-            ref = stored if isinstance(stored, StoredClipSet) else _extract(str(reference), sides, opts, "reference")
-        out[label] = sides.gen_stored or _extract(str(path), sides, opts, label)
-    assert sides is not None
+    if sides.ref_stats is None:
+        stored = sides.ref_stored
+        ref = stored if isinstance(stored, StoredClipSet) else _extract(str(reference), sides, opts, "reference")
+    out = {
+        label: s.gen_stored or _extract(str(path), s, opts, label) for label, path, s in zip(labels, systems, all_sides)
+    }
+    if caps is not None:
+        for clips in out.values():
+            add_captions(caps, settings, clips, opts, held)
     return Sets(
-        systems=out, paths=dict(zip(labels, map(str, systems))), ref=ref, ref_stats=sides.ref_stats, sides=sides
+        systems=out,
+        paths=dict(zip(labels, map(str, systems))),
+        ref=ref,
+        ref_stats=sides.ref_stats,
+        sides=sides,
+        captions=caps,
     )
 
 
-def _extract(folder: str, sides: _Sides, opts: ExtractionOptions, desc: str) -> ClipSet:
+def _extract(folder: str, sides: Sides, opts: ExtractionOptions, desc: str) -> ClipSet:
     assert sides.extractor is not None  # a folder side always gets an extractor
     return extract_folder(folder, sides.extractor, opts.strict, desc=desc)
 
@@ -138,11 +158,12 @@ def equal_sizes(systems: dict[str, ClipSet], seed: int) -> tuple[dict[str, ClipS
 
 
 def _system_input(settings: Settings, metric: str, clips: ClipSet, sets: Sets) -> SystemInput:
-    """One system's metric input and estimates; keys are clip names, or paired reference indices."""
+    """One system's metric input and estimates; keys are clip names (also of clips paired with their
+    captions), or the indices of the reference clips they pair with."""
     info = get_metric(metric)
-    backbone, output = backbone_for(metric, settings)
-    data, _ = _inputs(info, settings, clips, sets.ref, sets.ref_stats, backbone, output, False)
-    if info.paired:
+    backbone = backbone_for(metric, settings)[0]
+    data = metric_input(metric, settings, clips, sets.ref, sets.ref_stats)
+    if info.paired and info.reference == "clips":
         assert sets.ref is not None
         keys: list = [j for _, j in pair_clips(clips.names(backbone), sets.ref.names(backbone))[0]]
     else:
@@ -184,10 +205,13 @@ def compare(
     opts: ExtractionOptions,
     alpha: float = 0.05,
     held: dict[str, backbones.LazyBackbone] | None = None,
+    captions: str | None = None,
 ) -> tuple[dict, Sets]:
-    """Compare ``systems`` against ``reference``: the JSON-able result and the clip sets it used."""
+    """Compare ``systems`` against ``reference``: the JSON-able result and the clip sets it used.
+
+    ``captions``: the ``--prompts`` file ``clap_score`` reads (see :func:`load_sets`)."""
     start = time.perf_counter()
-    sets = load_sets(systems, reference, settings, opts, held)
+    sets = load_sets(systems, reference, settings, opts, held, captions)
     extracted = time.perf_counter()
     notes: list[str] = []
     if not settings.fd_inf:
@@ -288,6 +312,7 @@ def _provenance(
             for label, clips in sets.systems.items()
         },
         "reference": sets.ref.summary() if sets.ref else sets.ref_stats.summary() if sets.ref_stats else None,
+        "captions": sets.captions.summary() if sets.captions else None,
         "backbones": sets.sides.backbones,
         "preprocessing": sets.sides.preprocessing,
         "not_computed": not_computed,

@@ -93,14 +93,17 @@ def compute(
     return values, skipped
 
 
-def metric_input(metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | None) -> MetricInput:
-    """What ``metric`` computes from for ``gen`` against ``ref`` (rows selected, name pairs index-aligned).
+def metric_input(
+    metric: str, settings: Settings, gen: ClipSet, ref: ClipSet | None, ref_stats: ReferenceStats | None = None
+) -> MetricInput:
+    """What ``metric`` computes from for ``gen`` against ``ref`` (or ``ref_stats``): rows selected, name pairs
+    and captions index-aligned.
 
-    For tests built on a metric's ``replicate`` (the sweep's paired swap test); raises AudiometricError
-    where the metric cannot be computed.
+    For tests built on a metric's ``replicate`` (the sweep's paired swap test, ``compare``'s permutations);
+    raises AudiometricError where the metric cannot be computed.
     """
     backbone, output = backbone_for(metric, settings)
-    return _inputs(get_metric(metric), settings, gen, ref, None, backbone, output, False)[0]
+    return _inputs(get_metric(metric), settings, gen, ref, ref_stats, backbone, output, False)[0]
 
 
 def _one(

@@ -200,7 +200,7 @@ def score(
     if settings.compat and "fad" in settings.metrics and settings.fad_backbone != settings.backbone:
         opts = replace(opts, views={**opts.views, settings.fad_backbone: compat_fad(opts.preprocess)})
     with process_group(opts.device) as (rank, size):
-        sides = _Sides.load(generated, reference, needs, opts, rank, held)
+        sides = Sides.load(generated, reference, needs, opts, rank, held)
         gen: ClipSet = sides.gen_stored or sides.extract(generated, opts.strict, rank, size, "generated")
         ref: ClipSet | None = None
         if sides.ref_stats is None:
@@ -209,7 +209,7 @@ def score(
     if rank != 0:
         return None
     if caps is not None:
-        _add_captions(caps, settings, gen, sides, opts, held)
+        add_captions(caps, settings, gen, opts, sides.models(held))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         values, not_computed = compute(settings, gen, ref, sides.ref_stats, progress=opts.progress)
@@ -225,37 +225,25 @@ def score(
     return result
 
 
-def _add_captions(
-    caps: Captions,
-    settings: Settings,
-    gen: ClipSet,
-    sides: _Sides,
-    opts: ExtractionOptions,
-    held: dict[str, LazyBackbone] | None,
+def add_captions(
+    caps: Captions, settings: Settings, gen: ClipSet, opts: ExtractionOptions, held: dict[str, LazyBackbone]
 ) -> None:
-    """Each generated clip's caption embedding, by the text tower of every backbone a captions metric reads."""
+    """Each clip of ``gen``'s caption embedding, by the text tower of every backbone a captions metric
+    (``clap_score``) reads: the one in ``held`` (loaded networks), else loaded into it."""
     for metric in settings.metrics:
         if get_metric(metric).reference != "captions":
             continue
         backbone, output = backbone_for(metric, settings)
-        models = sides.extractor.backbones if sides.extractor else {}
-        model = (
-            models.get(backbone)
-            or load_models(
-                {backbone: {output}},
-                checked_device(opts.device),
-                opts.checkpoints,
-                held,
-                opts.backbone_params,
-                opts.precision,
-            )[backbone]
-        )
-        add_text_rows(caps, gen, model)
+        if backbone not in held:
+            device = checked_device(opts.device)
+            load_models({backbone: {output}}, device, opts.checkpoints, held, opts.backbone_params, opts.precision)
+        add_text_rows(caps, gen, held[backbone])
 
 
 @dataclass(kw_only=True)
-class _Sides:
-    """What each side of a score is (stored file or folder), the extractor for the folders, and provenance."""
+class Sides:
+    """What each side of a score (or of a compared system) is (stored file or folder), the extractor for the
+    folders, and provenance."""
 
     gen_stored: StoredClipSet | None
     ref_stored: StoredClipSet | ReferenceStats | None
@@ -271,6 +259,12 @@ class _Sides:
     def ref_clips(self) -> StoredClipSet | None:
         return self.ref_stored if isinstance(self.ref_stored, StoredClipSet) else None
 
+    def models(self, held: dict[str, LazyBackbone] | None) -> dict[str, LazyBackbone]:
+        """The networks loaded for these sides: ``held`` (a Scorer's), else the extractor's, else none yet."""
+        if held is not None:
+            return held
+        return self.extractor.backbones if self.extractor is not None else {}
+
     def extract(self, folder: str, strict: bool, rank: int, size: int, desc: str) -> ClipSet:
         """The clips of a side given as a folder (this rank's shard under torchrun)."""
         assert self.extractor is not None  # made whenever a side is a folder
@@ -285,7 +279,7 @@ class _Sides:
         opts: ExtractionOptions,
         rank: int,
         held: dict[str, LazyBackbone] | None,
-    ) -> _Sides:
+    ) -> Sides:
         """Read stored sides, make the extractor the folders need, and check every stored side's provenance."""
         gen_stored = _stored_side(generated, "generated", needs)
         assert not isinstance(gen_stored, ReferenceStats)  # _stored_side refuses statistics as the generated side
@@ -328,7 +322,7 @@ class _Sides:
 def _result(
     settings: Settings,
     opts: ExtractionOptions,
-    sides: _Sides,
+    sides: Sides,
     gen: ClipSet,
     ref: ClipSet | None,
     values: dict,

@@ -9,7 +9,7 @@ one file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ from audiometric.extraction.clipset import ClipSet, extract_folder, gather
 from audiometric.extraction.extract import Clip, Extraction, Extractor
 from audiometric.metrics import BACKBONE_SEPARATOR, get_metric, split_request
 from audiometric.runtime.distributed import shard
-from audiometric.scoring.compute import Settings, compute, metric_input, needed_outputs
+from audiometric.scoring.captions import TEXT, Captions, embed_captions
+from audiometric.scoring.compute import Settings, backbone_for, compute, metric_input, needed_outputs
 from audiometric.scoring.pipeline import ExtractionOptions, make_extractor, versions
 from audiometric.sweep import swap
 
@@ -59,6 +60,8 @@ class Scorer:
     rank: int = 0
     size: int = 1
     strict: bool = False  # an unusable reference file is an error, not a skip (``--strict``)
+    #: backbone -> clip name -> its caption's text embedding ``(1, dim)`` (``clap_score``; see :meth:`caption`)
+    captions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -87,9 +90,30 @@ class Scorer:
         """The extractor's per-backbone cache settings (preprocessing, resampler, rates)."""
         return {name: key.settings for name, key in sorted(self.extractor.keys.items())}
 
+    def caption(self, captions: Captions, names: list[str], where: str) -> None:
+        """Embed the caption of every clip name once (one-line error for a name without one), by the text
+        tower of each backbone a captions metric reads; every clip this scorer extracts then carries its own
+        as output ``TEXT``, found by name (a corrupted clip keeps its clean original's name)."""
+        texts = captions.lookup(names, where)
+        for metric in self.settings.metrics:
+            backbone = backbone_for(metric, self.settings)[0]
+            if get_metric(metric).reference == "captions" and backbone not in self.captions:
+                rows = embed_captions(texts, self.extractor.backbones[backbone])
+                self.captions[backbone] = {name: rows[i : i + 1] for i, name in enumerate(names)}
+
+    def _add_captions(self, clips: list[Clip], root: Path) -> None:
+        """Each clip's caption rows (from :meth:`caption`) beside its audio outputs."""
+        for clip in clips:
+            name = Path(clip.path).relative_to(root).as_posix()
+            for backbone, rows in self.captions.items():
+                if backbone in clip.outputs:
+                    clip.outputs[backbone][TEXT] = rows[name]
+
     def reference(self, folder: Path) -> ClipSet:
         """The clean reference folder through the backbones, with the score command's listing and sharding."""
-        return extract_folder(str(folder), self.extractor, self.strict, self.rank, self.size, "reference")
+        clips = extract_folder(str(folder), self.extractor, self.strict, self.rank, self.size, "reference")
+        self._add_captions(clips.extraction.clips, folder)
+        return clips
 
     def embed(self, files: list[Path], names: list[str], root: Path, desc: str, progress: bool = True) -> Extraction:
         """Outputs of every backbone for ``files`` (sharded across ranks, gathered in file order).
@@ -108,6 +132,7 @@ class Scorer:
             self.extractor.progress, self.extractor.workers = shown, workers
         for clip in result.clips:
             clip.path = str(root / names[clip.index])
+        self._add_captions(result.clips, root)
         return result
 
     def compute(

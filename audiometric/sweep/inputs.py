@@ -18,6 +18,7 @@ from audiometric.corrupt.options import parse_params, takes
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
 from audiometric.metrics import METRICS, split_request
+from audiometric.scoring.captions import Captions, read_captions
 from audiometric.sweep.cells import Reference, digest
 from audiometric.sweep.core import Scorer, barrier, preview_names
 from audiometric.sweep.spec import SweepSpec, required
@@ -67,6 +68,16 @@ def check_sizes(spec: SweepSpec, n: int) -> None:
             f"--metrics: FD/FAD/KAD need >= 2 clips per set, this sweep has {gen} corrupted and "
             f"{ref} reference clips{where}; give >= {need} reference clips"
         )
+
+
+def captions(spec: SweepSpec, names: list[str], scorer: Scorer) -> Captions | None:
+    """``--prompts``: read, check that every reference clip name has a caption (before any clip is embedded),
+    and embed them once (:meth:`Scorer.caption`); ``None`` without it."""
+    if spec.prompts is None:
+        return None
+    caps = read_captions(spec.prompts)
+    scorer.caption(caps, names, spec.ref or "the composed reference")
+    return caps
 
 
 def load_pool(spec: SweepSpec, resolved: dict[str, Any]) -> tuple[Pool | None, str | None]:
@@ -160,6 +171,7 @@ def target_labels(names: list[str], labels_csv: str | None) -> list[str]:
 
 
 __all__ = [
+    "captions",
     "check_classes",
     "check_sizes",
     "load_pool",

@@ -19,8 +19,9 @@ from tqdm import tqdm
 
 from audiometric._version import __version__
 from audiometric.errors import USER_ERRORS
-from audiometric.metrics import split_request
+from audiometric.metrics import get_metric
 from audiometric.runtime.distributed import process_group
+from audiometric.scoring.captions import Captions
 from audiometric.sweep import cells as cellio
 from audiometric.sweep import inputs, swap
 from audiometric.sweep.cells import CELL_FORMAT, Members, Plan, Prepared, Reference, digest, members, prepare
@@ -46,6 +47,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         )
         names = inputs.preview(spec, resolved)
         inputs.check_sizes(spec, len(names))
+        captions = inputs.captions(spec, names, scorer)
         pool, pool_digest = inputs.load_pool(spec, resolved)
         if spec.corruption in ("interference", "interference_fraction"):
             inputs.check_classes(spec, required(pool, "--pool"), inputs.target_labels(names, spec.labels), resolved)
@@ -55,7 +57,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
         ref, ref_set = inputs.reference(spec, out, resolved, pool, scorer, show)
         inputs.check_sizes(spec, len(ref.names))
         embedded = ref_set.extraction
-        common = _common(spec, resolved, scorer, ref, pool_digest)
+        common = _common(spec, resolved, scorer, ref, pool_digest, captions)
         grid = [(level, seed) for level in spec.levels for seed in range(spec.seeds)]
         keys = {cell: digest({**common, "level": cell[0], "seed": cell[1]}) for cell in grid}
         done = {
@@ -81,6 +83,7 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
     for message in sorted({m for cell in grid for m in done[cell].get("warnings", [])}):
         warnings.warn(message, stacklevel=2)
     provenance = _provenance(spec, resolved, scorer, ref, ref_set.summary(), pool, pool_digest)
+    provenance["captions"] = captions.summary() if captions else None
     rows = [row for cell in grid for row in cell_rows(done[cell], spec)]
     spread_key = digest({**common, "repeats": REPEATS})
     spread = clean_spread(scorer, embedded.clips, ref.root, spec.metrics, spread_key, out / "clean_spread.json")
@@ -88,9 +91,13 @@ def run_sweep(spec: SweepSpec, opts: ExtractionOptions | None = None, overwrite:
     return counters
 
 
-def _common(spec: SweepSpec, resolved: dict, scorer: Scorer, ref: Reference, pool_digest: str | None) -> dict:
-    """Everything every cell key holds besides its level and seed."""
+def _common(
+    spec: SweepSpec, resolved: dict, scorer: Scorer, ref: Reference, pool_digest: str | None, captions: Captions | None
+) -> dict:
+    """Everything every cell key holds besides its level and seed (the captions' digest only when given, so
+    the keys of sweeps without captions stay as they were)."""
     return {
+        **({"captions": captions.sha256} if captions else {}),
         "format": CELL_FORMAT,
         "corruption": spec.corruption,
         "params": resolved,
@@ -168,7 +175,7 @@ def _provenance(spec: SweepSpec, resolved: dict, scorer: Scorer, ref, listing: d
         "SeedSequence([seed, stable_hash('\\0set-selection')]); split = "
         "SeedSequence([seed, stable_hash('\\0sweep-split')])",
         "kl_pairing": (
-            "each corrupted clip of half A with its own clean original"
+            "each corrupted clip of half A with its own clean original (every metric paired by name: KL, clap_pair)"
             if spec.protocol == "split"
             else "each corrupted clip with its clean original"
         ),
@@ -250,8 +257,7 @@ def _metrics(
 ) -> dict[str, Any]:
     """A cell's metric entries, reasons, swap tests and warnings (kept in the cell, shown once at the end)."""
     level, seed = cell
-    # KL (kl, kl@BACKBONE) under the split protocol pairs each corrupted A clip with its clean original
-    kl = tuple(m for m in spec.metrics if split_request(m)[0] == "kl" and spec.protocol == "split")
+    kl = tuple(m for m in spec.metrics if _with_originals(m, spec))
     main = tuple(m for m in spec.metrics if m not in kl)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -287,10 +293,16 @@ def _swaps(
     clean = [ref_clips[index[Path(clip.path).relative_to(root).as_posix()]] for clip in gen]
     out: dict[str, dict] = {}
     for metric in spec.metrics:
-        kl_split = split_request(metric)[0] == "kl" and spec.protocol == "split"
-        against = chosen.kl_reference if kl_split else chosen.reference
+        against = chosen.kl_reference if _with_originals(metric, spec) else chosen.reference
         out.update(scorer.swap_test(clean, gen, [ref_clips[i] for i in against], root, metric, seed))
     return out
+
+
+def _with_originals(metric: str, spec: SweepSpec) -> bool:
+    """Whether ``metric`` is scored against the clean originals of the corrupted clips: under the split
+    protocol, a metric paired by name with reference clips (KL, clap_pair; half B holds other names)."""
+    info = get_metric(metric)
+    return spec.protocol == "split" and info.paired and info.reference == "clips"
 
 
 def cell_rows(cell: dict, spec: SweepSpec) -> list[dict]:

@@ -16,19 +16,13 @@ from audiometric.corrupt.options import check_taken
 from audiometric.errors import AudiometricError
 from audiometric.metrics import parse_requests
 from audiometric.runtime.config import read_options
-from corruptions.registry import REGISTRY, Corruption
+from audiometric.scoring.captions import check_captions
+from corruptions.registry import REGISTRY, Corruption, short_names
 
 T = TypeVar("T")
 
-#: The paper's short names (and hyphenated spellings) for the registry's corruptions.
-ALIASES: dict[str, str] = {
-    "noise": "gaussian_noise",
-    "mel-noise": "mel_noise",
-    "mask": "mel_mask",
-    "interference": "interference",
-    "interference-fraction": "interference_fraction",
-    "permute": "event_permutation",
-}
+#: The paper's short names (and hyphenated spellings) for the registry's corruptions, from their entries.
+ALIASES: dict[str, str] = short_names()
 
 PROTOCOLS = ("split", "paired")
 
@@ -74,6 +68,7 @@ CONFIG_KEYS = (
     "params",
     "keep_audio",
     "pdf",
+    "prompts",
     "device",
     "batch_size",
     "workers",
@@ -107,6 +102,8 @@ class SweepSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     keep_audio: bool = False
     pdf: bool = False
+    #: captions by clip name (``clap_score``): a ``file,caption`` CSV or generate's manifest
+    prompts: str | None = None
 
     @property
     def scale(self) -> Scale:
@@ -224,7 +221,9 @@ def make_spec(options: Mapping[str, Any]) -> SweepSpec:
         params=params,
         keep_audio=bool(options.get("keep_audio")),
         pdf=bool(options.get("pdf")),
+        prompts=_opt(options.get("prompts")),
     )
+    check_captions(spec.metrics, spec.prompts)
     if spec.seeds < 1 or spec.bootstrap < 0 or not 0 < spec.confidence < 1:
         raise AudiometricError("--seeds must be >= 1, --bootstrap >= 0 and --confidence in (0, 1)")
     return spec
