@@ -25,16 +25,12 @@ from audiometric import datasets
 from audiometric.backbones.weights import checkpoint_map
 from audiometric.datasets.export import export
 from audiometric.errors import AudiometricError
+from audiometric.metrics import column_label
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.compute import Settings
 
-COLUMNS = [
-    ("fd", "FD ↓"),
-    ("is", "IS ↑"),
-    ("kl_softmax", "KL softmax ↓"),
-    ("kl_sigmoid", "KL sigmoid ↓"),
-    ("fad", "FAD ↓"),
-]
+#: The table's result keys and their headers (label and direction from the metric registry).
+COLUMNS = [(key, column_label(key)) for key in ("fd", "is", "kl_softmax", "kl_sigmoid", "fad")]
 GENERATE_KEYS = {"steps", "guidance", "duration", "candidates", "seed", "batch_size", "precision", "original_attention"}
 
 

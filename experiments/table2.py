@@ -29,16 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiometric.errors import AudiometricError
 from audiometric.ldm.train import TrainConfig, TrainingInterrupted, train
 from audiometric.ldm.train.checkpoint import latest
+from audiometric.metrics import column_label, entry_metric
 from audiometric.runtime.atomic import atomic_write, atomic_write_text
 
-COLUMNS = [
-    ("fd", "FD ↓"),
-    ("is", "IS ↑"),
-    ("kl_softmax", "KL softmax ↓"),
-    ("kl_sigmoid", "KL sigmoid ↓"),
-    ("fad", "FAD ↓"),
-]
-LOWER_IS_BETTER = {"fd": True, "fad": True, "kl_softmax": True, "kl_sigmoid": True, "kad": True, "is": False}
+#: The table's result keys and their headers (label and direction from the metric registry).
+COLUMNS = [(key, column_label(key)) for key in ("fd", "is", "kl_softmax", "kl_sigmoid", "fad")]
+#: The eval.csv columns a run's best evaluation may be selected by (``select:``).
+SELECTABLE = ("fd", "fad", "kl_softmax", "kl_sigmoid", "kad", "is")
 
 
 def load_config(path: Path) -> dict:
@@ -52,8 +49,8 @@ def load_config(path: Path) -> dict:
             raise AudiometricError(f"--config {path}: missing the key {key!r}")
     if not set(config["inits"]) <= {"pretrained", "scratch"}:
         raise AudiometricError(f"--config {path}: inits must be pretrained and/or scratch")
-    if config.get("select", "fd") not in LOWER_IS_BETTER:
-        raise AudiometricError(f"--config {path}: select must be one of {', '.join(LOWER_IS_BETTER)}")
+    if config.get("select", "fd") not in SELECTABLE:
+        raise AudiometricError(f"--config {path}: select must be one of {', '.join(SELECTABLE)}")
     for entry in config["datasets"].values():
         entry["data_dir"] = str((path.parent / entry["data_dir"]).resolve())
     for key in ("model", "clap"):
@@ -130,7 +127,7 @@ def best(rows: list[dict], metric: str) -> dict | None:
     scored = [r for r in rows if r.get(metric) not in (None, "")]
     if not scored:
         return None
-    sign = 1.0 if LOWER_IS_BETTER[metric] else -1.0
+    sign = 1.0 if entry_metric(metric).lower_is_better else -1.0
     return min(scored, key=lambda r: (sign * float(r[metric]), int(r["step"])))
 
 
@@ -151,7 +148,7 @@ def assemble(config: dict, chosen: list[tuple[str, str, str]], out: Path) -> str
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
     ft = config.get("finetune", {})
     note = (
-        f"Best evaluation per cell by {metric} ({'lowest' if LOWER_IS_BETTER[metric] else 'highest'}; earliest "
+        f"Best evaluation per cell by {metric} ({'lowest' if entry_metric(metric).lower_is_better else 'highest'}; earliest "
         f"step on ties), every {ft.get('eval_every', 5000)} steps with the EMA weights, text-conditioned, "
         f"{ft.get('eval_steps', 200)} DDIM steps, guidance {ft.get('eval_guidance', 3.5)}; start model "
         f"{config['model']}. Per-run provenance: runs/*/settings.json, eval.csv, train.csv."

@@ -153,3 +153,27 @@ def test_one_system_is_a_user_error(toy, tmp_path) -> None:
     tone_set(tmp_path / "a", 4, seed=1)
     with pytest.raises(AudiometricError, match="at least two systems"):
         audiometric.compare([tmp_path / "a"], tmp_path / "a", metrics="fd", backbone="aisfx", device="cpu")
+
+
+def test_tables_print_rounding_noise_and_exact_zeros_as_0(toy, tmp_path) -> None:
+    """A system against itself as reference gives FD of float64 noise (~1e-13), and a copy of a system a Δ
+    of exactly 0: both print as `0`, without a sign, in the pairwise table and the ranking."""
+    tone_set(tmp_path / "a", 10, seed=1)
+    tone_set(tmp_path / "ref", 10, seed=4)
+    code, output = _run(str(tmp_path / "a"), str(tmp_path / "ref"), "--ref", str(tmp_path / "ref"), "--metrics", "fd")
+    assert code == 0, output
+    own = next(line for line in output.splitlines() if line.startswith("| a | ref | FD"))
+    assert own.split(" | ")[4] == "0", own  # B = ref against itself
+    out = tmp_path / "copy.json"
+    (tmp_path / "b").mkdir()
+    for clip in (tmp_path / "a").iterdir():
+        (tmp_path / "b" / clip.name).write_bytes(clip.read_bytes())
+    code, output = _run(str(tmp_path / "a"), str(tmp_path / "b"), "--ref", str(tmp_path / "ref"), "--metrics", "fd")
+    row = next(line for line in output.splitlines() if line.startswith("| a | b | FD"))
+    assert row.split(" | ")[5:7] == ["0", "[0, 0]"], row
+    code, output = _run(
+        str(tmp_path / "a"), str(tmp_path / "b"), "--ref", str(tmp_path / "ref"), "--metrics", "fd", "--json", str(out)
+    )
+    result = json.loads(out.read_text())
+    assert result["pairs"][0]["metrics"]["fd"]["difference"] == 0
+    assert all(entry["resolution"] > 0 for entry in result["ranking"]["fd"])

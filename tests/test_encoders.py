@@ -122,6 +122,7 @@ def tiny_dac(folder: Path) -> Path:
         codebook_dim=4,
         hidden_size=16,
         hop_length=512,
+        sampling_rate=44100,
     )
     transformers.DacModel(config).save_pretrained(folder)
     transformers.DacFeatureExtractor(hop_length=512, sampling_rate=44100).save_pretrained(folder)
@@ -454,3 +455,23 @@ def test_backbones_command_lists_every_backbone_without_torch() -> None:
     code = "import sys; from audiometric.cli.backbones import describe; describe(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_dac_preprocessor_rate_of_old_hub_copies_and_other_rates(folders, tmp_path) -> None:
+    """descript/dac_44khz copies fetched before 2024-10-11 say 16000 Hz in preprocessor_config.json: a warning,
+    then the model's 44100 Hz (same embeddings); a DAC whose model is not 44.1 kHz is refused in one line."""
+    import shutil
+
+    old = shutil.copytree(folders["dac-44k"], tmp_path / "old")
+    prep = json.loads((old / "preprocessor_config.json").read_text())
+    (old / "preprocessor_config.json").write_text(json.dumps({**prep, "sampling_rate": 16000}))
+    wav = torch.randn(1, 44100) * 0.1
+    with pytest.warns(UserWarning, match="sampling_rate 16000"):
+        fixed = load("dac-44k", str(old))
+    expected = load("dac-44k", str(folders["dac-44k"]))(wav)["embedding"]
+    assert torch.equal(fixed(wav)["embedding"], expected)
+    other = shutil.copytree(folders["dac-44k"], tmp_path / "other")
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "sampling_rate": 16000}))
+    with pytest.raises(WeightsError, match="16000 Hz DAC"):
+        load("dac-44k", str(other))

@@ -75,6 +75,7 @@ class ExtractionKeywords(TypedDict, total=False):
     allow_truncated: bool
     checkpoints: Mapping[str, str | Path] | Sequence[str] | None
     backbone_params: Mapping[str, object] | None
+    precision: str
 
 
 def extraction_options(
@@ -90,9 +91,11 @@ def extraction_options(
     allow_truncated: bool = False,
     checkpoints: Mapping[str, str | Path] | Sequence[str] | None = None,
     backbone_params: Mapping[str, object] | None = None,
+    precision: str = "fp32",
 ) -> ExtractionOptions:
     """Checked :class:`audiometric.scoring.pipeline.ExtractionOptions` (one-line errors naming the bad argument)."""
     from audiometric.audio.preprocess import Preprocess
+    from audiometric.backbones import PRECISIONS
     from audiometric.backbones.weights import checkpoint_map
     from audiometric.runtime.device import parse_device
     from audiometric.scoring.pipeline import ExtractionOptions
@@ -106,6 +109,8 @@ def extraction_options(
         raise AudiometricError(f"channels must be 'first' or 'mean', got {channels!r}")
     if max_seconds is not None and not max_seconds > 0:
         raise AudiometricError(f"max_seconds must be > 0 seconds (or None for whole files), got {max_seconds!r}")
+    if precision not in PRECISIONS:  # which backbone tolerates which is checked when the backbones are chosen
+        raise AudiometricError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return ExtractionOptions(
         device=device,
         batch_size=batch_size,
@@ -117,6 +122,7 @@ def extraction_options(
         allow_truncated=allow_truncated,
         checkpoints=checkpoint_map(checkpoints),
         backbone_params={str(key): str(value) for key, value in (backbone_params or {}).items()},
+        precision=precision,
     )
 
 

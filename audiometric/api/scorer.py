@@ -42,7 +42,9 @@ class Scorer:
     ``backbones``: the backbone of FD/IS/KL/KAD/KID/density, then the one of FAD (default VGGish); ``embed``
     embeds with every name given. ``checkpoints`` maps backbone names to local weights (``--checkpoint
     NAME=PATH``); ``backbone_params`` are backbone settings (``--param KEY=VALUE``, e.g. ``{"layer": 6}`` for
-    wavlm-base-plus), each given to the backbones that take KEY. The networks are built on first need and kept,
+    wavlm-base-plus), each given to the backbones that take KEY. ``precision``: ``"fp32"`` (default), or
+    ``"fp16"``/``"bf16"`` autocast around each network where its registry entry allows it (``--precision``,
+    ``Spec.precisions``). The networks are built on first need and kept,
     so later calls reuse them. The keywords (``device``, ``checkpoints``, ``cache``, ...) and their defaults are
     those of :func:`~audiometric.api.options.extraction_options`.
 

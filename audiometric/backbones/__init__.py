@@ -28,7 +28,8 @@ class Spec:
 
     ``dims`` gives each output's width with the default checkpoint (the ``audiometric backbones`` listing);
     ``per_frame`` says whether a clip yields one row per frame (else one row per clip); ``params`` names the
-    settings its loader takes as keywords (``--param KEY=VALUE``, part of the cache key when given).
+    settings its loader takes as keywords (``--param KEY=VALUE``, part of the cache key when given);
+    ``precisions`` the ``--precision`` values its network tolerates (docs/metrics.md, "Precision").
     """
 
     loader: str
@@ -38,21 +39,36 @@ class Spec:
     dims: tuple[int, ...] = field(default=(), kw_only=True)
     per_frame: bool = field(default=False, kw_only=True)
     params: tuple[str, ...] = field(default=(), kw_only=True)
+    precisions: tuple[str, ...] = field(default=("fp32",), kw_only=True)
 
+
+#: ``--precision`` values (generate's words): float32, or the network under float16/bfloat16 autocast.
+PRECISIONS = ("fp32", "fp16", "bf16")
+# A lower precision is allowed where it moved FD and KAD by < 1 % and no output by > 5e-2 (max relative)
+# on the bundled example (benchmarks/precision.py; the table is in docs/metrics.md, "Precision").
+_ALL = PRECISIONS
+_FP16 = ("fp32", "fp16")
+_FP32 = ("fp32",)
 
 _REGISTRY: dict[str, Spec] = {
-    "panns-cnn14-16k": Spec("panns:load_cnn14_16k", 16000, 32000, ("embedding", "logits"), dims=(2048, 527)),
-    "panns-cnn14-32k": Spec("panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits"), dims=(2048, 527)),
-    "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",), dims=(128,), per_frame=True),
-    "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",), dims=(512,), per_frame=True),
-    "clap-laion": Spec("clap:load_clap", 48000, 1, ("embedding",), dims=(512,)),
-    "ast-audioset": Spec("ast:load_ast", 16000, 400, ("embedding", "logits"), dims=(768, 527)),
-    "encodec-24k": Spec("encodec:load_encodec", 24000, 320, ("embedding",), dims=(128,), per_frame=True),
-    "dac-44k": Spec("dac:load_dac", 44100, 512, ("embedding",), dims=(1024,), per_frame=True),
-    "wavlm-base-plus": Spec(
-        "wavlm:load_wavlm", 16000, 400, ("embedding",), dims=(768,), per_frame=True, params=("layer",)
+    "panns-cnn14-16k": Spec(
+        "panns:load_cnn14_16k", 16000, 32000, ("embedding", "logits"), dims=(2048, 527), precisions=_ALL
     ),
-    "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits"), dims=(768, 527)),
+    "panns-cnn14-32k": Spec(
+        "panns:load_cnn14_32k", 32000, 32000, ("embedding", "logits"), dims=(2048, 527), precisions=_ALL
+    ),
+    "vggish": Spec("vggish:load_vggish", 16000, 15600, ("embedding",), dims=(128,), per_frame=True, precisions=_ALL),
+    "aisfx": Spec("aisfx:load_aisfx", 44100, 100353, ("embedding",), dims=(512,), per_frame=True, precisions=_ALL),
+    "clap-laion": Spec("clap:load_clap", 48000, 1, ("embedding",), dims=(512,), precisions=_FP32),
+    "ast-audioset": Spec("ast:load_ast", 16000, 400, ("embedding", "logits"), dims=(768, 527), precisions=_ALL),
+    "encodec-24k": Spec(
+        "encodec:load_encodec", 24000, 320, ("embedding",), dims=(128,), per_frame=True, precisions=_FP32
+    ),
+    "dac-44k": Spec("dac:load_dac", 44100, 512, ("embedding",), dims=(1024,), per_frame=True, precisions=_FP32),
+    "wavlm-base-plus": Spec(
+        "wavlm:load_wavlm", 16000, 400, ("embedding",), dims=(768,), per_frame=True, params=("layer",), precisions=_FP16
+    ),
+    "passt": Spec("passt:load_passt", 32000, 320000, ("embedding", "logits"), dims=(768, 527), precisions=_FP16),
 }
 
 
@@ -107,6 +123,19 @@ def check_params(names: Iterable[str], params: Mapping[str, object] | None) -> N
         )
 
 
+def check_precision(name: str, precision: str) -> str:
+    """``precision`` when backbone ``name`` tolerates it, else a one-line error naming the allowed values."""
+    if precision not in PRECISIONS:
+        raise AudiometricError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    allowed = spec(name).precisions
+    if precision not in allowed:
+        raise AudiometricError(
+            f"--precision {precision}: backbone {name} allows {', '.join(allowed)} only (its outputs move too "
+            "far in lower precision, docs/metrics.md 'Precision'); pass --precision fp32 or choose another backbone"
+        )
+    return precision
+
+
 def __getattr__(attribute: str):
     """``Backbone`` and ``LazyBackbone`` are imported on first use (``Backbone`` needs torch)."""
     if attribute == "Backbone":
@@ -120,4 +149,16 @@ def __getattr__(attribute: str):
     raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
-__all__ = ["Backbone", "LazyBackbone", "Spec", "available", "check_params", "load", "loader", "params_for", "spec"]
+__all__ = [
+    "PRECISIONS",
+    "Backbone",
+    "LazyBackbone",
+    "Spec",
+    "available",
+    "check_params",
+    "check_precision",
+    "load",
+    "loader",
+    "params_for",
+    "spec",
+]

@@ -169,9 +169,10 @@ class Aisfx(Backbone):
         dtype = torch.float32 if wav.device.type == "mps" else torch.float64
         frames = n_frames(samples)
         padded = F.pad(wav.to(dtype), (HOP, frames * HOP - samples))  # (frames + 1) * HOP samples
-        spectrum = torch.fft.rfft(padded.unfold(-1, N_FFT, HOP) * self.window.to(dtype))  # (batch, frames, 1025)
-        power = spectrum.real.square() + spectrum.imag.square()
-        bands = power @ self.mel_weights.to(dtype)  # (batch, frames, 96)
+        with torch.autocast(wav.device.type, enabled=False):  # never lowered by --precision fp16/bf16
+            spectrum = torch.fft.rfft(padded.unfold(-1, N_FFT, HOP) * self.window.to(dtype))  # (batch, frames, 1025)
+            power = spectrum.real.square() + spectrum.imag.square()
+            bands = power @ self.mel_weights.to(dtype)  # (batch, frames, 96)
         return (torch.log1p(LOG_SCALE * bands) / np.log(10.0)).float()
 
     def embed_blocks(self, blocks: torch.Tensor) -> torch.Tensor:

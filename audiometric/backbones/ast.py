@@ -40,7 +40,8 @@ class ASTBackbone(Backbone):
         """Pooled embedding and logits, each averaged over the clip's 10.24 s chunks."""
         chunks, n_chunks = chunk_rows(wav, self.chunk)
         device = next(self.model.parameters()).device
-        inputs = to_device(self.features(chunks, sampling_rate=SAMPLE_RATE, return_tensors="pt"), device)
+        with torch.autocast(wav.device.type, enabled=False):  # the fbank (torchaudio's, if installed) in float32
+            inputs = to_device(self.features(chunks, sampling_rate=SAMPLE_RATE, return_tensors="pt"), device)
         pooled = self.model.audio_spectrogram_transformer(inputs["input_values"]).pooler_output
         logits = self.model.classifier(pooled)
         batch = wav.shape[0]

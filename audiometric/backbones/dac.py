@@ -9,42 +9,41 @@ independent of the number of codebooks used. The whole clip goes through the enc
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from audiometric.backbones.base import Backbone
-from audiometric.backbones.hf import load_parts, to_device
+from audiometric.backbones.codec import CodecEncoder, load_codec
+from audiometric.errors import WeightsError
 
 SAMPLE_RATE = 44100  # Hz: DacFeatureExtractor.sampling_rate of descript/dac_44khz
 HOP = 512  # samples per frame: DacFeatureExtractor.hop_length, the product of downsampling_ratios [2, 4, 8, 8]
 
 
-class DacBackbone(Backbone):
+class DacBackbone(CodecEncoder):
     """DAC encoder: ``(batch, samples)`` at 44.1 kHz -> ``{"embedding": (batch, frames, 1024)}``."""
 
     name = "dac-44k"
     sample_rate = SAMPLE_RATE
     min_samples = HOP
-    outputs = ("embedding",)
-
-    def __init__(self, model: Any, features: Any) -> None:
-        """``model``: a transformers ``DacModel``; ``features``: its ``DacFeatureExtractor``."""
-        super().__init__()
-        self.model: Any = model
-        self.features = features
-
-    def forward(self, wav: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Encoder latents, one row per hop: ``(batch, ceil(samples / hop), hidden)``."""
-        rows = list(wav.detach().float().cpu().numpy())
-        device = next(self.model.parameters()).device
-        inputs = to_device(self.features(rows, sampling_rate=SAMPLE_RATE, return_tensors="pt"), device)
-        return {"embedding": self.model.encoder(inputs["input_values"]).transpose(1, 2)}
 
 
 def load_dac(checkpoint: str | None, device: str | torch.device) -> DacBackbone:
     """DAC from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    model, features, _, digest = load_parts(DacBackbone.name, checkpoint, "DacModel", "DacFeatureExtractor")
-    backbone = DacBackbone(model, features)
-    backbone.checkpoint_sha256 = digest
-    return backbone.to(torch.device(device)).eval()
+    return load_codec(DacBackbone, checkpoint, device, "Dac", _check_rates)
+
+
+def _check_rates(model: Any, features: Any, folder: Path) -> None:
+    """A DAC that is not 44.1 kHz is one line; a preprocessor saying another rate warns and is set to 44100."""
+    rate = getattr(model.config, "sampling_rate", SAMPLE_RATE)
+    if rate != SAMPLE_RATE:
+        raise WeightsError(f"{folder} holds a {rate} Hz DAC; dac-44k needs a 44100 Hz one such as descript/dac_44khz")
+    if features.sampling_rate != SAMPLE_RATE:  # copies fetched before 2024-10-11 say 16000; the model is 44.1 kHz
+        warnings.warn(
+            f"{folder}/preprocessor_config.json says sampling_rate {features.sampling_rate}, its model 44100: "
+            "using 44100 (the hub corrected the file; fetch it again to silence this)",
+            stacklevel=4,  # the caller of load_dac
+        )
+        features.sampling_rate = SAMPLE_RATE

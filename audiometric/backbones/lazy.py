@@ -1,7 +1,7 @@
 """A registered backbone that builds its network on first call.
 
 Everything the pipeline reads before running a network (``name``, ``sample_rate``, ``min_samples``,
-``outputs``, ``checkpoint_sha256``) comes from the registry and the remembered checkpoint digest, without
+``outputs``, ``checkpoint_sha256``, ``precision``) comes from the registry and the remembered checkpoint digest, without
 importing torch; when every clip is cached the network is never built.
 """
 
@@ -11,7 +11,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from audiometric.backbones import load, spec
+from audiometric.backbones import check_precision, load, spec
 from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 
 if TYPE_CHECKING:
@@ -29,8 +29,12 @@ class LazyBackbone:
         device: str | torch.device,
         checkpoint: str | None = None,
         params: Mapping[str, object] | None = None,
+        *,
+        precision: str = "fp32",
     ):
+        """``precision``: the autocast dtype the extractor runs the network under (checked against the registry)."""
         entry = spec(name)
+        self.precision = check_precision(name, precision)
         self.name, self.sample_rate, self.min_samples, self.outputs = (
             name,
             entry.sample_rate,

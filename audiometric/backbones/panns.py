@@ -207,16 +207,19 @@ class Cnn14(Backbone):
         self.register_load_state_dict_post_hook(_forget_folded)
 
     def logmel(self, wav: torch.Tensor) -> torch.Tensor:
-        """Log-mel power in dB (ref 1.0, floor 1e-10), ``(batch, samples)`` -> ``(batch, frames, mel_bins)``."""
+        """Log-mel power in dB (ref 1.0, floor 1e-10), ``(batch, samples)`` -> ``(batch, frames, mel_bins)``.
+
+        Float32 under any ``--precision``: autocast is off here (the DFT and mel products lose ~1e-2 in bf16)."""
         stft = self.spectrogram_extractor.stft
         half = self.config.window // 2
-        padded = F.pad(wav[:, None, :], (half, half), mode="reflect")  # centre frames (librosa center=True)
-        kernels = torch.cat((stft.conv_real.weight, stft.conv_imag.weight))  # both DFT convs in one pass
-        spec = F.conv1d(padded, kernels, stride=self.config.hop)  # (batch, 2 * bins, frames)
-        real, imag = spec.split(self.config.freq_bins, dim=1)
-        power = real.square() + imag.square()
-        mel = torch.matmul(power.transpose(1, 2), self.logmel_extractor.melW)  # (batch, frames, mels)
-        return 10.0 * torch.log10(mel.clamp_min(_AMIN))  # librosa power_to_db with ref=1.0, top_db=None
+        with torch.autocast(wav.device.type, enabled=False):
+            padded = F.pad(wav[:, None, :], (half, half), mode="reflect")  # centre frames (librosa center=True)
+            kernels = torch.cat((stft.conv_real.weight, stft.conv_imag.weight))  # both DFT convs in one pass
+            spec = F.conv1d(padded, kernels, stride=self.config.hop)  # (batch, 2 * bins, frames)
+            real, imag = spec.split(self.config.freq_bins, dim=1)
+            power = real.square() + imag.square()
+            mel = torch.matmul(power.transpose(1, 2), self.logmel_extractor.melW)  # (batch, frames, mels)
+            return 10.0 * torch.log10(mel.clamp_min(_AMIN))  # librosa power_to_db with ref=1.0, top_db=None
 
     def _folded_weights(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
         """Per block, the BN-folded conv weights, rebuilt whenever a source tensor moved or changed.

@@ -73,7 +73,10 @@ class PasstMel(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """``wav`` ``(batch, samples)``, samples > 513 -> ``(batch, 128, (samples - 1) // 320 + 1)``."""
-        wav = wav.float()
+        with torch.autocast(wav.device.type, enabled=False):  # float32 under ``--precision`` fp16/bf16 too
+            return self._logmel(wav.float())
+
+    def _logmel(self, wav: torch.Tensor) -> torch.Tensor:
         emphasised = wav[:, 1:] - PREEMPHASIS * wav[:, :-1]
         spec = torch.stft(
             emphasised,

@@ -128,9 +128,10 @@ class VGGish(Backbone):
         if wav.shape[-1] < self.min_samples:
             wav = nn.functional.pad(wav, (0, self.min_samples - wav.shape[-1]))
         dtype = torch.float32 if wav.device.type == "mps" else torch.float64
-        frames = wav.to(dtype).unfold(-1, WINDOW, HOP) * self.window.to(dtype)  # (batch, n_frames, 400)
-        magnitude = torch.fft.rfft(frames, n=N_FFT).abs()  # (batch, n_frames, 257)
-        log_mel = torch.log(magnitude @ self.mel_matrix.to(dtype) + LOG_OFFSET)  # (batch, n_frames, 64)
+        with torch.autocast(wav.device.type, enabled=False):  # never lowered by --precision fp16/bf16
+            frames = wav.to(dtype).unfold(-1, WINDOW, HOP) * self.window.to(dtype)  # (batch, n_frames, 400)
+            magnitude = torch.fft.rfft(frames, n=N_FFT).abs()  # (batch, n_frames, 257)
+            log_mel = torch.log(magnitude @ self.mel_matrix.to(dtype) + LOG_OFFSET)  # (batch, n_frames, 64)
         n_patches = log_mel.shape[1] // PATCH_FRAMES
         patches = log_mel[:, : n_patches * PATCH_FRAMES].reshape(wav.shape[0], n_patches, PATCH_FRAMES, N_MELS)
         return patches.float()

@@ -19,7 +19,8 @@ EXAMPLES = """Examples:
 
 
 def describe() -> list[dict]:
-    """One record per backbone: name, rate (Hz), outputs with widths, checkpoint files and source, licence."""
+    """One record per backbone: name, rate (Hz), outputs with widths, settings, precisions, checkpoint files and
+    source, licence."""
     from audiometric import backbones
     from audiometric.backbones.weights import WEIGHTS
 
@@ -34,6 +35,7 @@ def describe() -> list[dict]:
                 "rows": "per frame" if spec.per_frame else "per clip",
                 "outputs": {output: dim for output, dim in zip(spec.outputs, dims, strict=True)},
                 "params": list(spec.params),
+                "precisions": list(spec.precisions),
                 "checkpoint": list(weights.files or (weights.filename,)) if weights else [],
                 "source": (weights.url or weights.install) if weights else None,
                 "licence": weights.licence if weights else None,
@@ -45,6 +47,7 @@ def describe() -> list[dict]:
 def _line(record: dict) -> str:
     outputs = ", ".join(f"{out} {dim or '?'}-d" for out, dim in record["outputs"].items())
     settings = f"; --param {', '.join(record['params'])}" if record["params"] else ""
+    settings += f"; --precision {'|'.join(record['precisions'])}"
     return (
         f"{record['name']:<16} {record['sample_rate']:>6} Hz  {outputs} {record['rows']}{settings}\n"
         f"{'':<16} weights: {' + '.join(record['checkpoint'])} from {record['source']}; "

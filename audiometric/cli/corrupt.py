@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from audiometric.cli.options import key_values, overwrite_option
+from audiometric.cli.options import corruption_param_option, overwrite_option
 from audiometric.errors import AudiometricError
 
 
@@ -36,15 +36,7 @@ Examples:
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Run seed; each file's draws derive from (seed, name)."
 )
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=key_values,
-    help="Corruption (or --compose) parameter, repeatable; see --list.",
-)
+@corruption_param_option("Corruption (or --compose) parameter, repeatable; see --list.")
 @click.option(
     "--pool",
     type=click.Path(exists=True),

@@ -1,4 +1,5 @@
-"""Options shared by several commands: extraction (score, embed, stats), ``--overwrite`` (every writer)."""
+"""Options shared by several commands: extraction (score, embed, stats, compare, sweep), ``--overwrite`` (every
+writer)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ from audiometric.errors import AudiometricError
 
 
 def extraction_options(func: Callable) -> Callable:
-    """Device, batching, preprocessing, checkpoint and cache options."""
+    """Device, precision, batching, preprocessing, checkpoint and cache options."""
     options = [
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option(
+            "--precision",
+            type=click.Choice(backbones.PRECISIONS),
+            default="fp32",
+            show_default=True,
+            help="Run each network in fp32, or under fp16/bf16 autocast (front ends stay float32) where its "
+            "backbone allows it (`audiometric backbones` lists which; differences: docs/metrics.md).",
+        ),
         click.option(
             "--batch-size",
             default=16,
@@ -84,6 +93,7 @@ def backbone_param_option(func: Callable) -> Callable:
 
 def extraction_kwargs(
     device: str,
+    precision: str,
     batch_size: int,
     workers: int,
     channels: str,
@@ -98,6 +108,7 @@ def extraction_kwargs(
     return {
         **({"backbone_params": backbone_params} if backbone_params else {}),
         "device": device,
+        "precision": precision,
         "batch_size": batch_size,
         "workers": workers,
         "channels": channels,
@@ -187,6 +198,11 @@ prompts_option = click.option(
     metavar="CSV",
     help="Each clip's caption by name, for clap_score: a file,caption CSV or the manifest.json of `generate`.",
 )
+
+
+def corruption_param_option(help: str) -> Callable:
+    """``--param/-p KEY=VALUE`` (repeatable): a corruption parameter, parsed into ``params`` (corrupt, sweep)."""
+    return click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", callback=key_values, help=help)
 
 
 def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:

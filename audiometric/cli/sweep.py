@@ -3,50 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from audiometric import backbones
-from audiometric.cli.options import config_option, extraction_options, key_values, overwrite_option, prompts_option
-from audiometric.metrics import METRICS
+from audiometric.cli.options import (
+    backbone_options,
+    config_option,
+    corruption_param_option,
+    extraction_kwargs,
+    extraction_options,
+    overwrite_option,
+    prompts_option,
+)
+from audiometric.metrics import DEFAULT_METRICS, METRICS
 from audiometric.sweep.spec import ALIASES, CONFIG_KEYS, levels_help, load_config
-
-if TYPE_CHECKING:
-    from audiometric.audio.preprocess import Channels
 
 _EXTRACTION_KEYS = ("device", "batch_size", "workers")
 _SWEEP_KEYS = tuple(k for k in CONFIG_KEYS if k not in _EXTRACTION_KEYS + ("params",))
-
-
-def _extraction(
-    device: str,
-    batch_size: int,
-    workers: int,
-    channels: Channels,
-    max_seconds: float | None,
-    checkpoints: tuple[str, ...],
-    no_cache: bool,
-    no_progress: bool,
-    **more,
-):
-    """The shared extraction flags as :class:`~audiometric.scoring.pipeline.ExtractionOptions` (with checkpoints).
-
-    Flags added to the shared set later (``more``) are passed on as the option fields of the same name."""
-    from audiometric.audio.preprocess import Preprocess
-    from audiometric.backbones.weights import checkpoint_map
-    from audiometric.scoring.pipeline import ExtractionOptions
-
-    return ExtractionOptions(
-        checkpoints=checkpoint_map(checkpoints),
-        device=device,
-        batch_size=int(batch_size),
-        workers=int(workers),
-        preprocess=Preprocess(channels=channels, max_seconds=max_seconds),
-        use_cache=not no_cache,
-        progress=not no_progress,
-        **more,
-    )
 
 
 @click.command(
@@ -76,24 +49,11 @@ Examples:
 @click.option("--levels", help=f"Comma-separated severities including 0. Defaults: {levels_help()}.")
 @click.option(
     "--metrics",
-    default="fd,is,kl,fad",
+    default=",".join(DEFAULT_METRICS),
     show_default=True,
     help=f"Comma-separated, from: {', '.join(METRICS)}; METRIC@BACKBONE for another backbone (fd@vggish).",
 )
-@click.option(
-    "--backbone",
-    type=click.Choice(backbones.available()),
-    default="panns-cnn14-16k",
-    show_default=True,
-    help="Network for FD, IS, KL and KAD.",
-)
-@click.option(
-    "--fad-backbone",
-    type=click.Choice(backbones.available()),
-    default="vggish",
-    show_default=True,
-    help="Network for FAD.",
-)
+@backbone_options()
 @click.option(
     "--seeds",
     default=3,
@@ -123,15 +83,8 @@ Examples:
     show_default=True,
     help="split: corrupted half A vs clean half B; paired: corrupted set vs the whole clean set.",
 )
-@click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=key_values,
-    help="Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes "
-    "the --compose parameters.",
+@corruption_param_option(
+    "Corruption parameter, repeatable (see `audiometric corrupt --list`); permute also takes the --compose parameters."
 )
 @click.option(
     "--strict",
@@ -151,7 +104,10 @@ def sweep(ctx: click.Context, **options):
     options["params"] = {**ctx.meta.get("config_params", {}), **options["params"]}  # --param wins, key by key
     spec = make_spec({k: options.pop(k) for k in _SWEEP_KEYS + ("params",)})
     overwrite = options.pop("overwrite")
-    counters = run_sweep(spec, _extraction(**options), overwrite)
+    from audiometric.api import extraction_options as checked_options
+
+    strict = options.pop("strict")
+    counters = run_sweep(spec, checked_options(strict=strict, **extraction_kwargs(**options)), overwrite)
     if counters is None:  # a non-zero torchrun rank: rank 0 reports
         return
     click.echo((Path(spec.out) / "summary.md").read_text().rstrip())

@@ -5,7 +5,6 @@ Every problem is one line naming the file, the row (1-based line number in the f
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from audiometric.errors import AudiometricError
@@ -55,14 +54,9 @@ def _problem(name: str, prompt: str, seen: dict[str, int]) -> str | None:
 
 def _csv_rows(text: str, where: str) -> list[tuple[int, str, str]]:
     """``(line number, name, prompt)`` of each non-blank CSV row; the header must hold name and prompt."""
-    reader = csv.DictReader(text.splitlines())
-    found = [field.strip() for field in reader.fieldnames or []]
-    if not set(COLUMNS) <= set(found):
-        raise AudiometricError(
-            f"{where}: expected the columns {','.join(COLUMNS)}, found {','.join(found) or 'none'}; "
-            f"start the CSV with the header row {','.join(COLUMNS)}"
-        )
-    reader.fieldnames = found
+    from audiometric.scoring.captions import csv_with_columns
+
+    reader = csv_with_columns(text, where, COLUMNS)
     rows = []
     for row in reader:
         if any((value or "").strip() for key, value in row.items() if key is not None):

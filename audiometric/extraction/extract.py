@@ -6,10 +6,14 @@ batched only with clips of the same length (after resampling and padding), so ba
 number beyond float rounding. Outputs are cached per clip and backbone as soon as they exist, so an
 interrupted run resumes where it stopped. torch is imported, the device resolved and lazy backbones
 built only when some clip misses the cache, so a fully cached run needs none of them.
+
+A backbone whose ``precision`` is fp16 or bf16 runs under ``torch.autocast`` with that dtype (its front end
+opts out and stays float32); its outputs come back as float32, and the precision joins its cache key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Callable
@@ -73,12 +77,18 @@ def resampler_settings(pre: Preprocess) -> dict:
     return kaiser_settings() if pre.resampler == "kaiser_best" else RESAMPLER
 
 
+def precision_of(model: Backbone | LazyBackbone) -> str:
+    """The ``--precision`` a backbone runs in (``fp32`` unless it was built with another)."""
+    return str(getattr(model, "precision", "fp32"))
+
+
 def backbone_record(model: Backbone | LazyBackbone, outputs: set[str] | None = None) -> dict:
     """A backbone's provenance record, the same in results, embedding files and statistics files."""
     record = {
         "checkpoint_sha256": model.checkpoint_sha256,
         "sample_rate": model.sample_rate,
         "min_samples": model.min_samples,
+        "precision": precision_of(model),
         **_params(model),
     }
     return record if outputs is None else {**record, "outputs": sorted(outputs)}
@@ -94,15 +104,28 @@ def preprocessing_record(pre: Preprocess, views: dict[str, Preprocess] | None = 
     return record
 
 
-def cache_settings(backbone: Backbone, pre: Preprocess) -> dict:
-    """Everything besides audio bytes and weights that determines a backbone's outputs."""
+def cache_settings(backbone: Backbone | LazyBackbone, pre: Preprocess) -> dict:
+    """Everything besides audio bytes and weights that determines a backbone's outputs (a lower precision
+    is added, so fp32 keys stay as before and a bf16 entry is never read back for an fp32 run)."""
+    precision = precision_of(backbone)
     return {
         "preprocess": pre.as_dict(),
         "resampler": resampler_settings(pre),
         "sample_rate": backbone.sample_rate,
         "min_samples": backbone.min_samples,
         **_params(backbone),
+        **({"precision": precision} if precision != "fp32" else {}),
     }
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to float16/bfloat16 on ``device`` for ``fp16``/``bf16``; nothing for ``fp32``."""
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def _params(backbone: Backbone | LazyBackbone) -> dict:
@@ -291,8 +314,9 @@ class Extractor:
     def _flush(self, name: str, bucket: list[tuple[int, torch.Tensor]], clips: dict[int, Clip]) -> None:
         import torch
 
-        with torch.inference_mode():
-            outputs = self.backbones[name](torch.stack([wave for _, wave in bucket]))
+        model = self.backbones[name]
+        with torch.inference_mode(), autocast(precision_of(model), self.device):
+            outputs = model(torch.stack([wave for _, wave in bucket]))
         arrays = {out: tensor.float().cpu().numpy() for out, tensor in outputs.items()}
         for row, (index, _) in enumerate(bucket):
             clip = clips[index]

@@ -305,6 +305,11 @@ def entry_label(key: str) -> str:
     return label + (f"{BACKBONE_SEPARATOR}{backbone}" if backbone else "")
 
 
+def column_label(key: str) -> str:
+    """A table header for result key ``key``: its label and which way is better (``FD ↓``, ``IS ↑``)."""
+    return f"{entry_label(key)} {'↓' if entry_metric(key).lower_is_better else '↑'}"
+
+
 __all__ = [
     "BACKBONE_SEPARATOR",
     "DEFAULT_METRICS",
@@ -315,6 +320,7 @@ __all__ = [
     "MetricInfo",
     "MetricInput",
     "MetricWarning",
+    "column_label",
     "compat_statistics",
     "entry_label",
     "entry_labels",

@@ -93,15 +93,22 @@ def read_captions(path: str | Path) -> Captions:
     return Captions(str(path), pairs, hashlib.sha256(raw).hexdigest())
 
 
-def _csv(text: str, where: str) -> dict[str, str]:
+def csv_with_columns(text: str, where: str, columns: Sequence[str]) -> csv.DictReader:
+    """Rows of CSV ``text`` by their (stripped) header names, after a one-line error naming the columns
+    expected and found unless the header holds every one of ``columns``; ``where`` names the file."""
     reader = csv.DictReader(text.splitlines())
     found = [field.strip() for field in reader.fieldnames or []]
-    if not set(COLUMNS) <= set(found):
+    if not set(columns) <= set(found):
         raise AudiometricError(
-            f"{where}: expected the columns {','.join(COLUMNS)}, found {','.join(found) or 'none'}; "
-            f"start the CSV with the header row {','.join(COLUMNS)}"
+            f"{where}: expected the columns {','.join(columns)}, found {','.join(found) or 'none'}; "
+            f"start the CSV with the header row {','.join(columns)}"
         )
     reader.fieldnames = found
+    return reader
+
+
+def _csv(text: str, where: str) -> dict[str, str]:
+    reader = csv_with_columns(text, where, COLUMNS)
     pairs: dict[str, str] = {}
     for row in reader:
         name, caption = (row["file"] or "").strip(), (row["caption"] or "").strip()

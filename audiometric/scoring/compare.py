@@ -39,7 +39,7 @@ from audiometric.metrics import (
 from audiometric.metrics.significance import holm
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.captions import Captions, read_captions
-from audiometric.scoring.compare_letters import letters, ranking_csv, ranking_markdown
+from audiometric.scoring.compare_letters import letters, pair_cells, ranking_csv, ranking_markdown
 from audiometric.scoring.compare_stats import (
     PairTest,
     Plan,
@@ -188,8 +188,10 @@ def _metric(settings: Settings, metric: str, sets: Sets, plan: Plan) -> tuple[di
     for key in keys:
         reps = replicates(inputs, key, draws, info.paired)
         points = [cast(Estimate, i.estimates[key]).value for i in inputs]
+        floors = [float(cast(Estimate, i.estimates[key]).fields.get("resolution", 0.0)) for i in inputs]
         values[key] = {
-            label: {"value": v, "ci": system_ci(v, r, plan.confidence)} for label, v, r in zip(labels, points, reps)
+            label: {"value": v, "ci": system_ci(v, r, plan.confidence), "resolution": f}
+            for label, v, r, f in zip(labels, points, reps, floors)
         }
         for x in range(len(labels)):
             for y in range(x + 1, len(labels)):
@@ -341,11 +343,10 @@ def summary_table(result: dict) -> str:
     lines = ["| A | B | metric | A | B | Δ = B − A | CI of Δ | p | p (Holm) |", "|" + "---|" * 9]
     for pair in result["pairs"]:
         for key, m in pair["metrics"].items():
-            ci = "—" if m["ci"] is None else f"[{m['ci'][0]:.4g}, {m['ci'][1]:.4g}]"
             p = "—" if m["p_value"] is None else f"{m['p_value']:.3g}"
             q = "—" if m["p_adjusted"] is None else f"{m['p_adjusted']:.3g}" + (" *" if m["significant"] else "")
-            cells = [pair["a"], pair["b"], labels.get(key, key), f"{m['a']:.4g}", f"{m['b']:.4g}"]
-            lines.append("| " + " | ".join([*cells, f"{m['difference']:+.4g}", ci, p, q]) + " |")
+            cells = [pair["a"], pair["b"], labels.get(key, key), *pair_cells(result, pair, key)]
+            lines.append("| " + " | ".join([*cells, p, q]) + " |")
     alpha = result["provenance"]["settings"]["alpha"]
     text = "\n".join(lines) + f"\n\n* significant at alpha = {alpha} after Holm correction\n"
     if len(result["systems"]) > 2:

@@ -13,6 +13,8 @@ import io
 import string
 from collections.abc import Iterable, Sequence
 
+from audiometric.scoring.report import format_value
+
 
 def letters(order: Sequence[str], different: Iterable[tuple[str, str]]) -> dict[str, str]:
     """System -> its letters; ``order``: systems best first; ``different``: significantly different pairs."""
@@ -34,6 +36,21 @@ def letters(order: Sequence[str], different: Iterable[tuple[str, str]]) -> dict[
     return {name: "".join(alphabet[k % len(alphabet)] for k, c in enumerate(columns) if name in c) for name in order}
 
 
+def _interval(ci: Sequence[float], resolution: float) -> str:
+    """``[lo, hi]`` to 4 significant digits, rounding noise as 0."""
+    return f"[{format_value(ci[0], resolution, digits=4)}, {format_value(ci[1], resolution, digits=4)}]"
+
+
+def pair_cells(result: dict, pair: dict, key: str) -> list[str]:
+    """Pair ``pair``'s A, B, Δ (signed) and CI of Δ for entry ``key`` of compare's ``result`` as table text:
+    4 significant digits; rounding noise (within the two systems' summed ``resolution``) as 0."""
+    m = pair["metrics"][key]
+    floor = sum(e.get("resolution", 0.0) for e in result["ranking"].get(key, []) if e["system"] in pair.values())
+    value = lambda v: format_value(v, floor, digits=4)  # noqa: E731
+    ci = "—" if m["ci"] is None else _interval(m["ci"], floor)
+    return [value(m["a"]), value(m["b"]), format_value(m["difference"], floor, digits=4, signed=True), ci]
+
+
 def ranking_rows(ranking: dict[str, list[dict]], labels: dict[str, str]) -> list[list[str]]:
     """One row per metric and system: metric, rank, system, value, CI, letters (strings, for Markdown and CSV)."""
     rows = []
@@ -45,8 +62,8 @@ def ranking_rows(ranking: dict[str, list[dict]], labels: dict[str, str]) -> list
                     labels.get(key, key),
                     str(entry["rank"]),
                     entry["system"],
-                    f"{entry['value']:.4g}",
-                    "" if ci is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]",
+                    format_value(entry["value"], entry.get("resolution", 0.0), digits=4),
+                    "" if ci is None else _interval(ci, entry.get("resolution", 0.0)),
                     entry["letters"],
                 ]
             )

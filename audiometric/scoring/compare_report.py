@@ -26,7 +26,7 @@ from audiometric.errors import AudiometricError
 from audiometric.metrics import entry_labels
 from audiometric.runtime.atomic import atomic_write_text
 from audiometric.scoring.compare import Sets
-from audiometric.scoring.compare_letters import ranking_rows
+from audiometric.scoring.compare_letters import pair_cells, ranking_rows
 from audiometric.scoring.compute import Settings
 from audiometric.scoring.per_clip import per_clip, per_clip_metrics
 
@@ -69,13 +69,13 @@ def _pairs_table(result: dict, labels: dict[str, str]) -> str:
     fmt = lambda v: "—" if v is None else f"{v:.4g}"  # noqa: E731
     for pair in result["pairs"]:
         for key, m in pair["metrics"].items():
-            ci = "—" if m["ci"] is None else f"[{m['ci'][0]:.4g}, {m['ci'][1]:.4g}]"
             cls = " class=sig" if m["significant"] else ""
             cells = [html.escape(pair["a"]), html.escape(pair["b"]), html.escape(labels.get(key, key))]
+            a, b, diff, ci = pair_cells(result, pair, key)
             rows.append(
                 "<tr>"
                 + "".join(f"<td class=l>{c}</td>" for c in cells)
-                + f"<td>{m['a']:.4g}</td><td>{m['b']:.4g}</td><td{cls}>{m['difference']:+.4g}</td><td>{ci}</td>"
+                + f"<td>{a}</td><td>{b}</td><td{cls}>{diff}</td><td>{ci}</td>"
                 + f"<td>{fmt(m['p_value'])}</td><td{cls}>{fmt(m['p_adjusted'])}</td></tr>"
             )
     return "<table>" + "\n".join(rows) + "</table>"

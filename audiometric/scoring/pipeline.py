@@ -60,6 +60,8 @@ class ExtractionOptions:
     checkpoints: dict[str, str] = field(default_factory=dict)
     #: backbone settings (``--param KEY=VALUE``), each given to the backbones that take KEY (``Spec.params``)
     backbone_params: dict[str, str] = field(default_factory=dict)
+    #: ``--precision``: fp32, or fp16/bf16 autocast around each network (``Spec.precisions`` says which may)
+    precision: str = "fp32"
 
 
 def versions() -> dict[str, str]:
@@ -87,9 +89,11 @@ def load_models(
     checkpoints: dict[str, str] | None = None,
     held: dict[str, LazyBackbone] | None = None,
     params: dict[str, str] | None = None,
+    precision: str = "fp32",
 ) -> dict[str, LazyBackbone]:
     """Each needed backbone with its checkpoint digest, built on ``device`` only when first run on a clip
-    the cache lacks; a one-line error if it lacks an output a metric reads.
+    the cache lacks and run in ``precision``; a one-line error if it lacks an output a metric reads or does
+    not tolerate ``precision``.
 
     ``held``: backbones a :class:`~audiometric.api.Scorer` already loaded (reused, and new ones added)."""
     models = {}
@@ -104,7 +108,7 @@ def load_models(
             )
         if name not in held:
             held[name] = backbones.LazyBackbone(
-                name, device, (checkpoints or {}).get(name), backbones.params_for(name, params)
+                name, device, (checkpoints or {}).get(name), backbones.params_for(name, params), precision=precision
             )
         models[name] = held[name]
     return models
@@ -121,7 +125,7 @@ def make_extractor(
     backbones.check_params(needs, opts.backbone_params)
     device = checked_device(opts.device)
     return Extractor(
-        backbones=load_models(needs, device, opts.checkpoints, held, opts.backbone_params),
+        backbones=load_models(needs, device, opts.checkpoints, held, opts.backbone_params, opts.precision),
         device=device,
         pre=opts.preprocess,
         cache=EmbeddingCache.default(opts.use_cache),
@@ -162,6 +166,7 @@ def _provenance(
                 "checkpoint_sha256": meta["backbones"][name]["checkpoint_sha256"],
                 "sample_rate": meta["backbones"][name]["sample_rate"],
                 "min_samples": meta["backbones"][name].get("min_samples"),
+                "precision": meta["backbones"][name].get("precision", "fp32"),
                 "outputs": sorted(needs[name]),
             }
             for name in needs
@@ -231,7 +236,7 @@ def add_captions(
         backbone, output = backbone_for(metric, settings)
         if backbone not in held:
             device = checked_device(opts.device)
-            load_models({backbone: {output}}, device, opts.checkpoints, held, opts.backbone_params)
+            load_models({backbone: {output}}, device, opts.checkpoints, held, opts.backbone_params, opts.precision)
         add_text_rows(caps, gen, held[backbone])
 
 
@@ -296,6 +301,7 @@ class Sides:
     def check(self, strict: bool) -> None:
         """Refuse stored sides made with other checkpoints or preprocessing (or with skips, under ``strict``)."""
         checkpoints = {name: info["checkpoint_sha256"] for name, info in self.backbones.items()}
+        precisions = {name: info.get("precision", "fp32") for name, info in self.backbones.items()}
         sides = [s for s in (self.gen_stored, self.ref_stored) if s is not None]
         for stored in [s for s in sides if isinstance(s, StoredClipSet) and strict and s.extraction.skipped]:
             first = stored.extraction.skipped[0]
@@ -310,7 +316,7 @@ class Sides:
             else:
                 fix = f"re-export it with `audiometric embed {side.meta['folder']} -o {side.path}`"
                 current = self.preprocessing
-            check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options")
+            check_provenance(side.path, side.meta, checkpoints, current, f"{fix} using the same options", precisions)
 
 
 def _result(

@@ -76,9 +76,17 @@ def setting_difference(saved: dict, current: dict) -> str | None:
     return None
 
 
-def check_provenance(path: str, meta: dict, checkpoints: dict[str, str | None], preprocessing: dict, fix: str) -> None:
-    """Raise a one-line error when a stored file (statistics or embeddings) was made with other preprocessing
-    or other weights than ``checkpoints`` (backbone -> sha256) for a backbone both share."""
+def check_provenance(
+    path: str,
+    meta: dict,
+    checkpoints: dict[str, str | None],
+    preprocessing: dict,
+    fix: str,
+    precisions: dict[str, str] | None = None,
+) -> None:
+    """Raise a one-line error when a stored file (statistics or embeddings) was made with other preprocessing,
+    other weights than ``checkpoints`` (backbone -> sha256) or another ``precisions`` entry (backbone ->
+    ``--precision``; files without one are fp32) for a backbone both share."""
     differs = setting_difference(meta.get("preprocessing", {}), preprocessing)
     if differs:
         raise AudiometricError(f"{path} was computed with other preprocessing ({differs}); {fix}")
@@ -87,6 +95,11 @@ def check_provenance(path: str, meta: dict, checkpoints: dict[str, str | None], 
         if saved is not None and saved["checkpoint_sha256"] != sha:
             raise AudiometricError(
                 f"{path} was computed with {name} checkpoint {saved['checkpoint_sha256']}, not {sha}; {fix}"
+            )
+        precision = (precisions or {}).get(name, "fp32")
+        if saved is not None and saved.get("precision", "fp32") != precision:
+            raise AudiometricError(
+                f"{path} was computed with {name} in {saved.get('precision', 'fp32')}, not {precision}; {fix}"
             )
 
 

@@ -31,14 +31,16 @@ CSV_FIELDS = [
 ]
 
 
-def format_value(value: float | None, resolution: float = 0.0) -> str:
-    """``value`` to 6 significant digits; exact zeros, and rounding noise (``|value| <= resolution``, the
-    entry's float64 noise floor, see ``metrics.protocol.RESOLUTION``), print as ``0`` without sign."""
+def format_value(value: float | None, resolution: float = 0.0, digits: int = 6, signed: bool = False) -> str:
+    """``value`` to ``digits`` significant digits (``+`` before positives when ``signed``); exact zeros, and
+    rounding noise (``|value| <= resolution``, the entry's float64 noise floor, see
+    ``metrics.protocol.RESOLUTION``), print as ``0`` without sign."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     if abs(value) <= resolution:
         return "0"
-    return f"{value:.6g}" if abs(value) < 1e5 else f"{value:.6e}"
+    sign = "+" if signed else ""
+    return f"{value:{sign}.{digits}g}" if abs(value) < 1e5 else f"{value:{sign}.{digits}e}"
 
 
 def result_labels(result: dict) -> dict[str, str]:
