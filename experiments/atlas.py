@@ -10,7 +10,7 @@ heatmap of thresholds, cells marked where the metric does not detect) and ``OUT/
 
     # where the weights are at hand (paths in the YAML)
     python experiments/atlas.py --config experiments/atlas.yaml
-    # offline, the bundled example: trained aisfx, and every other encoder with random weights (official layouts)
+    # offline, the bundled example: trained aisfx, and the other encoders with random weights (official layouts)
     python experiments/atlas.py --example --random-weights runs/atlas-example/weights --out runs/atlas-example
 """
 
@@ -31,7 +31,7 @@ import yaml
 from audiometric.backbones import spec as backbone_spec
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
-from audiometric.runtime.atomic import atomic_write, atomic_write_text
+from audiometric.runtime.atomic import atomic_write, atomic_write_text, current_umask
 from audiometric.scoring.pipeline import ExtractionOptions
 from audiometric.sweep import make_spec, run_sweep
 
@@ -135,6 +135,7 @@ def _write_hf_random(name: str, target: Path, seed: int, official: dict) -> Path
     try:
         model.save_pretrained(partial)
         features_class(**official["preprocessor"]).save_pretrained(partial)
+        partial.chmod(0o777 & ~current_umask())  # mkdtemp's 0o700 -> what mkdir would have given
         partial.rename(target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
