@@ -13,6 +13,16 @@ import torch
 from audiometric.backbones.base import Backbone
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of transformers/diffusers tests (two threads on a busy 2-core machine
+    were 5-10x slower); use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own AUDIOMETRIC_HOME, so no test reads or writes the user's cache."""

@@ -23,17 +23,11 @@ from audiometric.sweep import swap
 transformers = pytest.importorskip("transformers")
 from test_encoders import tiny_clap  # noqa: E402  (needs transformers)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 UNFUSED = {"sampling_rate": 48000, "return_tensors": "pt", "padding": "repeatpad", "truncation": "rand_trunc"}
 CAPTIONS = ["a dog barks", "rain on a roof", "a car passes by", "birds sing", "a door slams", "wind"]
 PERMUTATIONS = 199
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

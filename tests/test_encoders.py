@@ -22,17 +22,11 @@ from audiometric.backbones import load
 from audiometric.cli import main
 from audiometric.errors import AudiometricError, WeightsError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 transformers = pytest.importorskip("transformers")
 
 OFFICIAL = json.loads((Path(__file__).parent / "data" / "encoder_configs.json").read_text())
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tiny_tokenizer(folder: Path) -> None:

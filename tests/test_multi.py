@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from conftest import tone_set
 
@@ -22,15 +21,10 @@ from audiometric.metrics import entry_label, entry_metric, parse_requests, reque
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 import update  # tests/golden/update.py: random checkpoints in the official layouts
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # N <= d on 6 clips: asserted in test_metrics
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # N <= d on 6 clips: asserted in test_metrics
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 @pytest.fixture(scope="module")

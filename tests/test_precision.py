@@ -25,18 +25,12 @@ from audiometric.extraction.extract import cache_settings
 pytest.importorskip("transformers")
 from test_encoders import tiny_ast  # a random ASTForAudioClassification, 16 mel bands
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 AST = "ast-audioset"
 #: bf16 keeps 8 significant bits (relative step 2^-8 = 3.9e-3); through a network the embedding moves by a
 #: few steps (measured here: 1e-2 on this tiny AST; docs/metrics.md "Precision" for every backbone)
 BF16_RTOL = 3e-2
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
