@@ -46,13 +46,25 @@ def weight_files(folder: Path) -> list[Path]:
     return sorted({p for pattern in _WEIGHT_PATTERNS for p in folder.glob(pattern)})
 
 
-def folder_digest(folder: Path, digest: Callable[[Path], str]) -> str:
-    """SHA-256 over ``"<file> <sha256>\\n"`` lines of ``config.json`` then each weights file (name order).
+#: Files besides the weights that change an embedding: what the weights mean (layers, heads) and what they
+#: are fed (the preprocessor's rate, mel bins and normalisation; the tokenizer of CLAP's text tower).
+_DIGESTED = (
+    "config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+)
 
-    The config is included because it fixes what the weights mean (layer count, heads); a folder with one
-    weights file still records that file's own sha256 in this line, the digest the hub lists for it.
+
+def folder_digest(folder: Path, digest: Callable[[Path], str]) -> str:
+    """SHA-256 over ``"<file> <sha256>\\n"`` lines of the files in :data:`_DIGESTED` that the folder holds,
+    then each weights file (name order), so the embedding cache never serves a folder whose preprocessing
+    changed. A weights file's line holds its own sha256, the digest the hub lists for it.
     """
-    files = [folder / "config.json", *weight_files(folder)]
+    files = [*(folder / name for name in _DIGESTED), *weight_files(folder)]
     lines = "".join(f"{file.name} {digest(file)}\n" for file in files if file.is_file())
     return hashlib.sha256(lines.encode()).hexdigest()
 
