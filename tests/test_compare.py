@@ -177,3 +177,21 @@ def test_tables_print_rounding_noise_and_exact_zeros_as_0(toy, tmp_path) -> None
     result = json.loads(out.read_text())
     assert result["pairs"][0]["metrics"]["fd"]["difference"] == 0
     assert all(entry["resolution"] > 0 for entry in result["ranking"]["fd"])
+
+
+def test_a_missing_or_empty_system_fails_before_any_clip_is_embedded(toy, tmp_path, monkeypatch) -> None:
+    """`compare gen nope`: one line naming the folder, before the reference or the first system is extracted."""
+    import audiometric.scoring.compare as compare_module
+
+    tone_set(tmp_path / "a", 4, seed=1)
+    tone_set(tmp_path / "ref", 4, seed=4)
+    (tmp_path / "empty").mkdir()
+    extracted: list[str] = []
+    real = compare_module.extract_folder
+    monkeypatch.setattr(compare_module, "extract_folder", lambda *a, **k: extracted.append(a[0]) or real(*a, **k))
+    for bad, message in (("nope", "directory not found"), ("empty", "no audio files")):
+        code, output = _run(str(tmp_path / "a"), str(tmp_path / bad), "--ref", str(tmp_path / "ref"), "--metrics", "fd")
+        assert code != 0 and message in output and str(tmp_path / bad) in output, output
+        code, output = _run(str(tmp_path / "a"), str(tmp_path / "a"), "--ref", str(tmp_path / bad), "--metrics", "fd")
+        assert code != 0 and message in output, output
+    assert extracted == []

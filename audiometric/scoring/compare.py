@@ -25,6 +25,7 @@ import numpy as np
 
 from audiometric import backbones
 from audiometric._version import __version__
+from audiometric.audio.preprocess import list_audio_files
 from audiometric.errors import AudiometricError
 from audiometric.extraction.clipset import ClipSet, extract_folder
 from audiometric.metrics import (
@@ -93,7 +94,11 @@ def load_sets(
     held = {} if held is None else held
     caps = read_captions(captions) if captions else None
     all_sides = [Sides.load(str(path), str(reference), needs, opts, 0, held) for path in systems]
+    if all_sides[-1].ref_stats is None and all_sides[-1].ref_stored is None:
+        list_audio_files(reference)  # a missing or empty reference folder fails before any clip is embedded
     for path, sides in zip(systems, all_sides):  # every system checked before the first clip is embedded
+        if sides.gen_stored is None:
+            list_audio_files(path)
         if caps is not None and sides.gen_stored is not None:
             caps.lookup(sides.gen_stored.names(), str(path))
         elif caps is not None:
