@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from audiometric.backbones import spec as backbone_spec
+from audiometric.backbones.hf import CLASSES
 from audiometric.errors import AudiometricError
 from audiometric.metrics import get_metric
 from audiometric.runtime.atomic import atomic_write, atomic_write_text, current_umask
@@ -44,15 +45,7 @@ RANDOM_LAYOUTS = {
     "vggish": ("audiometric.backbones.vggish", "VGGish", None),
     "passt": ("audiometric.backbones.passt", "Passt", None),  # the class's defaults are the official layout
 }
-#: transformers backbones, built from their model cards' configs (OFFICIAL_CONFIGS) and written with
-#: ``save_pretrained``: the model and feature-extractor classes that each backbone's loader reads.
-HF_LAYOUTS = {
-    "clap-laion": ("ClapModel", "ClapFeatureExtractor"),
-    "ast-audioset": ("ASTForAudioClassification", "ASTFeatureExtractor"),
-    "encodec-24k": ("EncodecModel", "EncodecFeatureExtractor"),
-    "dac-44k": ("DacModel", "DacFeatureExtractor"),
-    "wavlm-base-plus": ("WavLMModel", "Wav2Vec2FeatureExtractor"),
-}
+#: The transformers backbones (``hf.CLASSES``) are built from these official configs, ``save_pretrained``.
 OFFICIAL_CONFIGS = HERE.parent / "tests" / "data" / "encoder_configs.json"
 #: The random-weight encoders of ``--example --random-weights``, in the table's order (cheapest first).
 RANDOM_ENCODERS = (
@@ -101,10 +94,10 @@ def write_random_weights(name: str, folder: Path, seed: int = 0, configs: Path =
 
     import torch
 
-    if name in HF_LAYOUTS:
+    if name in CLASSES:
         return _write_hf_random(name, folder / name, seed, json.loads(configs.read_text())[name])
     if name not in RANDOM_LAYOUTS:
-        choices = ", ".join([*RANDOM_LAYOUTS, *HF_LAYOUTS])
+        choices = ", ".join([*RANDOM_LAYOUTS, *CLASSES])
         raise AudiometricError(f"random weights: no layout for '{name}'; choose from {choices}")
     module, cls, key = RANDOM_LAYOUTS[name]
     path = folder / f"{name}-random-seed{seed}.pth"
@@ -127,7 +120,7 @@ def _write_hf_random(name: str, target: Path, seed: int, official: dict) -> Path
     if (target / "config.json").is_file():
         return target
     transformers = require_transformers(name)
-    model_class, features_class = (getattr(transformers, c) for c in HF_LAYOUTS[name])
+    model_class, features_class = (getattr(transformers, c) for c in CLASSES[name])
     torch.manual_seed(seed)
     model = model_class(model_class.config_class(**official["config"]))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -359,7 +352,7 @@ def example_config(random_weights: Path | None) -> dict:
     encoders: list[dict] = [{"name": "aisfx"}]
     if random_weights:
         grids = {
-            **{n: SMALL_GRID for n in ("passt", *HF_LAYOUTS)},
+            **{n: SMALL_GRID for n in ("passt", *CLASSES)},
             "wavlm-base-plus": FRAME_GRID,
             "dac-44k": FRAME_GRID,
         }

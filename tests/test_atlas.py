@@ -95,7 +95,7 @@ def test_random_weights_of_a_transformers_encoder_are_seeded_loadable_and_reused
 
     encoders = atlas.example_config(tmp_path)["encoders"]
     assert [e["name"] for e in encoders] == ["aisfx", *atlas.RANDOM_ENCODERS]
-    assert set(atlas.RANDOM_ENCODERS) <= set(available()) & {*atlas.RANDOM_LAYOUTS, *atlas.HF_LAYOUTS}
+    assert set(atlas.RANDOM_ENCODERS) <= set(available()) & {*atlas.RANDOM_LAYOUTS, *atlas.CLASSES}
     for encoder in encoders[1:]:  # the slow encoders' smaller grid: a subset of the default levels (cells reused)
         assert encoder["random"] and encoder.get("seeds", 3) >= 2
         assert set(encoder.get("corruptions", atlas.CORRUPTIONS)) <= set(atlas.CORRUPTIONS)

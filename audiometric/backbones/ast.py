@@ -53,9 +53,7 @@ class ASTBackbone(Backbone):
 
 def load_ast(checkpoint: str | None, device: str | torch.device) -> ASTBackbone:
     """AST from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    model, features, _, digest = load_parts(
-        ASTBackbone.name, checkpoint, "ASTForAudioClassification", "ASTFeatureExtractor"
-    )
+    model, features, _, digest = load_parts(ASTBackbone.name, checkpoint)
     backbone = ASTBackbone(model, features)
     backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()

@@ -91,7 +91,7 @@ class ClapBackbone(Backbone):
 
 def load_clap(checkpoint: str | None, device: str | torch.device) -> ClapBackbone:
     """CLAP from a ``save_pretrained`` folder or hub id (default ``laion/clap-htsat-unfused``) on ``device``."""
-    model, features, folder, digest = load_parts(ClapBackbone.name, checkpoint, "ClapModel", "ClapFeatureExtractor")
+    model, features, folder, digest = load_parts(ClapBackbone.name, checkpoint)
     backbone = ClapBackbone(model, features, folder)
     backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()

@@ -43,12 +43,11 @@ def load_codec(
     cls: type[_C],
     checkpoint: str | None,
     device: str | torch.device,
-    family: str,
     check: Callable[[Any, Any, Path], None] | None = None,
 ) -> _C:
-    """``cls`` from a ``save_pretrained`` folder or hub id (transformers ``<family>Model`` and
-    ``<family>FeatureExtractor``) on ``device``, eval mode; ``check(model, features, folder)`` first, when given."""
-    model, features, folder, digest = load_parts(cls.name, checkpoint, f"{family}Model", f"{family}FeatureExtractor")
+    """``cls`` from a ``save_pretrained`` folder or hub id (its ``hf.CLASSES``) on ``device``, eval mode;
+    ``check(model, features, folder)`` first, when given."""
+    model, features, folder, digest = load_parts(cls.name, checkpoint)
     if check is not None:
         check(model, features, folder)
     backbone = cls(model, features)

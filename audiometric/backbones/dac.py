@@ -32,7 +32,7 @@ class DacBackbone(CodecEncoder):
 
 def load_dac(checkpoint: str | None, device: str | torch.device) -> DacBackbone:
     """DAC from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    return load_codec(DacBackbone, checkpoint, device, "Dac", _check_rates)
+    return load_codec(DacBackbone, checkpoint, device, _check_rates)
 
 
 def _check_rates(model: Any, features: Any, folder: Path) -> None:

@@ -27,4 +27,4 @@ class EncodecBackbone(CodecEncoder):
 
 def load_encodec(checkpoint: str | None, device: str | torch.device) -> EncodecBackbone:
     """EnCodec from a ``save_pretrained`` folder or hub id on ``device``, eval mode."""
-    return load_codec(EncodecBackbone, checkpoint, device, "Encodec")
+    return load_codec(EncodecBackbone, checkpoint, device)

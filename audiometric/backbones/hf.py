@@ -161,12 +161,23 @@ def load_processor(processor_class: Any, folder: Path) -> Any:
     return processor_class()
 
 
-def load_parts(name: str, checkpoint: str | None, model_class: str, processor_class: str) -> tuple[Any, Any, Path, str]:
-    """``(model, preprocessor, folder, digest)`` of backbone ``name``: the transformers classes named, from
-    ``checkpoint`` (folder or hub id; default the registered hub id), float32, eval mode, on the CPU."""
+#: Each transformers backbone's model and preprocessor classes (what its ``save_pretrained`` folder holds).
+CLASSES: dict[str, tuple[str, str]] = {
+    "clap-laion": ("ClapModel", "ClapFeatureExtractor"),
+    "ast-audioset": ("ASTForAudioClassification", "ASTFeatureExtractor"),
+    "encodec-24k": ("EncodecModel", "EncodecFeatureExtractor"),
+    "dac-44k": ("DacModel", "DacFeatureExtractor"),
+    "wavlm-base-plus": ("WavLMModel", "Wav2Vec2FeatureExtractor"),
+}
+
+
+def load_parts(name: str, checkpoint: str | None) -> tuple[Any, Any, Path, str]:
+    """``(model, preprocessor, folder, digest)`` of backbone ``name``: its :data:`CLASSES`, from ``checkpoint``
+    (folder or hub id; default the registered hub id), float32, eval mode, on the CPU."""
     from audiometric.backbones.weights import resolve_checkpoint, sha256_file
 
     transformers = require_transformers(name)
+    model_class, processor_class = CLASSES[name]
     folder = resolve_checkpoint(name, checkpoint)
     model = load_model(getattr(transformers, model_class), folder, name)
     return model, load_processor(getattr(transformers, processor_class), folder), folder, sha256_file(folder)

@@ -55,7 +55,7 @@ class WavLMBackbone(Backbone):
 
 def load_wavlm(checkpoint: str | None, device: str | torch.device, layer: int | str | None = None) -> WavLMBackbone:
     """WavLM from a ``save_pretrained`` folder or hub id on ``device``, eval mode, reading ``layer``."""
-    model, features, _, digest = load_parts(WavLMBackbone.name, checkpoint, "WavLMModel", "Wav2Vec2FeatureExtractor")
+    model, features, _, digest = load_parts(WavLMBackbone.name, checkpoint)
     backbone = WavLMBackbone(model, features, layer)
     backbone.checkpoint_sha256 = digest
     return backbone.to(torch.device(device)).eval()
