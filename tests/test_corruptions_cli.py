@@ -15,7 +15,9 @@ from click.testing import CliRunner
 import corruptions
 from audiometric import __version__
 from audiometric.cli.corrupt import corrupt
-from audiometric.corrupt.folder import RECORDS_DIR, corrupt_set, sha256_file, write_wav
+from audiometric.corrupt.clip import write_wav
+from audiometric.corrupt.folder import corrupt_set, sha256_file
+from audiometric.corrupt.setrun import RECORDS_DIR
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.runtime.outputs import STAMP
 from corruptions.registry import REGISTRY

@@ -86,7 +86,8 @@ def corrupt(
     if show_list:
         click.echo(_listing())
         return
-    from audiometric.corrupt.folder import compose_set, corrupt_set
+    from audiometric.corrupt.compose import compose_set
+    from audiometric.corrupt.folder import corrupt_set
 
     if in_dir is None or out_dir is None:
         raise AudiometricError("give IN_DIR and OUT_DIR (or --list)")

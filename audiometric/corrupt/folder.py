@@ -2,22 +2,20 @@
 
 :func:`corrupt_set` applies one registered corruption to every audio file under ``in_dir`` and
 writes the results under ``out_dir`` with the same relative names (suffix ``.wav``; float32 WAV) plus
-``manifest.json``. :func:`compose_set` writes a reference set of clips composed of pool events, whose
-manifest :func:`corrupt_set` reads for ``event_permutation``.
+``manifest.json``. :func:`~audiometric.corrupt.compose.compose_set` writes a reference set of clips composed
+of pool events, whose manifest :func:`corrupt_set` reads for ``event_permutation``.
 
 Reproducibility: file ``name`` is processed with ``np.random.default_rng(SeedSequence([seed,
 stable_hash(name)]))``, so its output does not depend on processing order, and the same command with
 the same seed writes byte-identical files and manifest. Every write is atomic (temporary file, then
-rename); finished files are recorded in ``out_dir/.corrupt-records/`` so an interrupted run resumes
+rename); finished files are recorded in ``out_dir/.corrupt-records/`` (:mod:`~audiometric.corrupt.setrun`) so an interrupted run resumes
 without rewriting them; the folder is removed once ``manifest.json`` is written.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +27,16 @@ from audiometric.audio.files import AUDIO_EXTENSIONS, walk_audio
 from audiometric.corrupt.clip import (
     check_decodable,
     corrupt_clip,
-    dumps,
-    file_rng,
     set_rng,
     stable_hash,
-    write_json,
-    write_wav,
 )
+from audiometric.corrupt.compose import check_reference, composition_inputs
 from audiometric.corrupt.labels import label_of, read_labels
 from audiometric.corrupt.options import check_taken, parse_params, takes
+from audiometric.corrupt.setrun import SetRun, open_run, progress_bar
 from audiometric.errors import USER_ERRORS, AudiometricError, DataError
-from audiometric.runtime.outputs import RunFolder, check_folder, run_folder
-from corruptions.event_permutation import COMPOSE_PARAMS, compose, draw_events, load_events
+from audiometric.runtime.outputs import check_folder
 from corruptions.pool import Pool, sha256_file
-
-MANIFEST = "manifest.json"
-RECORDS_DIR = ".corrupt-records"
 
 
 def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], list[dict[str, str]]]:
@@ -58,82 +50,6 @@ def list_audio(in_dir: Path, exclude: Path | None = None) -> tuple[list[str], li
 def output_name(name: str) -> str:
     """Output name for input ``name``: the same relative path with suffix ``.wav``."""
     return Path(name).with_suffix(".wav").as_posix()
-
-
-class _Run:
-    """Bookkeeping for one output folder: resume records, atomic outputs, the final manifest.
-
-    Whether the folder may be written, and whether it holds this run to resume, is decided by the output
-    policy (:func:`~audiometric.runtime.outputs.run_folder`, the stamp); a resumed run reuses the files
-    its manifest or resume records vouch for.
-    """
-
-    def __init__(self, folder: RunFolder, header: dict) -> None:
-        self.out_dir = folder.path
-        self.header = json.loads(dumps(header))
-        self.records = self.out_dir / RECORDS_DIR
-        self.done: dict[str, dict] = {}
-        if not folder.resume:  # a fresh run, or one taken over with --overwrite: nothing there is ours
-            shutil.rmtree(self.records, ignore_errors=True)
-            folder.claim()
-            return
-        manifest = self.out_dir / MANIFEST
-        if manifest.exists():
-            self.done.update({e["name"]: e for e in json.loads(manifest.read_text()).get("files", [])})
-        for record in sorted(self.records.glob("*.json")):
-            entry = json.loads(record.read_text())
-            self.done[entry["name"]] = entry
-
-    def finished(self, name: str, input_sha256: str | None) -> dict | None:
-        """The earlier entry for ``name`` when its output is on disk unchanged and its input is the same."""
-        entry = self.done.get(name)
-        if entry is None or entry.get("input_sha256") != input_sha256:
-            return None
-        output = self.out_dir / entry["output"]
-        if not output.is_file() or sha256_file(output) != entry["output_sha256"]:
-            return None
-        return entry
-
-    def save(self, entry: dict, audio: np.ndarray, sample_rate: int) -> dict:
-        """Write one output and its resume record; return the entry with the output's hash."""
-        output = self.out_dir / entry["output"]
-        write_wav(output, audio, sample_rate)
-        entry = json.loads(dumps({**entry, "output_sha256": sha256_file(output)}))
-        write_json(self.records / f"{stable_hash(entry['name']):016x}.json", entry)
-        return entry
-
-    def close(
-        self,
-        entries: Iterable[dict],
-        passed_over: list[dict[str, str]] | None = None,
-        skipped: list[dict[str, str]] | None = None,
-    ) -> dict:
-        """Write ``manifest.json`` and remove the resume records; return the manifest.
-
-        ``passed_over`` lists the input entries that were not corrupted (not audio, hidden) with the reason;
-        ``skipped`` the audio files that could not be (unusable), with the reason.
-        """
-        manifest = {"run": self.header, "files": sorted(entries, key=lambda e: e["name"])}
-        if passed_over:
-            manifest["passed_over"] = passed_over
-        if skipped:
-            manifest["skipped"] = skipped
-        write_json(self.out_dir / MANIFEST, manifest)
-        shutil.rmtree(self.records, ignore_errors=True)
-        return manifest
-
-
-def _progress(items: list[str], show: bool) -> Iterable[str]:
-    if not show:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, unit="file")
-
-
-def _named(err: Exception, name: str) -> AudiometricError:
-    """A corruption's error as audiometric's one-line error, prefixed with the file it concerns."""
-    return AudiometricError(f"{name}: {err}")
 
 
 def corrupt_set(
@@ -180,9 +96,9 @@ def corrupt_set(
     selected = _selection(entry, in_dir, names, severity, seed, header)
     if strict:
         check_decodable(in_dir, names)
-    run = _Run(_folder(out_dir, "corrupt", header, (in_dir, pool, labels), overwrite), header)
+    run = open_run(out_dir, "corrupt", header, (in_dir, pool, labels), overwrite)
     entries, skipped = [], []
-    for name in _progress(names, progress):
+    for name in progress_bar(names, progress):
         try:
             entries.append(_corrupt_file(run, entry, in_dir / name, name, severity, seed, clip_inputs(name), selected))
         except _FileError as err:
@@ -224,7 +140,7 @@ def _selection(
 
 
 def _corrupt_file(
-    run: _Run,
+    run: SetRun,
     entry: corruptions.Corruption,
     path: Path,
     name: str,
@@ -252,12 +168,6 @@ def _corrupt_file(
     return run.save(item, out, rate)
 
 
-def _folder(out_dir: Path, command: str, header: dict, inputs: tuple, overwrite: bool) -> RunFolder:
-    """OUT_DIR checked by the output policy; the run's settings are its header but the version."""
-    settings = {k: v for k, v in header.items() if k != "audiometric_version"}
-    return run_folder(out_dir, command=command, settings=settings, flag="OUT_DIR", inputs=inputs, overwrite=overwrite)
-
-
 def _set_inputs(
     entry: corruptions.Corruption,
     in_dir: Path,
@@ -277,7 +187,7 @@ def _set_inputs(
     passed_over: list[dict[str, str]] = []
     composition: dict = {}
     if corruption == "event_permutation":
-        names, inputs, composition = _composition_inputs(in_dir, pool, resolved, params or {})
+        names, inputs, composition = composition_inputs(in_dir, pool, resolved, params or {})
         header["pool"] = str(inputs["pool"].source)
     else:
         names, passed_over = list_audio(in_dir, exclude=out_dir)
@@ -297,7 +207,7 @@ def _set_inputs(
             if "labels" in header:
                 kwargs.update(pool=inputs["pool"], target_label=header["labels"][name])
             if corruption == "event_permutation":
-                kwargs["events"] = _check_reference(audio, rate, composition[name], inputs["pool"], resolved)
+                kwargs["events"] = check_reference(audio, rate, composition[name], inputs["pool"], resolved)
             return kwargs
 
         return given
@@ -325,80 +235,3 @@ def _check_options(
     if not in_dir.is_dir():
         raise AudiometricError(f"{in_dir} is not a folder; pass the folder of clips to corrupt")
     check_folder(out_dir, flag="OUT_DIR", inputs=(in_dir, pool, labels))
-
-
-def _composition_inputs(
-    in_dir: Path, pool: str | Path | None, resolved: dict, raw: Mapping[str, Any]
-) -> tuple[list[str], dict, dict]:
-    manifest_path = in_dir / MANIFEST
-    if not manifest_path.is_file():
-        raise AudiometricError(f"{in_dir}: no {MANIFEST}; event_permutation needs a reference set made with --compose")
-    manifest = json.loads(manifest_path.read_text())
-    run = manifest.get("run", {})
-    if run.get("kind") != "composition":
-        raise AudiometricError(f"{manifest_path}: not a composed reference set; make one with --compose")
-    for key in ("gap_s", "crossfade_s"):
-        if key in raw and float(resolved[key]) != float(run["params"][key]):
-            raise AudiometricError(f"--param {key} differs from the reference set's ({run['params'][key]}); omit it")
-        resolved[key] = run["params"][key]
-    composition = {f["name"]: f["record"] for f in manifest["files"]}
-    return sorted(composition), {"pool": Pool.from_path(pool if pool is not None else run["pool"])}, composition
-
-
-def _check_reference(audio: np.ndarray, rate: int, record: dict, pool: Pool, params: dict) -> list[np.ndarray]:
-    events = load_events(pool, record["events"], rate)
-    expected, _ = compose(events, rate, params["gap_s"], params["crossfade_s"])
-    if not np.array_equal(np.atleast_2d(expected), audio):
-        raise AudiometricError("reference clip differs from the composition in its manifest; recompose the set")
-    return events
-
-
-def compose_set(
-    pool: str | Path,
-    out_dir: str | Path,
-    seed: int = 0,
-    params: Mapping[str, Any] | None = None,
-    progress: bool = False,
-    overwrite: bool = False,
-) -> dict:
-    """Write ``n_clips`` reference clips, each composed of ``n_events`` events from distinct pool classes.
-
-    Clips are named ``clip_00000.wav`` ...; the manifest records every event (pool path, hash, crop)
-    and boundary so that ``corrupt_set(out_dir, ..., "event_permutation", k)`` can permute them.
-    """
-    out_dir = check_folder(out_dir, flag="OUT_DIR", inputs=(pool,))
-    resolved = parse_params(COMPOSE_PARAMS, params or {})
-    the_pool = Pool.from_path(pool)
-    header = {
-        "kind": "composition",
-        "audiometric_version": __version__,
-        "params": resolved,
-        "seed": int(seed),
-        "pool": the_pool.source,
-    }
-    run = _Run(_folder(out_dir, "corrupt --compose", header, (pool,), overwrite), header)
-    entries = []
-    names = [f"clip_{i:05d}.wav" for i in range(int(resolved["n_clips"]))]
-    for name in _progress(names, progress):
-        previous = run.finished(name, None)
-        if previous is not None:
-            entries.append(previous)
-            continue
-        rate = int(resolved["sample_rate"])
-        try:
-            events, infos = draw_events(
-                the_pool, file_rng(seed, name), int(resolved["n_events"]), rate, float(resolved["event_max_s"])
-            )
-            audio, layout = compose(events, rate, resolved["gap_s"], resolved["crossfade_s"])
-        except USER_ERRORS as err:
-            raise _named(err, name) from None
-        item = {
-            "name": name,
-            "output": name,
-            "input_sha256": None,
-            "sample_rate": rate,
-            "seed_entropy": [int(seed), stable_hash(name)],
-            "record": {"events": infos, **layout},
-        }
-        entries.append(run.save(item, audio, rate))
-    return run.close(entries)

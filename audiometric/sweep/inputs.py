@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import corruptions
-from audiometric.corrupt.folder import MANIFEST, compose_set
+from audiometric.corrupt.compose import compose_set
 from audiometric.corrupt.labels import read_labels
 from audiometric.corrupt.options import parse_params, takes
+from audiometric.corrupt.setrun import MANIFEST
 from audiometric.errors import USER_ERRORS, AudiometricError
 from audiometric.extraction.clipset import ClipSet
 from audiometric.metrics import METRICS, split_request
