@@ -195,9 +195,14 @@ def test_stop_signals_set_a_flag_then_interrupt():
     import os
     import signal
 
-    with StopSignals() as stop:
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.requested
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # as in a terminal, whatever the runner set (a background job starts with SIGINT ignored)
+    runner = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with StopSignals() as stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.requested
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, runner)
